@@ -1,0 +1,114 @@
+import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
+
+/** One flag as a store holds it: the definition plus the store's bookkeeping. */
+export interface StoredFlag {
+  key: string;
+  flag: FlagDefinition;
+  /** Per-flag counter, 1 on create, +1 on every write. Used for optimistic concurrency (`expectedVersion`). */
+  version: number;
+  /** The store revision at which this flag was last written. */
+  revision: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface FlagList {
+  flags: StoredFlag[];
+  /** Reusable segments (Vexil extension), shared by every flag of the store. */
+  segments: Record<string, SegmentDefinition>;
+  /** The store-wide revision: increases by one on every write, so a reader can tell whether it is current. */
+  revision: number;
+  /** Problems found in stored data (a hand-edited key, a bad row): reported and skipped, never thrown. */
+  problems: Problem[];
+}
+
+export interface WriteOptions {
+  /**
+   * Optimistic concurrency. A number: the write applies only when the stored version equals it.
+   * `0`: create only (the flag must not exist). `undefined`: unconditional.
+   */
+  expectedVersion?: number;
+  /** Who made the change (an API key's name, `cli`, `rollout-controller`). */
+  actor: string;
+  reason?: string;
+}
+
+export interface WriteResult {
+  key: string;
+  version: number;
+  revision: number;
+}
+
+export type ChangeEvent =
+  | { type: 'put'; key: string; flag: FlagDefinition; version: number; revision: number; actor: string; at: string }
+  | { type: 'delete'; key: string; version: number; revision: number; actor: string; at: string }
+  | { type: 'segments'; segments: Record<string, SegmentDefinition>; revision: number; actor: string; at: string };
+
+export interface AuditEntry {
+  id: string;
+  revision: number;
+  key: string;
+  action: 'create' | 'update' | 'delete';
+  actor: string;
+  reason?: string;
+  at: string;
+  before: FlagDefinition | null;
+  after: FlagDefinition | null;
+  version: number;
+}
+
+export interface AuditQuery {
+  key?: string;
+  /** ISO 8601 bounds, inclusive. */
+  since?: string;
+  until?: string;
+  /** Page size (default 50, max 500). */
+  limit?: number;
+  /** Opaque cursor from the previous page's `next`. */
+  cursor?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Newest first. Cursor for the next (older) page; absent on the last page. */
+  next?: string;
+}
+
+export interface WatchOptions {
+  /** Deliver every change after this revision first (catch-up), then live changes. Default: the current revision. */
+  fromRevision?: number;
+  signal?: AbortSignal;
+}
+
+/** A whole flag set as one JSON document, for cold starts before the store answers. */
+export interface FlagSnapshotDocument {
+  format: 'vexil-snapshot/1';
+  revision: number;
+  createdAt: string;
+  /** Hex SHA-256 of the canonical JSON of `flags` and `segments`. */
+  hash: string;
+  flags: Record<string, { flag: FlagDefinition; version: number }>;
+  segments: Record<string, SegmentDefinition>;
+}
+
+export interface FlagStore {
+  /** What kind of store this is, for logs and health (`file`, `pglite`, `postgres`, `redis`). */
+  readonly kind: string;
+  /** False for the read-only file store. */
+  readonly writable: boolean;
+  list(): Promise<FlagList>;
+  get(key: string): Promise<StoredFlag | undefined>;
+  /** Validates with the core first: an invalid flag is a `StoreValidationError` and never reaches the store. */
+  put(key: string, flag: FlagDefinition, options: WriteOptions): Promise<WriteResult>;
+  delete(key: string, options: WriteOptions): Promise<WriteResult>;
+  putSegments?(segments: Record<string, SegmentDefinition>, options: WriteOptions): Promise<{ revision: number }>;
+  /** Changes in revision order, from every writer, including other processes. Ends when `signal` aborts or on `close()`. */
+  watch(options?: WatchOptions): AsyncIterable<ChangeEvent>;
+  audit(query?: AuditQuery): Promise<AuditPage>;
+  exportSnapshot(): Promise<FlagSnapshotDocument>;
+  /** Writes every flag of the document (as one audited batch by `options.actor`). */
+  importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }>;
+  /** Cheap liveness check: resolves when the backend answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
