@@ -91,6 +91,30 @@ export interface FlagSnapshotDocument {
   segments: Record<string, SegmentDefinition>;
 }
 
+/** An API key as stored: never the secret itself, only its SHA-256 hash. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** `sdk` keys evaluate; `admin` keys manage (with their role). */
+  kind: 'sdk' | 'admin';
+  role: 'reader' | 'editor' | 'admin';
+  /** Hex SHA-256 of the secret. */
+  hash: string;
+  /** The first characters of the secret, to recognise a key in lists. */
+  prefix: string;
+  createdAt: string;
+  createdBy: string;
+  revokedAt?: string;
+}
+
+/** Optional capability of writable stores: API keys shared by every server on the same backend. */
+export interface ApiKeyStore {
+  list(): Promise<ApiKeyRecord[]>;
+  create(record: ApiKeyRecord): Promise<void>;
+  /** Marks the key revoked (kept for the audit trail). Resolves false when no such key exists. */
+  revoke(id: string, actor: string): Promise<boolean>;
+}
+
 export interface FlagStore {
   /** What kind of store this is, for logs and health (`file`, `pglite`, `postgres`, `redis`). */
   readonly kind: string;
@@ -108,6 +132,8 @@ export interface FlagStore {
   exportSnapshot(): Promise<FlagSnapshotDocument>;
   /** Writes every flag of the document (as one audited batch by `options.actor`). */
   importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }>;
+  /** Present on stores that can keep API keys (SQL and Redis). */
+  readonly apiKeys?: ApiKeyStore;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,126 @@
+import type { Command } from 'commander';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { evaluate, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import { loadSnapshot, parseFormat } from './files.js';
+
+interface EvalOptions {
+  flags: string[];
+  flag?: string;
+  context?: string;
+  requests?: string;
+  now?: string;
+  explain?: boolean;
+  format?: string;
+}
+
+/** The CLI's output shape (a contract scripts depend on): key, value, variant, reason, errorCode?, errorMessage?, flagMetadata. */
+export function toOutput(detail: EvaluationDetail, explain: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { key: detail.key, value: detail.value, variant: detail.variant, reason: detail.reason };
+  if (detail.errorCode) out.errorCode = detail.errorCode;
+  if (detail.errorMessage) out.errorMessage = detail.errorMessage;
+  out.flagMetadata = detail.flagMetadata;
+  if (explain && detail.explain) out.explain = detail.explain;
+  return out;
+}
+
+function parseNow(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new Error(`--now "${value}" is not an ISO 8601 date`);
+  return at;
+}
+
+function parseContext(text: string, where: string): EvaluationContext {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${where} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where} must be a JSON object`);
+  return value as EvaluationContext;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('Evaluate flags from files, for one context or a JSON-lines file of requests')
+    .requiredOption('--flags <files...>', 'flag files (YAML, JSON or TOML); later files override earlier ones')
+    .option('--flag <key>', 'the flag to evaluate (default: every flag, one JSON line each)')
+    .option('--context <json>', 'evaluation context as JSON, e.g. {"targetingKey":"user-42"}', '{}')
+    .option('--requests <file>', 'JSON-lines file of {"flag": KEY, "context": {...}} ("-" for standard input); one output line per input line')
+    .option('--now <iso8601>', 'evaluate as of this time (scheduled and progressive rollouts, experiment windows)')
+    .option('--explain', 'add why: the rule that matched, the bucket and its range, or why none did')
+    .option('--format <format>', 'yaml, json or toml (default: from the file extension)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vexil eval --flags flags.goff.yaml --flag new-checkout --context '{"targetingKey":"user-42","email":"a@example.com"}'
+  vexil eval --flags flags.goff.yaml --requests requests.jsonl --now 2026-12-01T00:00:00Z`,
+    )
+    .action(async (options: EvalOptions) => {
+      const now = parseNow(options.now);
+      const { snapshot } = await loadSnapshot(options.flags, parseFormat(options.format));
+      const explain = options.explain === true;
+      if (options.requests !== undefined) {
+        if (options.flag !== undefined) throw new Error('--flag and --requests cannot be combined');
+        await evaluateRequests(snapshot, options.requests, now, explain);
+        return;
+      }
+      const context = parseContext(options.context ?? '{}', '--context');
+      const keys = options.flag !== undefined ? [options.flag] : [...snapshot.flags.keys()].sort();
+      const lines = keys.map((key) => JSON.stringify(toOutput(evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain }), explain)));
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}
+
+async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | undefined, explain: boolean): Promise<void> {
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  await new Promise<void>((resolve, reject) => {
+    input.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`)),
+    );
+    input.once('readable', () => resolve());
+    input.once('end', () => resolve());
+  });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  const fixedNow = now?.getTime() ?? Date.now(); // one clock for the whole batch, so results are consistent
+  let buffer = '';
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber++;
+    if (line.trim() === '') {
+      buffer += JSON.stringify(errorLine(null, `line ${lineNumber}: empty line`)) + '\n';
+      continue;
+    }
+    let request: { flag?: unknown; context?: unknown };
+    try {
+      request = JSON.parse(line) as { flag?: unknown; context?: unknown };
+    } catch (error) {
+      buffer += JSON.stringify(errorLine(null, `line ${lineNumber}: not JSON: ${(error as Error).message}`)) + '\n';
+      continue;
+    }
+    if (request === null || typeof request !== 'object' || typeof request.flag !== 'string') {
+      buffer += JSON.stringify(errorLine(null, `line ${lineNumber}: expected {"flag": KEY, "context": {...}}`)) + '\n';
+      continue;
+    }
+    const context = request.context;
+    if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) {
+      buffer += JSON.stringify(errorLine(request.flag, `line ${lineNumber}: "context" must be an object`)) + '\n';
+      continue;
+    }
+    const detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { now: fixedNow, explain });
+    buffer += JSON.stringify(toOutput(detail, explain)) + '\n';
+    if (buffer.length > 1 << 16) {
+      if (!process.stdout.write(buffer)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+      buffer = '';
+    }
+  }
+  process.stdout.write(buffer);
+}
+
+function errorLine(key: string | null, message: string): Record<string, unknown> {
+  return { key, value: null, reason: 'ERROR', errorCode: 'PARSE_ERROR', errorMessage: message, flagMetadata: {} };
+}

@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { registerLint } from './commands/lint.js';
+import { registerEval } from './commands/eval.js';
+import { registerServe } from './commands/serve.js';
+
+/** Builds the `vexil` command line. Exported so tests can run it in-process. */
+export function buildProgram(): Command {
+  const program = new Command('vexil')
+    .description('Vexil: feature flags and progressive delivery, compatible with GO Feature Flag files and OpenFeature.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+  registerLint(program);
+  registerEval(program);
+  registerServe(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode);
+    throw error;
+  }
+}

@@ -1,0 +1,270 @@
+import type { FlagDefinition, JsonValue, Rule, SegmentDefinition } from '../model/flag.js';
+import { SEGMENTS_KEY } from '../model/flag.js';
+import { FlagValidationError, type Problem } from '../model/problem.js';
+import { compileQuery, type CompiledQuery } from '../query/index.js';
+import { buildPercentageBuckets, type PercentageBuckets } from '../bucketing/percentage.js';
+import { fnv1a32 } from '../bucketing/fnv.js';
+import { detectFormat, readFlagFile, type FlagFileFormat, type Locate } from '../parse/flag-file.js';
+import { checkFlag, jsonTypeOf } from '../validate/flag.js';
+import { compileSegments, normalizeSegments, type SegmentResolver } from './segments.js';
+import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
+
+export type RuleOutcome =
+  | { kind: 'variation'; variation: string }
+  | { kind: 'percentage'; buckets: PercentageBuckets; percentages: Record<string, number> }
+  | {
+      kind: 'progressive';
+      initialVariation: string;
+      endVariation: string;
+      /** Unix seconds, as GO Feature Flag computes the ramp in whole seconds. */
+      startSeconds: number;
+      endSeconds: number;
+      startMs: number;
+      endMs: number;
+      /** Percentages × 1000 (out of 100,000). */
+      initialShare: number;
+      endShare: number;
+    };
+
+export interface CompiledRule {
+  /** Index in `targeting`, or -1 for the default rule. */
+  index: number;
+  name?: string;
+  /** Undefined: matches every context (the default rule, or an empty query). */
+  query?: CompiledQuery;
+  disabled: boolean;
+  outcome: RuleOutcome;
+  /** A split (percentage without a 100% entry, or a progressive rollout): reasons SPLIT / TARGETING_MATCH_SPLIT. */
+  dynamic: boolean;
+  /** The flag's metadata plus `evaluatedRuleName` when this is a named targeting rule. Frozen, shared. */
+  metadata: Readonly<Record<string, JsonValue>>;
+}
+
+/** The flag as it stands from `from` on (the base flag, or the flag after some scheduled steps). */
+export interface FlagPhase {
+  from: number;
+  variations: Readonly<Record<string, JsonValue>>;
+  rules: CompiledRule[];
+  defaultRule: CompiledRule;
+  hasTargeting: boolean;
+  disable: boolean;
+  experimentStart: number;
+  experimentEnd: number;
+  requiresBucketing: boolean;
+  offVariation?: string;
+  needsQueryContext: boolean;
+}
+
+export interface CompiledFlag {
+  key: string;
+  definition: FlagDefinition;
+  /** Sorted by `from`; phases[0].from is -Infinity. */
+  phases: FlagPhase[];
+  /** Dot path of `bucketingKey`, split once. */
+  bucketingPath?: string[];
+  /** FNV-1a state after hashing the flag key: bucketing continues from here with the user's key. */
+  hashSeed: number;
+  metadata: Readonly<Record<string, JsonValue>>;
+  trackEvents: boolean;
+  version?: string;
+  /** False when results depend on the time (scheduled steps, experiment window). */
+  timeDependent: boolean;
+  valueType: 'boolean' | 'string' | 'number' | 'object';
+}
+
+export interface Snapshot {
+  readonly flags: ReadonlyMap<string, CompiledFlag>;
+  /** Flags that were rejected, with why: they evaluate as FLAG_NOT_FOUND with the reason in errorMessage. */
+  readonly invalid: ReadonlyMap<string, Problem[]>;
+  /** Every problem found, errors and warnings. */
+  readonly problems: readonly Problem[];
+  readonly definitions: Readonly<Record<string, FlagDefinition>>;
+  readonly segments: Readonly<Record<string, SegmentDefinition>>;
+  /** The store revision this snapshot was built from, when it came from a store. */
+  readonly revision?: number;
+}
+
+export interface CompileOptions {
+  format?: FlagFileFormat;
+  /** File name, for messages (and to guess the format when `format` is absent). */
+  source?: string;
+}
+
+export interface ParsedFlagFile {
+  /** The flags that passed validation, normalised. */
+  flags: Record<string, FlagDefinition>;
+  segments: Record<string, SegmentDefinition>;
+  /** Every problem, errors and warnings. An error without `flagKey` means the file itself is unusable. */
+  problems: Problem[];
+  /** The rejected flags with their problems. */
+  invalid: Record<string, Problem[]>;
+  /** False when the file itself could not be read: nothing in it should replace what was loaded before. */
+  readable: boolean;
+}
+
+/** Parses and validates a flag file (YAML, JSON or TOML), reporting every problem with its position. Never throws. */
+export function parseFlagFile(text: string, options: CompileOptions = {}): ParsedFlagFile {
+  const format = options.format ?? (options.source ? detectFormat(options.source) : 'yaml');
+  const raw = readFlagFile(text, format, options.source);
+  if (!raw.data) return { flags: {}, segments: {}, problems: raw.problems, invalid: {}, readable: false };
+  return validateFlagSet(raw.data, options.source, raw.locate);
+}
+
+/** Validates a map of flag key → definition (with an optional `$segments` entry). */
+export function validateFlagSet(data: Record<string, unknown>, source?: string, locate?: Locate): ParsedFlagFile {
+  const { segments, problems } = normalizeSegments(data[SEGMENTS_KEY], source, locate);
+  const compiledSegments = compileSegments(segments, source, locate);
+  problems.push(...compiledSegments.problems);
+  const flags: Record<string, FlagDefinition> = {};
+  const invalid: Record<string, Problem[]> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (key === SEGMENTS_KEY) continue;
+    const checked = checkFlag(key, value, { source, locate, resolveSegment: compiledSegments.resolve });
+    problems.push(...checked.problems);
+    if (checked.flag) flags[key] = checked.flag;
+    else invalid[key] = checked.problems.filter((problem) => problem.severity === 'error');
+  }
+  return { flags, segments, problems, invalid, readable: true };
+}
+
+/**
+ * Parses, validates and compiles a flag file into a snapshot ready for `evaluate()`. Invalid flags are left out and
+ * reported; a file that cannot be read at all throws a `FlagValidationError` (so a caller keeps its last good snapshot).
+ */
+export function compileFlags(text: string, options: CompileOptions = {}): Snapshot {
+  const parsed = parseFlagFile(text, options);
+  if (!parsed.readable) throw new FlagValidationError(parsed.problems);
+  return buildSnapshot(parsed);
+}
+
+/** Compiles flag definitions held as data (from a store or the API). Invalid ones are left out and reported. */
+export function compileFlagSet(
+  definitions: Record<string, unknown>,
+  options: { segments?: Record<string, SegmentDefinition>; source?: string; revision?: number } = {},
+): Snapshot {
+  const data: Record<string, unknown> = options.segments ? { ...definitions, [SEGMENTS_KEY]: options.segments } : definitions;
+  const parsed = validateFlagSet(data, options.source);
+  return buildSnapshot(parsed, options.revision);
+}
+
+function buildSnapshot(parsed: ParsedFlagFile, revision?: number): Snapshot {
+  const { resolve } = compileSegments(parsed.segments);
+  const flags = new Map<string, CompiledFlag>();
+  for (const [key, definition] of Object.entries(parsed.flags)) flags.set(key, compileFlag(key, definition, resolve));
+  return {
+    flags,
+    invalid: new Map(Object.entries(parsed.invalid)),
+    problems: parsed.problems,
+    definitions: parsed.flags,
+    segments: parsed.segments,
+    ...(revision !== undefined ? { revision } : {}),
+  };
+}
+
+/** Compiles one flag that already passed validation. */
+export function compileFlag(key: string, definition: FlagDefinition, resolveSegment?: SegmentResolver): CompiledFlag {
+  const metadata = Object.freeze({ ...(definition.metadata ?? {}) }) as Readonly<Record<string, JsonValue>>;
+  const phases: FlagPhase[] = [compilePhase(key, definition, Number.NEGATIVE_INFINITY, metadata, resolveSegment)];
+  let current = definition;
+  for (const { step, at } of orderedSteps(definition.scheduledRollout)) {
+    current = applyScheduledStep(current, step);
+    phases.push(compilePhase(key, current, at, metadata, resolveSegment));
+  }
+  const firstValue = Object.values(definition.variations ?? {})[0];
+  const type = jsonTypeOf(firstValue);
+  return {
+    key,
+    definition,
+    phases,
+    ...(definition.bucketingKey ? { bucketingPath: definition.bucketingKey.split('.') } : {}),
+    hashSeed: fnv1a32(key),
+    metadata,
+    trackEvents: definition.trackEvents ?? true,
+    ...(definition.version !== undefined ? { version: definition.version } : {}),
+    timeDependent: phases.length > 1 || definition.experimentation !== undefined || (definition.scheduledRollout?.length ?? 0) > 0,
+    valueType: type === 'boolean' || type === 'string' || type === 'number' ? type : 'object',
+  };
+}
+
+function compilePhase(
+  key: string,
+  flag: FlagDefinition,
+  from: number,
+  metadata: Readonly<Record<string, JsonValue>>,
+  resolveSegment: SegmentResolver | undefined,
+): FlagPhase {
+  const rules = (flag.targeting ?? []).map((rule, index) => compileRule(key, rule, index, metadata, resolveSegment));
+  const defaultRule = compileRule(key, flag.defaultRule ?? {}, -1, metadata, resolveSegment);
+  const all = [...rules, defaultRule];
+  return {
+    from,
+    variations: Object.freeze({ ...(flag.variations ?? {}) }),
+    rules,
+    defaultRule,
+    hasTargeting: rules.length > 0,
+    disable: flag.disable === true,
+    experimentStart: flag.experimentation?.start ? parseDate(flag.experimentation.start) : Number.NEGATIVE_INFINITY,
+    experimentEnd: flag.experimentation?.end ? parseDate(flag.experimentation.end) : Number.POSITIVE_INFINITY,
+    // GO Feature Flag counts every rule here, disabled ones included.
+    requiresBucketing: all.some((rule) => rule.outcome.kind !== 'variation'),
+    ...(flag.offVariation !== undefined ? { offVariation: flag.offVariation } : {}),
+    needsQueryContext: rules.some((rule) => !rule.disabled && rule.query !== undefined && rule.query.kind !== 'match-all'),
+  };
+}
+
+function compileRule(
+  flagKey: string,
+  rule: Rule,
+  index: number,
+  flagMetadata: Readonly<Record<string, JsonValue>>,
+  resolveSegment: SegmentResolver | undefined,
+): CompiledRule {
+  const disabled = index >= 0 && rule.disable === true;
+  let query: CompiledQuery | undefined;
+  if (index >= 0 && !disabled && rule.query !== undefined) {
+    const text = typeof rule.query === 'string' ? rule.query : JSON.stringify(rule.query);
+    const result = compileQuery(text, resolveSegment ? { resolveSegment } : {});
+    // Validation has already rejected queries that do not compile; a failure here means a disabled-rule edge case.
+    query = result.ok ? result.query : { kind: 'match-all', text, matches: () => false };
+  }
+  const outcome = compileOutcome(rule);
+  const dynamic =
+    outcome.kind === 'progressive' ||
+    (outcome.kind === 'percentage' && !Object.values(outcome.percentages).some((weight) => weight === 100));
+  const named = index >= 0 && typeof rule.name === 'string' && rule.name !== '';
+  return {
+    index,
+    ...(rule.name !== undefined ? { name: rule.name } : {}),
+    ...(query ? { query } : {}),
+    disabled,
+    outcome,
+    dynamic,
+    metadata: named ? Object.freeze({ ...flagMetadata, evaluatedRuleName: rule.name! }) : flagMetadata,
+  };
+}
+
+function compileOutcome(rule: Rule): RuleOutcome {
+  const progressive = rule.progressiveRollout;
+  if (progressive?.initial && progressive.end) {
+    const startMs = parseDate(progressive.initial.date);
+    const endMs = parseDate(progressive.end.date);
+    let endPercentage = progressive.end.percentage ?? 0;
+    // GO Feature Flag forces an end percentage of 0 (unset) or above 100 to 100.
+    if (endPercentage === 0 || endPercentage > 100) endPercentage = 100;
+    return {
+      kind: 'progressive',
+      initialVariation: progressive.initial.variation ?? '',
+      endVariation: progressive.end.variation ?? '',
+      startMs,
+      endMs,
+      startSeconds: Math.floor(startMs / 1000),
+      endSeconds: Math.floor(endMs / 1000),
+      initialShare: (progressive.initial.percentage ?? 0) * 1000,
+      endShare: endPercentage * 1000,
+    };
+  }
+  if (rule.percentage && Object.keys(rule.percentage).length > 0) {
+    return { kind: 'percentage', buckets: buildPercentageBuckets(rule.percentage), percentages: rule.percentage };
+  }
+  return { kind: 'variation', variation: rule.variation ?? '' };
+}

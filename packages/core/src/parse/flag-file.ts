@@ -1,0 +1,228 @@
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import type { Problem } from '../model/problem.js';
+
+export type FlagFileFormat = 'yaml' | 'json' | 'toml';
+
+export type FieldPath = ReadonlyArray<string | number>;
+
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
+
+/** Finds where a field sits in the source text. Built lazily: positions are only needed when something is wrong. */
+export type Locate = (path: FieldPath) => SourcePosition | undefined;
+
+export interface RawFlagFile {
+  /** The top-level map (flag key → raw flag), or undefined when the text did not parse. */
+  data: Record<string, unknown> | undefined;
+  locate: Locate;
+  problems: Problem[];
+}
+
+/** Picks the format from a file name: `.json`, `.toml`, anything else is YAML (GO Feature Flag's default). */
+export function detectFormat(fileName: string): FlagFileFormat {
+  const lower = fileName.toLowerCase();
+  if (lower.endsWith('.json')) return 'json';
+  if (lower.endsWith('.toml')) return 'toml';
+  return 'yaml';
+}
+
+const noLocation: Locate = () => undefined;
+
+/** Parses the text of a flag file into plain data, with a locator for error positions. Never throws. */
+export function readFlagFile(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
+  try {
+    switch (format) {
+      case 'json':
+        return readJson(text, source);
+      case 'toml':
+        return readToml(text, source);
+      default:
+        return readYaml(text, source);
+    }
+  } catch (error) {
+    return {
+      data: undefined,
+      locate: noLocation,
+      problems: [{ severity: 'error', source, message: `cannot parse ${format}: ${errorText(error)}` }],
+    };
+  }
+}
+
+function topLevel(value: unknown, format: FlagFileFormat, source: string | undefined): RawFlagFile['problems'] {
+  if (value === null || value === undefined) return []; // an empty file holds no flags
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return [
+      {
+        severity: 'error',
+        source,
+        line: 1,
+        column: 1,
+        message: `a ${format} flag file must be a map of flag keys to flags, not ${describeType(value)}`,
+      },
+    ];
+  }
+  return [];
+}
+
+function readYaml(text: string, source: string | undefined): RawFlagFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, schema: 'core' });
+  if (doc.errors.length > 0) {
+    return {
+      data: undefined,
+      locate: noLocation,
+      problems: doc.errors.map((error) => {
+        const pos = lineCounter.linePos(error.pos[0]);
+        return { severity: 'error' as const, source, line: pos.line, column: pos.col, message: firstLine(error.message) };
+      }),
+    };
+  }
+  const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  const problems = topLevel(data, 'yaml', source);
+  const locate: Locate = (path) => locateInYaml(doc.contents as YamlNode | null, path, lineCounter);
+  return { data: problems.length ? undefined : ((data ?? {}) as Record<string, unknown>), locate, problems };
+}
+
+function locateInYaml(root: YamlNode | null, path: FieldPath, lineCounter: LineCounter): SourcePosition | undefined {
+  let node: unknown = root;
+  let best: [number, number, number] | undefined = (root as { range?: [number, number, number] } | null)?.range;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) break;
+      const keyRange = (pair.key as { range?: [number, number, number] }).range;
+      if (keyRange) best = keyRange;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as { range?: [number, number, number] } | undefined;
+      if (!item) break;
+      if (item.range) best = item.range;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  if (!best) return undefined;
+  const pos = lineCounter.linePos(best[0]);
+  return { line: pos.line, column: pos.col };
+}
+
+function readJson(text: string, source: string | undefined): RawFlagFile {
+  let data: unknown;
+  try {
+    data = text.trim() === '' ? {} : JSON.parse(text);
+  } catch (error) {
+    const message = errorText(error);
+    const at = /position (\d+)/.exec(message);
+    const pos = at ? offsetToPosition(text, Number(at[1])) : undefined;
+    return {
+      data: undefined,
+      locate: noLocation,
+      problems: [{ severity: 'error', source, ...pos, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` }],
+    };
+  }
+  const problems = topLevel(data, 'json', source);
+  // JSON is a subset of YAML 1.2, so the YAML parser gives us positions, but only when a problem needs one.
+  let locator: Locate | undefined;
+  const locate: Locate = (path) => {
+    if (!locator) {
+      const lineCounter = new LineCounter();
+      const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+      locator = doc.errors.length ? noLocation : (p) => locateInYaml(doc.contents as YamlNode | null, p, lineCounter);
+    }
+    return locator(path);
+  };
+  return { data: problems.length ? undefined : (data as Record<string, unknown>), locate, problems };
+}
+
+function readToml(text: string, source: string | undefined): RawFlagFile {
+  let data: unknown;
+  try {
+    data = parseToml(text);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      return {
+        data: undefined,
+        locate: noLocation,
+        problems: [{ severity: 'error', source, line: error.line, column: error.column, message: firstLine(error.message) }],
+      };
+    }
+    throw error;
+  }
+  data = datesToStrings(data);
+  const lines = text.split('\n');
+  return { data: data as Record<string, unknown>, locate: (path) => locateInToml(lines, path), problems: [] };
+}
+
+/** TOML has native datetimes; the flag model (like GO Feature Flag's JSON) uses RFC 3339 strings. */
+function datesToStrings(value: unknown): unknown {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+  if (Array.isArray(value)) return value.map(datesToStrings);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) out[key] = datesToStrings(inner);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * TOML positions, approximately: the line of the flag's table header, then the first later line that names the
+ * deepest field. smol-toml keeps no positions, and an exact line for the flag and field is what a user needs.
+ */
+function locateInToml(lines: string[], path: FieldPath): SourcePosition | undefined {
+  const [flagKey, ...rest] = path;
+  if (flagKey === undefined) return undefined;
+  const quoted = `"${String(flagKey)}"`;
+  const bare = String(flagKey);
+  const headerLine = lines.findIndex((line) => {
+    const trimmed = line.trim();
+    const inner = trimmed.replace(/^\[\[?\s*/, '');
+    return trimmed.startsWith('[') && (inner.startsWith(bare + ']') || inner.startsWith(bare + '.') || inner.startsWith(quoted));
+  });
+  if (headerLine < 0) return undefined;
+  let found = headerLine;
+  const names = rest.filter((segment): segment is string => typeof segment === 'string');
+  for (const name of names) {
+    const pattern = new RegExp(`(^\\s*"?${escapeRegExp(name)}"?\\s*=)|([.\\[]"?${escapeRegExp(name)}"?[\\].])`);
+    const next = lines.findIndex((line, index) => index > found && pattern.test(line));
+    if (next < 0) break;
+    found = next;
+  }
+  const line = lines[found] ?? '';
+  return { line: found + 1, column: line.length - line.trimStart().length + 1 };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function offsetToPosition(text: string, offset: number): SourcePosition {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.trim();
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a map';
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,358 @@
+import { FLAG_FIELDS, RULE_FIELDS, type FlagDefinition, type JsonValue, type Rule, type SegmentDefinition } from '../model/flag.js';
+import type { Problem } from '../model/problem.js';
+import { compileQuery } from '../query/index.js';
+import { compileSegments, type SegmentResolver } from '../compile/segments.js';
+import { describeType, type FieldPath, type Locate } from '../parse/flag-file.js';
+import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
+
+export interface ValidateOptions {
+  /** File name or origin, for messages. */
+  source?: string;
+  /** Segments the flag's queries may reference as `@name`. */
+  segments?: Record<string, SegmentDefinition>;
+  /** Already compiled segments (used by the loader, which compiles them once per file). */
+  resolveSegment?: SegmentResolver;
+  /** Positions in the source text. */
+  locate?: Locate;
+}
+
+export interface CheckedFlag {
+  problems: Problem[];
+  /** The flag, normalised (e.g. a numeric `version` becomes a string); undefined when it has errors. */
+  flag?: FlagDefinition;
+}
+
+/**
+ * Validates one flag definition in GO Feature Flag's format, reporting every problem at once, each with the flag
+ * key and the field path. A flag with any `error` problem must not be served or stored.
+ */
+export function validateFlagDefinition(key: string, flag: unknown, options: ValidateOptions = {}): Problem[] {
+  return checkFlag(key, flag, options).problems;
+}
+
+export function checkFlag(key: string, raw: unknown, options: ValidateOptions = {}): CheckedFlag {
+  const resolveSegment =
+    options.resolveSegment ?? (options.segments ? compileSegments(options.segments, options.source).resolve : undefined);
+  const checker = new FlagChecker(key, options, resolveSegment);
+  const flag = checker.check(raw);
+  const errors = checker.problems.some((problem) => problem.severity === 'error');
+  return errors ? { problems: checker.problems } : { problems: checker.problems, flag };
+}
+
+type VariationType = 'boolean' | 'string' | 'number' | 'array' | 'object';
+
+export function jsonTypeOf(value: unknown): VariationType | 'null' | 'unsupported' {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return 'array';
+  switch (typeof value) {
+    case 'boolean':
+      return 'boolean';
+    case 'string':
+      return 'string';
+    case 'number':
+      return Number.isFinite(value) ? 'number' : 'unsupported';
+    case 'object':
+      return 'object';
+    default:
+      return 'unsupported';
+  }
+}
+
+class FlagChecker {
+  readonly problems: Problem[] = [];
+  private variationNames = new Set<string>();
+
+  constructor(
+    private readonly key: string,
+    private readonly options: ValidateOptions,
+    private readonly resolveSegment: SegmentResolver | undefined,
+  ) {}
+
+  private report(path: FieldPath, message: string, severity: 'error' | 'warning' = 'error'): void {
+    const position = this.options.locate?.([this.key, ...path]);
+    this.problems.push({
+      severity,
+      source: this.options.source,
+      ...(position ? { line: position.line, column: position.column } : {}),
+      flagKey: this.key,
+      ...(path.length ? { path: formatPath(path) } : {}),
+      message,
+    });
+  }
+
+  check(raw: unknown): FlagDefinition | undefined {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.report([], `a flag must be a map of fields, not ${describeType(raw)}`);
+      return undefined;
+    }
+    const flag = { ...(raw as Record<string, unknown>) } as FlagDefinition & Record<string, unknown>;
+    this.unknownFields(flag, [], FLAG_FIELDS, 'flag');
+    if (typeof flag.version === 'number') flag.version = String(flag.version);
+    this.checkBody(flag, []);
+    this.checkScheduledRollout(flag);
+    return flag;
+  }
+
+  /** Checks everything a flag (or a flag patched by scheduled steps) must satisfy. */
+  private checkBody(flag: FlagDefinition, at: FieldPath): void {
+    this.checkVariations(flag.variations, [...at, 'variations']);
+    if (flag.targeting !== undefined) {
+      if (!Array.isArray(flag.targeting)) this.report([...at, 'targeting'], `targeting must be a list of rules, not ${describeType(flag.targeting)}`);
+      else {
+        const names = new Map<string, number>();
+        flag.targeting.forEach((rule, index) => {
+          const path = [...at, 'targeting', index];
+          this.checkRule(rule, path, false);
+          const name = (rule as Rule | null)?.name;
+          if (typeof name === 'string' && name !== '') {
+            if (names.has(name)) this.report([...path, 'name'], `duplicate rule name "${name}" (also targeting[${names.get(name)}]); names must be unique so scheduled steps can patch them`);
+            else names.set(name, index);
+          }
+        });
+      }
+    }
+    if (flag.defaultRule === undefined || flag.defaultRule === null) this.report([...at, 'defaultRule'], 'missing defaultRule: every flag needs a default rule');
+    else this.checkRule(flag.defaultRule, [...at, 'defaultRule'], true);
+    this.optionalType(flag.bucketingKey, [...at, 'bucketingKey'], 'string');
+    this.optionalType(flag.trackEvents, [...at, 'trackEvents'], 'boolean');
+    this.optionalType(flag.disable, [...at, 'disable'], 'boolean');
+    this.optionalType(flag.version, [...at, 'version'], 'string');
+    this.optionalType(flag.converter, [...at, 'converter'], 'string');
+    if (flag.metadata !== undefined && (flag.metadata === null || typeof flag.metadata !== 'object' || Array.isArray(flag.metadata))) {
+      this.report([...at, 'metadata'], `metadata must be a map, not ${describeType(flag.metadata)}`);
+    }
+    if (flag.offVariation !== undefined) this.checkVariationReference(flag.offVariation, [...at, 'offVariation']);
+    if (flag.experimentation !== undefined) this.checkExperimentation(flag.experimentation, [...at, 'experimentation']);
+  }
+
+  private checkVariations(variations: unknown, path: FieldPath): void {
+    this.variationNames = new Set();
+    if (variations === undefined || variations === null) {
+      this.report(path, 'missing variations: a flag needs at least one');
+      return;
+    }
+    if (typeof variations !== 'object' || Array.isArray(variations)) {
+      this.report(path, `variations must be a map of names to values, not ${describeType(variations)}`);
+      return;
+    }
+    const entries = Object.entries(variations as Record<string, JsonValue>);
+    if (entries.length === 0) {
+      this.report(path, 'a flag needs at least one variation');
+      return;
+    }
+    let firstType: { type: string; name: string } | undefined;
+    for (const [name, value] of entries) {
+      this.variationNames.add(name);
+      const type = jsonTypeOf(value);
+      if (type === 'null') {
+        this.report([...path, name], `variation "${name}" is null: variations must have a value`);
+        continue;
+      }
+      if (type === 'unsupported') {
+        this.report([...path, name], `variation "${name}" is not a JSON value`);
+        continue;
+      }
+      if (!firstType) firstType = { type, name };
+      else if (firstType.type !== type) {
+        this.report([...path, name], `variation "${name}" is ${article(type)} but "${firstType.name}" is ${article(firstType.type)}: all variations must have one type`);
+      }
+    }
+  }
+
+  private checkRule(raw: unknown, path: FieldPath, isDefault: boolean): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.report(path, `a rule must be a map, not ${describeType(raw)}`);
+      return;
+    }
+    const rule = raw as Rule & Record<string, unknown>;
+    this.unknownFields(rule, path, RULE_FIELDS, 'rule');
+    this.optionalType(rule.name, [...path, 'name'], 'string');
+    this.optionalType(rule.disable, [...path, 'disable'], 'boolean');
+    // GO Feature Flag neither evaluates nor validates a disabled targeting rule.
+    if (!isDefault && rule.disable === true) return;
+    if (!isDefault) this.checkQuery(rule.query, [...path, 'query']);
+    const hasOutcome = rule.variation !== undefined || rule.percentage !== undefined || rule.progressiveRollout !== undefined;
+    if (!hasOutcome) {
+      this.report(path, 'the rule serves nothing: give it a variation, a percentage or a progressiveRollout');
+      return;
+    }
+    if (rule.variation !== undefined) this.checkVariationReference(rule.variation, [...path, 'variation']);
+    if (rule.percentage !== undefined) this.checkPercentage(rule.percentage, [...path, 'percentage']);
+    if (rule.progressiveRollout !== undefined) this.checkProgressiveRollout(rule.progressiveRollout, [...path, 'progressiveRollout']);
+  }
+
+  private checkQuery(query: unknown, path: FieldPath): void {
+    if (query === undefined || query === null) {
+      this.report(path, 'a targeting rule needs a query');
+      return;
+    }
+    const text = typeof query === 'string' ? query : typeof query === 'object' ? JSON.stringify(query) : undefined;
+    if (text === undefined) {
+      this.report(path, `query must be a string, not ${describeType(query)}`);
+      return;
+    }
+    const result = compileQuery(text, this.resolveSegment ? { resolveSegment: this.resolveSegment } : {});
+    if (!result.ok) {
+      this.report(path, `query does not parse at column ${result.error.column}: ${result.error.message}`);
+      return;
+    }
+    for (const warning of result.warnings) this.report(path, `query column ${warning.column}: ${warning.message}`, 'warning');
+  }
+
+  private checkVariationReference(name: unknown, path: FieldPath): void {
+    if (typeof name !== 'string') {
+      this.report(path, `a variation name must be a string, not ${describeType(name)}`);
+      return;
+    }
+    if (this.variationNames.size > 0 && !this.variationNames.has(name)) {
+      this.report(path, `unknown variation "${name}" (the flag has ${[...this.variationNames].map((n) => `"${n}"`).join(', ')})`);
+    }
+  }
+
+  private checkPercentage(raw: unknown, path: FieldPath): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.report(path, `percentage must be a map of variation names to weights, not ${describeType(raw)}`);
+      return;
+    }
+    const entries = Object.entries(raw as Record<string, unknown>);
+    if (entries.length === 0) {
+      this.report(path, 'percentage is empty');
+      return;
+    }
+    let sum = 0;
+    for (const [name, weight] of entries) {
+      this.checkVariationReference(name, [...path, name]);
+      if (typeof weight !== 'number' || !Number.isFinite(weight)) this.report([...path, name], `the weight of "${name}" must be a number, not ${describeType(weight)}`);
+      else if (weight < 0) this.report([...path, name], `the weight of "${name}" is negative`);
+      else sum += weight;
+    }
+    if (sum === 0) this.report(path, 'the percentages sum to 0: no variation can be served');
+  }
+
+  private checkProgressiveRollout(raw: unknown, path: FieldPath): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.report(path, `progressiveRollout must be a map with initial and end, not ${describeType(raw)}`);
+      return;
+    }
+    const rollout = raw as Record<string, unknown>;
+    this.unknownFields(rollout, path, ['initial', 'end'], 'progressiveRollout');
+    const dates: number[] = [];
+    const percentages: number[] = [];
+    for (const side of ['initial', 'end'] as const) {
+      const step = rollout[side] as Record<string, unknown> | undefined;
+      const at = [...path, side];
+      if (!step || typeof step !== 'object') {
+        this.report(at, `progressiveRollout.${side} is missing (it needs a variation and a date)`);
+        continue;
+      }
+      this.unknownFields(step, at, ['variation', 'percentage', 'date'], `progressiveRollout.${side}`);
+      if (step.variation === undefined) this.report(at, `progressiveRollout.${side} needs a variation`);
+      else this.checkVariationReference(step.variation, [...at, 'variation']);
+      const date = parseDate(step.date);
+      if (step.date === undefined) this.report(at, `progressiveRollout.${side} needs a date`);
+      else if (Number.isNaN(date)) this.report([...at, 'date'], `"${String(step.date)}" is not an RFC 3339 date`);
+      else dates.push(date);
+      if (step.percentage !== undefined) {
+        if (typeof step.percentage !== 'number' || step.percentage < 0 || step.percentage > 100) {
+          this.report([...at, 'percentage'], 'the percentage must be a number from 0 to 100');
+        } else percentages.push(step.percentage);
+      } else percentages.push(side === 'initial' ? 0 : 100);
+    }
+    if (dates.length === 2 && dates[1]! <= dates[0]!) this.report([...path, 'end', 'date'], 'the end date must be after the initial date');
+    if (percentages.length === 2 && percentages[0]! > percentages[1]!) {
+      this.report([...path, 'initial', 'percentage'], 'the initial percentage must not be above the end percentage');
+    }
+  }
+
+  private checkExperimentation(raw: unknown, path: FieldPath): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.report(path, `experimentation must be a map with start and end, not ${describeType(raw)}`);
+      return;
+    }
+    const window = raw as Record<string, unknown>;
+    this.unknownFields(window, path, ['start', 'end'], 'experimentation');
+    const start = window.start === undefined ? undefined : parseDate(window.start);
+    const end = window.end === undefined ? undefined : parseDate(window.end);
+    if (start !== undefined && Number.isNaN(start)) this.report([...path, 'start'], `"${String(window.start)}" is not an RFC 3339 date`);
+    if (end !== undefined && Number.isNaN(end)) this.report([...path, 'end'], `"${String(window.end)}" is not an RFC 3339 date`);
+    if (start !== undefined && end !== undefined && start > end) this.report([...path, 'end'], 'the experiment ends before it starts');
+  }
+
+  private checkScheduledRollout(flag: FlagDefinition): void {
+    const steps = flag.scheduledRollout as unknown;
+    if (steps === undefined) return;
+    if (!Array.isArray(steps)) {
+      this.report(['scheduledRollout'], `scheduledRollout must be a list of dated steps, not ${describeType(steps)}`);
+      return;
+    }
+    let stepsOk = true;
+    steps.forEach((step: unknown, index) => {
+      const path = ['scheduledRollout', index];
+      if (step === null || typeof step !== 'object' || Array.isArray(step)) {
+        this.report(path, `a scheduled step must be a map, not ${describeType(step)}`);
+        stepsOk = false;
+        return;
+      }
+      const fields = step as Record<string, unknown>;
+      this.unknownFields(fields, path, [...FLAG_FIELDS.filter((f) => f !== 'scheduledRollout'), 'date'], 'scheduled step');
+      if (fields.date === undefined) this.report(path, 'a scheduled step needs a date');
+      else if (Number.isNaN(parseDate(fields.date))) this.report([...path, 'date'], `"${String(fields.date)}" is not an RFC 3339 date`);
+      if (fields.metadata !== undefined || fields.bucketingKey !== undefined) {
+        this.report(path, 'metadata and bucketingKey are not applied by scheduled steps (as in GO Feature Flag)', 'warning');
+      }
+    });
+    if (!stepsOk || this.problems.some((p) => p.severity === 'error')) return;
+    // Each step must leave a servable flag: check the flag as it will be after every step, in date order.
+    let current: FlagDefinition = flag;
+    for (const { step, index } of orderedSteps(flag.scheduledRollout)) {
+      current = applyScheduledStep(current, step);
+      const inner = new FlagChecker(this.key, { ...this.options, locate: undefined }, this.resolveSegment);
+      inner.checkBody(current, []);
+      for (const problem of inner.problems) {
+        if (problem.severity !== 'error') continue;
+        this.report(['scheduledRollout', index], `after the step of ${String(step.date)}: ${problem.path ? `${problem.path}: ` : ''}${problem.message}`);
+      }
+    }
+  }
+
+  private optionalType(value: unknown, path: FieldPath, type: 'string' | 'boolean'): void {
+    if (value !== undefined && typeof value !== type) this.report(path, `${formatPath(path.slice(-1))} must be ${article(type)}, not ${describeType(value)}`);
+  }
+
+  private unknownFields(object: Record<string, unknown>, path: FieldPath, known: readonly string[], what: string): void {
+    for (const field of Object.keys(object)) {
+      if (!known.includes(field)) {
+        const hint = known.find((candidate) => candidate.toLowerCase() === field.toLowerCase() || editDistance(candidate, field) <= 2);
+        this.report([...path, field], `unknown ${what} field "${field}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      }
+    }
+  }
+}
+
+export function formatPath(path: FieldPath): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? segment : `.${segment}`;
+  }
+  return out;
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const saved = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = saved;
+    }
+  }
+  return row[b.length]!;
+}
