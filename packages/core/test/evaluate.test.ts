@@ -320,3 +320,36 @@ f:
 function pick(detail: { value: unknown; variant?: string; reason: string }) {
   return { value: detail.value, variant: detail.variant, reason: detail.reason };
 }
+
+describe('GO Feature Flag compatibility edge cases', () => {
+  const snap = compileFlags(`
+admin-only:
+  variations: { Default: false, "False": false, "True": true }
+  targeting:
+    - name: legacyRuleV0
+      query: anonymous eq true
+      percentage: { "False": 0, "True": 100 }
+  defaultRule: { name: legacyDefaultRule, variation: Default }
+broken-query:
+  variations: { Default: { test: test }, "True": { test2: test } }
+  targeting:
+    - query: key eq \\"key\\"
+      percentage: { "True": 100 }
+  defaultRule: { variation: Default }
+`, { source: 'compat.yaml' });
+
+  it('serves a flag whose rule query does not parse, the rule never matching (and lint still reports it)', () => {
+    const detail = evaluate(snap, 'broken-query', { targetingKey: 'key' });
+    assert.deepEqual(pick(detail), { value: { test: 'test' }, variant: 'Default', reason: 'DEFAULT' });
+    const errors = snap.problems.filter((p) => p.severity === 'error');
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.flagKey, 'broken-query');
+  });
+
+  it('defaults anonymous to false and keeps quoted names like "True" as variation names', () => {
+    assert.deepEqual(pick(evaluate(snap, 'admin-only', { targetingKey: 'x' })), { value: false, variant: 'Default', reason: 'DEFAULT' });
+    const anon = evaluate(snap, 'admin-only', { targetingKey: 'x', anonymous: true });
+    assert.deepEqual(pick(anon), { value: true, variant: 'True', reason: 'TARGETING_MATCH' });
+    assert.equal(anon.flagMetadata.evaluatedRuleName, 'legacyRuleV0');
+  });
+});

@@ -67,8 +67,10 @@ export interface CompiledFlag {
   metadata: Readonly<Record<string, JsonValue>>;
   trackEvents: boolean;
   version?: string;
-  /** False when results depend on the time (scheduled steps, experiment window). */
+  /** True when results depend on the time (scheduled steps, experiment window): never cacheable. */
   timeDependent: boolean;
+  /** True when evaluation must read the clock (the above, or a progressive rollout). */
+  needsClock: boolean;
   valueType: 'boolean' | 'string' | 'number' | 'object';
 }
 
@@ -170,6 +172,7 @@ export function compileFlag(key: string, definition: FlagDefinition, resolveSegm
     current = applyScheduledStep(current, step);
     phases.push(compilePhase(key, current, at, metadata, resolveSegment));
   }
+  const timeDependent = phases.length > 1 || definition.experimentation !== undefined || (definition.scheduledRollout?.length ?? 0) > 0;
   const firstValue = Object.values(definition.variations ?? {})[0];
   const type = jsonTypeOf(firstValue);
   return {
@@ -181,7 +184,8 @@ export function compileFlag(key: string, definition: FlagDefinition, resolveSegm
     metadata,
     trackEvents: definition.trackEvents ?? true,
     ...(definition.version !== undefined ? { version: definition.version } : {}),
-    timeDependent: phases.length > 1 || definition.experimentation !== undefined || (definition.scheduledRollout?.length ?? 0) > 0,
+    timeDependent,
+    needsClock: timeDependent || phases.some((phase) => [...phase.rules, phase.defaultRule].some((rule) => rule.outcome.kind === 'progressive')),
     valueType: type === 'boolean' || type === 'string' || type === 'number' ? type : 'object',
   };
 }
@@ -224,8 +228,8 @@ function compileRule(
   if (index >= 0 && !disabled && rule.query !== undefined) {
     const text = typeof rule.query === 'string' ? rule.query : JSON.stringify(rule.query);
     const result = compileQuery(text, resolveSegment ? { resolveSegment } : {});
-    // Validation has already rejected queries that do not compile; a failure here means a disabled-rule edge case.
-    query = result.ok ? result.query : { kind: 'match-all', text, matches: () => false };
+    // A query that does not parse never matches, as in GO Feature Flag (validation reported it as an error).
+    query = result.ok ? result.query : { kind: 'nikunjy', text, matches: () => false };
   }
   const outcome = compileOutcome(rule);
   const dynamic =

@@ -76,7 +76,7 @@ function evaluateFlag<T>(
   options: EvaluateOptions<T>,
   explain: ExplainStep[] | undefined,
 ): EvaluationDetail<T> {
-  const now = flag.timeDependent || options.explain ? nowOf(options, context) : 0;
+  const now = flag.needsClock || options.explain ? nowOf(options, context) : 0;
   const phase = flag.phases.length === 1 ? flag.phases[0]! : phaseAt(flag, now);
   if (explain && flag.phases.length > 1) {
     const applied = flag.phases.indexOf(phase);

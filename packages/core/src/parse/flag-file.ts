@@ -69,7 +69,8 @@ function topLevel(value: unknown, format: FlagFileFormat, source: string | undef
 
 function readYaml(text: string, source: string | undefined): RawFlagFile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, schema: 'core' });
+  // stringKeys: a variation named `True` or `1` stays that name (GO Feature Flag decodes keys as strings too).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, schema: 'core', stringKeys: true });
   if (doc.errors.length > 0) {
     return {
       data: undefined,
@@ -117,7 +118,8 @@ function readJson(text: string, source: string | undefined): RawFlagFile {
   } catch (error) {
     const message = errorText(error);
     const at = /position (\d+)/.exec(message);
-    const pos = at ? offsetToPosition(text, Number(at[1])) : undefined;
+    const offset = at ? Number(at[1]) : jsonErrorOffset(text);
+    const pos = offset !== undefined ? offsetToPosition(text, offset) : undefined;
     return {
       data: undefined,
       locate: noLocation,
@@ -198,6 +200,84 @@ function locateInToml(lines: string[], path: FieldPath): SourcePosition | undefi
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Where JSON text stops being valid. V8 names the offset for some errors only ("Unexpected token '}'" has none), and a
+ * user needs the line and column every time.
+ */
+export function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const literal = (word: string) => {
+    for (const ch of word) if (text[i++] !== ch) (i--, fail());
+  };
+  const string = () => {
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === '\\') i++;
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const number = () => {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (!match) fail();
+    i += match![0].length;
+  };
+  const value = (): void => {
+    ws();
+    const ch = text[i];
+    if (ch === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    }
+    if (ch === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    }
+    if (ch === '"') return string();
+    if (ch === 't') return literal('true');
+    if (ch === 'f') return literal('false');
+    if (ch === 'n') return literal('null');
+    return number();
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (offset) {
+    return typeof offset === 'number' ? Math.min(offset, text.length) : undefined;
+  }
 }
 
 function offsetToPosition(text: string, offset: number): SourcePosition {

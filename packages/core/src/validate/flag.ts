@@ -35,7 +35,7 @@ export function checkFlag(key: string, raw: unknown, options: ValidateOptions = 
     options.resolveSegment ?? (options.segments ? compileSegments(options.segments, options.source).resolve : undefined);
   const checker = new FlagChecker(key, options, resolveSegment);
   const flag = checker.check(raw);
-  const errors = checker.problems.some((problem) => problem.severity === 'error');
+  const errors = checker.problems.some((problem) => problem.severity === 'error' && !problem.flagStillServed);
   return errors ? { problems: checker.problems } : { problems: checker.problems, flag };
 }
 
@@ -68,7 +68,7 @@ class FlagChecker {
     private readonly resolveSegment: SegmentResolver | undefined,
   ) {}
 
-  private report(path: FieldPath, message: string, severity: 'error' | 'warning' = 'error'): void {
+  private report(path: FieldPath, message: string, severity: 'error' | 'warning' = 'error', flagStillServed = false): void {
     const position = this.options.locate?.([this.key, ...path]);
     this.problems.push({
       severity,
@@ -77,6 +77,7 @@ class FlagChecker {
       flagKey: this.key,
       ...(path.length ? { path: formatPath(path) } : {}),
       message,
+      ...(flagStillServed ? { flagStillServed } : {}),
     });
   }
 
@@ -193,7 +194,7 @@ class FlagChecker {
     }
     const result = compileQuery(text, this.resolveSegment ? { resolveSegment: this.resolveSegment } : {});
     if (!result.ok) {
-      this.report(path, `query does not parse at column ${result.error.column}: ${result.error.message}`);
+      this.report(path, `query does not parse at column ${result.error.column}: ${result.error.message} (this rule never matches)`, 'error', true);
       return;
     }
     for (const warning of result.warnings) this.report(path, `query column ${warning.column}: ${warning.message}`, 'warning');
@@ -301,7 +302,7 @@ class FlagChecker {
         this.report(path, 'metadata and bucketingKey are not applied by scheduled steps (as in GO Feature Flag)', 'warning');
       }
     });
-    if (!stepsOk || this.problems.some((p) => p.severity === 'error')) return;
+    if (!stepsOk || this.problems.some((p) => p.severity === 'error' && !p.flagStillServed)) return;
     // Each step must leave a servable flag: check the flag as it will be after every step, in date order.
     let current: FlagDefinition = flag;
     for (const { step, index } of orderedSteps(flag.scheduledRollout)) {
@@ -309,7 +310,7 @@ class FlagChecker {
       const inner = new FlagChecker(this.key, { ...this.options, locate: undefined }, this.resolveSegment);
       inner.checkBody(current, []);
       for (const problem of inner.problems) {
-        if (problem.severity !== 'error') continue;
+        if (problem.severity !== 'error' || problem.flagStillServed) continue;
         this.report(['scheduledRollout', index], `after the step of ${String(step.date)}: ${problem.path ? `${problem.path}: ` : ''}${problem.message}`);
       }
     }
