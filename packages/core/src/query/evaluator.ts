@@ -11,7 +11,7 @@
 // Failures are thrown as preallocated sentinels and caught once, in CompiledQuery.matches.
 
 import type { CompareOp, Literal, QueryNode } from './ast.js';
-import { compareCodePoints, eqFold, goLower } from './text.js';
+import { compareCodePoints, endsWithFold, eqFold, goLower, startsWithFold } from './text.js';
 import { compareSemver, parseSemverCached } from './semver.js';
 
 export type Predicate = (root: Record<string, unknown>) => boolean;
@@ -162,9 +162,9 @@ function stringTest(op: CompareOp, literal: string): Test {
     case 'co':
       return (v) => typeof v === 'string' && goLower(v).includes(lower);
     case 'sw':
-      return (v) => typeof v === 'string' && goLower(v).startsWith(lower);
+      return (v) => typeof v === 'string' && startsWithFold(v, lower);
     case 'ew':
-      return (v) => typeof v === 'string' && goLower(v).endsWith(lower);
+      return (v) => typeof v === 'string' && endsWithFold(v, lower);
     case 'in':
       return FALSE; // `in` needs a list
     default:

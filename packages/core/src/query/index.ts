@@ -182,8 +182,8 @@ function probe(predicate: Predicate): QueryRuntimeFailure | undefined {
     predicate(EMPTY);
     return undefined;
   } catch (error) {
-    if (error instanceof QueryRuntimeFailure) return error;
-    throw error;
+    // Anything else (a segment breaking its never-throw contract) is not GOFF's validation failing.
+    return error instanceof QueryRuntimeFailure ? error : undefined;
   }
 }
 

@@ -44,6 +44,15 @@ export function buildJsonLogic(logic: Record<string, unknown>): JsonLogicBuild {
 }
 
 function unknownResult(unknown: { key?: string }): JsonLogicBuild {
+  const methods = engine().methods as Record<string, unknown>;
+  if (typeof unknown.key === 'string' && Object.prototype.hasOwnProperty.call(methods, unknown.key)) {
+    // A known operator reported as unknown: its object holds other keys too.
+    return {
+      ok: false,
+      message: `invalid JsonLogic: the operation ${JSON.stringify(unknown.key)} must be the only key of its object`,
+      operator: unknown.key,
+    };
+  }
   if (typeof unknown.key === 'string') {
     return { ok: false, message: `unknown JsonLogic operator ${JSON.stringify(unknown.key)}`, operator: unknown.key };
   }

@@ -76,9 +76,19 @@ class Parser {
     const tok = this.peek();
     if (tok.kind !== 'eof') {
       if (tok.kind === 'rparen') throw new QuerySyntaxError('unexpected ")"', tok.start + 1);
-      throw new QuerySyntaxError(`expected "and" or "or" before ${describe(tok)}`, tok.start + 1);
+      throw this.unexpectedAfterCondition(tok, '"and" or "or"');
     }
     return { root, warnings: this.warnings };
+  }
+
+  private unexpectedAfterCondition(tok: Token, expected: string): QuerySyntaxError {
+    if (tok.kind === 'word' && tok.segments.length === 1) {
+      const lower = tok.text.toLowerCase();
+      if (lower === 'and' || lower === 'or') {
+        return new QuerySyntaxError(`write "${lower}" in lower or upper case (${lower} or ${lower.toUpperCase()})`, tok.start + 1);
+      }
+    }
+    return new QuerySyntaxError(`expected ${expected} before ${describe(tok)}`, tok.start + 1);
   }
 
   private peek(offset = 0): Token {
@@ -96,6 +106,8 @@ class Parser {
     const first = this.parseCondition();
     let current: QueryNode = first;
     let mixedAt = 0;
+    // Operands of the chain being built at this level: `a and b and c` becomes one node with three operands.
+    let chain: QueryNode[] | undefined;
     let previousOp: 'and' | 'or' | undefined;
     while (true) {
       const tok = this.peek();
@@ -103,13 +115,14 @@ class Parser {
       if (!op) break;
       this.next();
       if (previousOp && previousOp !== op && mixedAt === 0) mixedAt = tok.start + 1;
-      previousOp = op;
       const right = this.parseCondition();
-      if (current.type === 'logical' && current.op === op && current !== first) {
-        current = { ...current, operands: [...current.operands, right] };
+      if (chain && previousOp === op) {
+        chain.push(right);
       } else {
-        current = { type: 'logical', op, operands: [current, right], column: current.column };
+        chain = [current, right];
+        current = { type: 'logical', op, operands: chain, column: current.column };
       }
+      previousOp = op;
     }
     if (mixedAt !== 0) {
       this.warnings.push({
@@ -170,7 +183,7 @@ class Parser {
     if (tok.kind === 'eof') {
       throw new QuerySyntaxError(`missing ")" to close "(" at column ${open.start + 1}`, tok.start + 1);
     }
-    throw new QuerySyntaxError(`expected "and", "or" or ")" before ${describe(tok)}`, tok.start + 1);
+    throw this.unexpectedAfterCondition(tok, '"and", "or" or ")"');
   }
 
   private parseComparison(pathTok: Extract<Token, { kind: 'word' }>): QueryNode {

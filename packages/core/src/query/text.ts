@@ -7,7 +7,7 @@
 
 const SPECIAL_LOWER = /[\u0130\u03a3]/;
 
-/** Lower-cases like Go's strings.ToLower. Returns the same string when nothing changes. */
+/** Lower-cases like Go's strings.ToLower (per code point). */
 export function goLower(s: string): string {
   if (!SPECIAL_LOWER.test(s)) return s.toLowerCase();
   let out = '';
@@ -19,28 +19,35 @@ export function goLower(s: string): string {
   return out;
 }
 
-/**
- * True when goLower(s) === lower, where `lower` is already lower-cased. Allocation-free for ASCII input; falls
- * back to goLower when it meets a non-ASCII character.
- */
-export function eqFold(s: string, lower: string): boolean {
-  const n = s.length;
-  if (n !== lower.length) return hasNonAscii(s) ? goLower(s) === lower : false;
-  for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
-    const d = lower.charCodeAt(i);
-    if (c === d) continue;
-    if (c >= 0x80) return goLower(s) === lower;
-    if (c >= 65 && c <= 90) c += 32;
-    // Every earlier character was ASCII, so position i lines up in goLower(s): an ASCII mismatch is final.
-    if (c !== d) return false;
+// goLower never changes the UTF-16 length: Go maps code point to code point, case pairs stay in their plane, and
+// the two full mappings JavaScript adds are handled above. So position i of s lines up with position i of goLower(s),
+// which lets the helpers below compare in place, folding ASCII without allocating, and lower-case a single
+// non-ASCII unit only when they meet one.
+
+function regionEquals(s: string, offset: number, lower: string): boolean {
+  for (let j = 0; j < lower.length; j++) {
+    const c = s.charCodeAt(offset + j);
+    const d = lower.charCodeAt(j);
+    if (c === d) continue; // lower-casing is idempotent: an equal unit is already in lower-case form
+    if (c >= 0x80) return goLower(s).startsWith(lower, offset);
+    if (c < 65 || c > 90 || c + 32 !== d) return false;
   }
   return true;
 }
 
-function hasNonAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return true;
-  return false;
+/** goLower(s) === lower, where `lower` is already lower-cased. */
+export function eqFold(s: string, lower: string): boolean {
+  return s.length === lower.length && regionEquals(s, 0, lower);
+}
+
+/** goLower(s).startsWith(lower). */
+export function startsWithFold(s: string, lower: string): boolean {
+  return s.length >= lower.length && regionEquals(s, 0, lower);
+}
+
+/** goLower(s).endsWith(lower). */
+export function endsWithFold(s: string, lower: string): boolean {
+  return s.length >= lower.length && regionEquals(s, s.length - lower.length, lower);
 }
 
 /** Compares by Unicode code point (Go's byte order for valid UTF-8). Returns -1, 0 or 1. */
