@@ -277,7 +277,11 @@ function bucketingKeyForQuery(context: EvaluationContext): string {
   return typeof context.targetingKey === 'string' ? context.targetingKey : '';
 }
 
-/** What a query sees: the context's attributes plus `key`/`targetingKey` (the targeting key) and `anonymous`. */
+/**
+ * What a query sees: the context's attributes plus `key`/`targetingKey` (the targeting key) and `anonymous` (false
+ * unless given). A plain copy: a view with the context as prototype looked cheaper but is 10× slower in V8, since
+ * every context then becomes a prototype object.
+ */
 function toQueryContext(context: EvaluationContext, targetingKey: string): Record<string, unknown> {
   const view: Record<string, unknown> = { anonymous: false };
   for (const name in context) view[name] = context[name];
