@@ -85,7 +85,10 @@ export interface FlagSnapshotDocument {
   format: 'vexil-snapshot/1';
   revision: number;
   createdAt: string;
-  /** Hex SHA-256 of the canonical JSON of `flags` and `segments`. */
+  /**
+   * Hex SHA-256 of the canonical JSON (keys sorted) of `{ flags: { key: definition }, segments }`: content only, not
+   * versions, so the same flags and segments always hash the same (`snapshotHash` in `snapshot/`).
+   */
   hash: string;
   flags: Record<string, { flag: FlagDefinition; version: number }>;
   segments: Record<string, SegmentDefinition>;

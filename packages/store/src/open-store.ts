@@ -1,0 +1,73 @@
+import type { FlagStore } from './types.js';
+import { SqlFlagStore, type SqlStoreOptions } from './sql/store.js';
+import { DEFAULT_PGLITE_LOCATION } from './sql/url.js';
+
+/** The default store: embedded PostgreSQL (PGlite) under `./.vexil/data`. */
+export const DEFAULT_STORE_URL = `pglite:${DEFAULT_PGLITE_LOCATION}`;
+
+/** Options for any store; each store reads the ones it knows (SQL: `schema`, …; Redis: `prefix`, …). */
+export interface OpenStoreOptions extends SqlStoreOptions {
+  [option: string]: unknown;
+}
+
+interface Opener {
+  open(target: never, options: OpenStoreOptions): Promise<FlagStore>;
+}
+
+/**
+ * Opens a store from one URL:
+ * - `pglite:./.vexil/data` (the default), `pglite:memory:`, `pglite:memory:<name>` — embedded PostgreSQL;
+ * - `postgres://…` / `postgresql://…` — a PostgreSQL server;
+ * - `redis://…` / `rediss://…` — Redis;
+ * - `file:./flags.yaml,./more.json` or `file:./flags/` — read-only flag files, watched.
+ * SQL stores take `?schema=name` (default `vexil`).
+ */
+export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<FlagStore> {
+  const target = url.trim() || DEFAULT_STORE_URL;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(target)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'pglite':
+    case 'postgres':
+    case 'postgresql':
+      return SqlFlagStore.open(target, options);
+    case 'redis':
+    case 'rediss': {
+      const { RedisFlagStore } = await load<{ RedisFlagStore: Opener }>('./redis/index.js', 'redis');
+      return RedisFlagStore.open(target as never, options);
+    }
+    case 'file': {
+      const paths = fileStorePaths(target);
+      const { FileFlagStore } = await load<{ FileFlagStore: Opener }>('./file/index.js', 'file');
+      return FileFlagStore.open(paths as never, options);
+    }
+    default:
+      throw new TypeError(
+        `unknown store URL "${target}": use pglite:<dir>, pglite:memory:, postgres://…, redis://… or file:<path>[,<path>…]`,
+      );
+  }
+}
+
+/** `file:./a.yaml,./b.json` → `['./a.yaml', './b.json']`; `file:///abs/dir` → `['/abs/dir']`. */
+export function fileStorePaths(url: string): string[] {
+  let rest = url.slice('file:'.length);
+  if (rest.startsWith('///')) rest = rest.slice(2);
+  else if (rest.startsWith('//')) rest = rest.slice(2);
+  const paths = rest
+    .split(',')
+    .map((path) => decodeURIComponent(path.trim()))
+    .filter((path) => path.length > 0);
+  if (paths.length === 0) throw new TypeError('file: store URL names no file or directory');
+  return paths;
+}
+
+/** Imports an optional store module, so this file compiles and runs even where that store is not built. */
+async function load<T>(specifier: string, kind: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(specifier.replace('./', '').replace('.js', '')))
+      throw new Error(`the ${kind} store is not available in this build of @vexil/store`, { cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,4 @@
+export { SqlFlagStore, type SqlStoreOptions } from './store.js';
+export { MIGRATIONS, migrate, type Migration } from './migrations.js';
+export { parseSqlUrl, DEFAULT_PGLITE_LOCATION, type SqlLocation } from './url.js';
+export type { SqlDriver, SqlQueryable } from './driver.js';

@@ -1,0 +1,94 @@
+import type { SqlDriver } from './driver.js';
+
+/**
+ * Versioned schema migrations, applied in order and recorded in `<schema>.schema_migrations`. Every migration runs
+ * in one transaction under an advisory lock on the schema name, so servers starting at the same moment apply each
+ * migration exactly once. Never edit a released migration: add the next one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  /** Statements, with `$schema` standing for the quoted schema name. */
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'flags, segments, revision counter, audit log',
+    statements: [
+      // The store-wide revision. Every write bumps it first: the row lock serialises writers.
+      `CREATE TABLE $schema.state (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        revision bigint NOT NULL,
+        segments_version integer NOT NULL DEFAULT 0
+      )`,
+      `INSERT INTO $schema.state (id, revision) VALUES (1, 0)`,
+      `CREATE TABLE $schema.flags (
+        key text PRIMARY KEY,
+        definition jsonb NOT NULL,
+        version integer NOT NULL,
+        revision bigint NOT NULL,
+        updated_at timestamptz NOT NULL,
+        updated_by text NOT NULL
+      )`,
+      `CREATE TABLE $schema.segments (
+        name text PRIMARY KEY,
+        definition jsonb NOT NULL,
+        revision bigint NOT NULL
+      )`,
+      // One row per write, by revision: the audit log, and the change log that watchers catch up from.
+      `CREATE TABLE $schema.audit (
+        revision bigint PRIMARY KEY,
+        key text NOT NULL,
+        action text NOT NULL CHECK (action IN ('create', 'update', 'delete', 'segments')),
+        actor text NOT NULL,
+        reason text,
+        at timestamptz NOT NULL,
+        before jsonb,
+        after jsonb,
+        version integer NOT NULL
+      )`,
+      `CREATE INDEX audit_key_revision ON $schema.audit (key, revision)`,
+      `CREATE INDEX audit_at ON $schema.audit (at)`,
+    ],
+  },
+];
+
+export async function migrate(driver: SqlDriver, schema: string): Promise<number> {
+  const quoted = `"${schema}"`;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  // Fast path: already current (no lock, no DDL).
+  try {
+    const rows = await driver.query<{ version: number }>(
+      `SELECT max(version)::int AS version FROM ${quoted}.schema_migrations`,
+    );
+    if ((rows[0]?.version ?? 0) >= latest) return 0;
+  } catch (error) {
+    if (driver.isUnavailable(error)) throw error;
+    // No schema or no table yet: create them below.
+  }
+  return driver.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1::text))`, [`vexil.migrate.${schema}`]);
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const applied = new Set(
+      (await tx.query<{ version: number }>(`SELECT version FROM ${quoted}.schema_migrations`)).map((row) => Number(row.version)),
+    );
+    let count = 0;
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      for (const statement of migration.statements) await tx.query(statement.replaceAll('$schema', quoted));
+      await tx.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1::int, $2::text)`, [
+        migration.version,
+        migration.name,
+      ]);
+      count++;
+    }
+    return count;
+  });
+}

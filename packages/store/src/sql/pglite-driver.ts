@@ -1,0 +1,110 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions } from './driver.js';
+
+/**
+ * PGlite runs PostgreSQL inside this process. One data directory must never be opened by two PGlite instances
+ * (they would corrupt each other), so every store opened on the same directory in this process shares one database,
+ * closed when the last store closes. `memory:` is a fresh in-memory database; `memory:<name>` is shared by name.
+ */
+interface SharedDatabase {
+  db: Promise<PGlite>;
+  refs: number;
+}
+
+const open = new Map<string, SharedDatabase>();
+let anonymous = 0;
+
+export interface PGliteLocation {
+  /** `memory:`, `memory:<name>` or a directory. */
+  location: string;
+  cwd?: string;
+}
+
+function registryKey({ location, cwd }: PGliteLocation): { key: string; dataDir: string | undefined } {
+  if (location === 'memory:' || location === 'memory://') return { key: `memory:#${++anonymous}`, dataDir: undefined };
+  if (location.startsWith('memory:')) return { key: location, dataDir: undefined };
+  const dataDir = resolve(cwd ?? process.cwd(), location);
+  return { key: `dir:${dataDir}`, dataDir };
+}
+
+export async function openPGliteDriver(where: PGliteLocation): Promise<SqlDriver> {
+  const { key, dataDir } = registryKey(where);
+  let shared = open.get(key);
+  if (!shared) {
+    const db = (async () => {
+      if (dataDir) await mkdir(dataDir, { recursive: true });
+      return PGlite.create(dataDir);
+    })();
+    shared = { db, refs: 0 };
+    open.set(key, shared);
+    db.catch(() => {
+      if (open.get(key) === shared) open.delete(key);
+    });
+  }
+  shared.refs++;
+  let db: PGlite;
+  try {
+    db = await shared.db;
+  } catch (error) {
+    shared.refs--;
+    throw error;
+  }
+  return new PGliteDriver(db, key, shared);
+}
+
+class PGliteDriver implements SqlDriver {
+  readonly kind = 'pglite' as const;
+  #closed = false;
+  readonly #unlisteners = new Set<() => Promise<void>>();
+
+  constructor(
+    private readonly db: PGlite,
+    private readonly key: string,
+    private readonly shared: SharedDatabase,
+  ) {}
+
+  async query<T extends Row = Row>(text: string, params: unknown[] = []): Promise<T[]> {
+    this.#checkOpen();
+    return (await this.db.query<T>(text, params)).rows;
+  }
+
+  async transaction<T>(fn: (tx: SqlQueryable) => Promise<T>, _options?: TransactionOptions): Promise<T> {
+    // PGlite runs one transaction at a time, so every transaction is already serialisable.
+    this.#checkOpen();
+    return this.db.transaction(async (tx) =>
+      fn({ query: async <R extends Row = Row>(text: string, params: unknown[] = []) => (await tx.query<R>(text, params)).rows }),
+    );
+  }
+
+  async listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+    this.#checkOpen();
+    const unlisten = await this.db.listen(channel, (payload) => handlers.onNotify(payload));
+    const stop = async () => {
+      if (!this.#unlisteners.delete(stop)) return;
+      if (!this.db.closed) await unlisten().catch(() => undefined);
+    };
+    this.#unlisteners.add(stop);
+    handlers.onReady();
+    return stop;
+  }
+
+  isUnavailable(error: unknown): boolean {
+    return this.#closed || this.db.closed || (error instanceof Error && /closed|aborted/i.test(error.message) && !('code' in error));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const stop of [...this.#unlisteners]) await stop();
+    this.#closed = true;
+    if (--this.shared.refs === 0 && open.get(this.key) === this.shared) {
+      open.delete(this.key);
+      await this.db.close();
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('the database connection is closed');
+  }
+}

@@ -1,0 +1,716 @@
+import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
+import { SEGMENTS_KEY } from '@vexil/core';
+import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreValidationError } from '../errors.js';
+import type {
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
+  ChangeEvent,
+  FlagList,
+  FlagSnapshotDocument,
+  FlagStore,
+  StoredFlag,
+  WatchOptions,
+  WriteOptions,
+  WriteResult,
+} from '../types.js';
+import { canonicalJson } from '../snapshot/canonical.js';
+import { checkSnapshot, createSnapshot } from '../snapshot/snapshot.js';
+import {
+  assertWritableFlag,
+  assertWritableSegments,
+  readStoredSegments,
+  storedFlagChecker,
+} from '../validation.js';
+import type { Row, SqlDriver, SqlQueryable } from './driver.js';
+import { migrate } from './migrations.js';
+import { openPGliteDriver } from './pglite-driver.js';
+import { openPostgresDriver, type PostgresDriverOptions } from './postgres-driver.js';
+import { parseSqlUrl, redact } from './url.js';
+
+export interface SqlStoreOptions extends PostgresDriverOptions {
+  /** Schema holding the tables (default `vexil`, or `?schema=` in the URL). Lower-case letters, digits and `_`. */
+  schema?: string;
+  /**
+   * Watchers re-read the change log at least this often (default 10 s), even with no notification: a safety net
+   * under LISTEN/NOTIFY, which already wakes them within milliseconds.
+   */
+  pollIntervalMs?: number;
+  /** Base directory for a relative PGlite data directory (default: the process's working directory). */
+  cwd?: string;
+}
+
+const DEFAULT_SCHEMA = 'vexil';
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,47}$/;
+/** Changes read per catch-up query. */
+const CHANGE_BATCH = 500;
+
+interface FlagRow extends Row {
+  key: string;
+  definition: string;
+  version: number | string;
+  revision: number | string;
+  updated_at: Date | string;
+  updated_by: string;
+}
+
+interface AuditRow extends Row {
+  revision: number | string;
+  key: string;
+  action: 'create' | 'update' | 'delete' | 'segments';
+  actor: string;
+  reason: string | null;
+  at: Date | string;
+  before: string | null;
+  after: string | null;
+  version: number | string;
+}
+
+/** A change computed by a write, before it is applied. */
+interface PendingChange {
+  key: string;
+  action: 'create' | 'update' | 'delete';
+  definition: FlagDefinition | null;
+  before: string | null;
+  version: number;
+  revision: number;
+}
+
+type StoredFlagCheck = (key: string, raw: unknown, text: string) => ReturnType<ReturnType<typeof storedFlagChecker>>;
+
+const iso = (value: Date | string): string => new Date(value).toISOString();
+const int = (value: number | string | bigint): number => Number(value);
+
+function parseJson(text: string | null): unknown {
+  return text === null ? null : JSON.parse(text);
+}
+
+function checkWriteOptions(options: WriteOptions): void {
+  if (!options || typeof options.actor !== 'string' || options.actor.length === 0)
+    throw new TypeError('a write needs options.actor: who makes the change');
+  const expected = options.expectedVersion;
+  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0))
+    throw new TypeError(`expectedVersion must be a non-negative integer, not ${String(expected)}`);
+}
+
+function encodeCursor(revision: number): string {
+  return Buffer.from(`r${revision}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const revision = /^r(\d{1,15})$/.exec(text)?.[1];
+  if (revision === undefined) throw new TypeError('invalid audit cursor');
+  return Number(revision);
+}
+
+function checkTime(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (Number.isNaN(Date.parse(value))) throw new TypeError(`audit query: ${name} is not an ISO 8601 date: ${value}`);
+  return new Date(value).toISOString();
+}
+
+/**
+ * The SQL flag store: one implementation, the same schema and queries, over two drivers — PGlite (embedded, the
+ * default) and PostgreSQL.
+ *
+ * Every write is one transaction that first bumps the store revision (the row lock on the revision counter
+ * serialises writers, so revisions commit in order with no gaps), then checks `expectedVersion`, writes the flag,
+ * appends an audit entry and NOTIFYs the new revision. The audit table doubles as the change log: `watch()` reads
+ * it by revision, first to catch up, then again whenever a notification (or a reconnection) says there is more.
+ */
+export class SqlFlagStore implements FlagStore {
+  readonly writable = true;
+  readonly kind: 'pglite' | 'postgres';
+  readonly schema: string;
+
+  readonly #driver: SqlDriver;
+  readonly #s: string;
+  readonly #channel: string;
+  readonly #pollIntervalMs: number;
+  #closed = false;
+  #listening: Promise<void> | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  /** Highest revision announced by a notification. */
+  #notified = 0;
+  /** Bumped whenever the notification channel is (re)established: changes may have been missed before it. */
+  #subscriptions = 0;
+  readonly #wakers = new Set<() => void>();
+  /** Stored definitions (by key, as text) known to pass validation with the segments of `#validSignature`. */
+  readonly #valid = new Map<string, string>();
+  #validSignature = '';
+
+  private constructor(driver: SqlDriver, schema: string, options: SqlStoreOptions) {
+    this.#driver = driver;
+    this.kind = driver.kind;
+    this.schema = schema;
+    this.#s = `"${schema}"`;
+    this.#channel = `${schema}_changes`;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+  }
+
+  /** Opens `pglite:…` or `postgres://…`, creating or migrating the schema. */
+  static async open(url: string, options: SqlStoreOptions = {}): Promise<SqlFlagStore> {
+    const location = parseSqlUrl(url);
+    const schema = options.schema ?? location.schema ?? DEFAULT_SCHEMA;
+    if (!SCHEMA_PATTERN.test(schema))
+      throw new TypeError(`invalid schema name "${schema}": lower-case letters, digits and _, at most 48 characters`);
+    const kind = location.driver;
+    let driver: SqlDriver | undefined;
+    try {
+      driver =
+        location.driver === 'pglite'
+          ? await openPGliteDriver({ location: location.location, ...(options.cwd ? { cwd: options.cwd } : {}) })
+          : openPostgresDriver(location.url, options);
+      await migrate(driver, schema);
+      return new SqlFlagStore(driver, schema, options);
+    } catch (error) {
+      await driver?.close().catch(() => undefined);
+      if (driver?.isUnavailable(error))
+        throw new StoreUnavailableError(kind, new Error(`${redact(url)}: ${(error as Error).message}`, { cause: error }));
+      throw error;
+    }
+  }
+
+  /** Where problems in stored data come from, for messages. */
+  #source(key: string): string {
+    return `${this.kind} ${this.schema}.flags["${key}"]`;
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------------------------
+
+  async list(): Promise<FlagList> {
+    return this.#run(async () => {
+      const [state, rows, segmentRows] = await this.#driver.transaction(
+        async (tx) => [
+          await tx.query<{ revision: string }>(`SELECT revision FROM ${this.#s}.state WHERE id = 1`),
+          await tx.query<FlagRow>(
+            `SELECT key, definition::text AS definition, version, revision, updated_at, updated_by FROM ${this.#s}.flags ORDER BY key COLLATE "C"`,
+          ),
+          await tx.query<{ name: string; definition: string }>(
+            `SELECT name, definition::text AS definition FROM ${this.#s}.segments ORDER BY name COLLATE "C"`,
+          ),
+        ],
+        { readOnly: true },
+      );
+      const { segments, problems } = this.#readSegments(segmentRows);
+      const check = this.#checker(segments, segmentRows);
+      const flags: StoredFlag[] = [];
+      for (const row of rows) {
+        const result = this.#readFlag(row, check);
+        if (Array.isArray(result)) problems.push(...result);
+        else flags.push(result);
+      }
+      if (this.#valid.size > rows.length) {
+        const present = new Set(rows.map((row) => row.key));
+        for (const key of this.#valid.keys()) if (!present.has(key)) this.#valid.delete(key);
+      }
+      return { flags, segments, revision: int(state[0]?.revision ?? 0), problems };
+    });
+  }
+
+  async get(key: string): Promise<StoredFlag | undefined> {
+    return this.#run(async () => {
+      const [rows, segmentRows] = await Promise.all([
+        this.#driver.query<FlagRow>(
+          `SELECT key, definition::text AS definition, version, revision, updated_at, updated_by FROM ${this.#s}.flags WHERE key = $1::text`,
+          [key],
+        ),
+        this.#driver.query<{ name: string; definition: string }>(
+          `SELECT name, definition::text AS definition FROM ${this.#s}.segments ORDER BY name COLLATE "C"`,
+        ),
+      ]);
+      if (!rows[0]) return undefined;
+      const { segments } = this.#readSegments(segmentRows);
+      const result = this.#readFlag(rows[0], this.#checker(segments, segmentRows));
+      // A malformed stored flag is skipped here as in list(), where its problems are reported.
+      return Array.isArray(result) ? undefined : result;
+    });
+  }
+
+  /**
+   * A checker for stored flags that remembers the definitions (as stored text) that passed with the current segments,
+   * so listing an unchanged store again skips validation (it dominates the cost of list()).
+   */
+  #checker(segments: Record<string, SegmentDefinition>, segmentRows: { name: string; definition: string }[]): StoredFlagCheck {
+    const signature = JSON.stringify(segmentRows);
+    if (signature !== this.#validSignature) {
+      this.#valid.clear();
+      this.#validSignature = signature;
+    }
+    const check = storedFlagChecker(segments, (key) => this.#source(key));
+    return (key, raw, text) => {
+      if (this.#valid.get(key) === text) return { ok: true, flag: raw as FlagDefinition };
+      const result = check(key, raw);
+      if (result.ok) this.#valid.set(key, text);
+      else this.#valid.delete(key);
+      return result;
+    };
+  }
+
+  #readFlag(row: FlagRow, check: StoredFlagCheck): StoredFlag | Problem[] {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(row.definition);
+    } catch (error) {
+      return [{ severity: 'error', source: this.#source(row.key), flagKey: row.key, message: `stored definition is not JSON: ${(error as Error).message}` }];
+    }
+    const result = check(row.key, raw, row.definition);
+    if (!result.ok) return result.problems;
+    return {
+      key: row.key,
+      flag: result.flag,
+      version: int(row.version),
+      revision: int(row.revision),
+      updatedAt: iso(row.updated_at),
+      updatedBy: row.updated_by,
+    };
+  }
+
+  #readSegments(rows: { name: string; definition: string }[]): {
+    segments: Record<string, SegmentDefinition>;
+    problems: Problem[];
+  } {
+    const raw: Record<string, unknown> = {};
+    const problems: Problem[] = [];
+    for (const row of rows) {
+      try {
+        raw[row.name] = JSON.parse(row.definition);
+      } catch {
+        problems.push({ severity: 'error', source: `${this.kind} ${this.schema}.segments`, path: `${SEGMENTS_KEY}.${row.name}`, message: 'stored segment is not JSON' });
+      }
+    }
+    const read = readStoredSegments(raw, `${this.kind} ${this.schema}.segments`);
+    return { segments: read.segments, problems: [...problems, ...read.problems] };
+  }
+
+  // ---- writing ---------------------------------------------------------------------------------------------------
+
+  async put(key: string, flag: FlagDefinition, options: WriteOptions): Promise<WriteResult> {
+    checkWriteOptions(options);
+    return this.#run(() =>
+      this.#driver.transaction(async (tx) => {
+        const revision = await this.#bump(tx, 1);
+        const { current, segments } = await this.#current(tx, key);
+        assertWritableFlag(key, flag, segments, `${this.kind} store`);
+        const currentVersion = current ? current.version : 0;
+        if (options.expectedVersion !== undefined && options.expectedVersion !== currentVersion)
+          throw new StoreConflictError(key, options.expectedVersion, currentVersion);
+        const change: PendingChange = {
+          key,
+          action: current ? 'update' : 'create',
+          definition: flag,
+          before: current ? current.definition : null,
+          version: currentVersion + 1,
+          revision,
+        };
+        await this.#apply(tx, [change], options, revision);
+        return { key, version: change.version, revision };
+      }),
+    );
+  }
+
+  async delete(key: string, options: WriteOptions): Promise<WriteResult> {
+    checkWriteOptions(options);
+    return this.#run(() =>
+      this.#driver.transaction(async (tx) => {
+        const revision = await this.#bump(tx, 1);
+        const { current } = await this.#current(tx, key);
+        if (!current) throw new FlagNotFoundError(key);
+        if (options.expectedVersion !== undefined && options.expectedVersion !== current.version)
+          throw new StoreConflictError(key, options.expectedVersion, current.version);
+        const change: PendingChange = {
+          key,
+          action: 'delete',
+          definition: null,
+          before: current.definition,
+          version: current.version + 1,
+          revision,
+        };
+        await this.#apply(tx, [change], options, revision);
+        return { key, version: change.version, revision };
+      }),
+    );
+  }
+
+  /**
+   * Replaces the whole segment set. `expectedVersion` compares with the segment set's own version. Every stored flag
+   * is validated against the new segments first: removing a segment a flag still uses is rejected.
+   */
+  async putSegments(segments: Record<string, SegmentDefinition>, options: WriteOptions): Promise<{ revision: number }> {
+    checkWriteOptions(options);
+    const source = `${this.kind} store`;
+    const normalized = assertWritableSegments(segments, source);
+    return this.#run(() =>
+      this.#driver.transaction(async (tx) => {
+        const revision = await this.#bump(tx, 1);
+        const [state] = await tx.query<{ segments_version: number; segments: string | null }>(
+          `SELECT segments_version, (SELECT jsonb_object_agg(name, definition) FROM ${this.#s}.segments)::text AS segments
+           FROM ${this.#s}.state WHERE id = 1`,
+        );
+        const currentVersion = int(state?.segments_version ?? 0);
+        if (options.expectedVersion !== undefined && options.expectedVersion !== currentVersion)
+          throw new StoreConflictError(SEGMENTS_KEY, options.expectedVersion, currentVersion);
+        const rows = await tx.query<{ key: string; definition: string }>(
+          `SELECT key, definition::text AS definition FROM ${this.#s}.flags ORDER BY key COLLATE "C"`,
+        );
+        const problems: Problem[] = [];
+        for (const row of rows) {
+          try {
+            assertWritableFlag(row.key, JSON.parse(row.definition), normalized, source);
+          } catch (error) {
+            if (error instanceof StoreValidationError) problems.push(...error.problems);
+            else throw error;
+          }
+        }
+        if (problems.length > 0) throw new StoreValidationError(problems);
+        await this.#replaceSegments(tx, normalized, state?.segments ?? '{}', currentVersion + 1, revision, options);
+        await this.#notify(tx, revision);
+        return { revision };
+      }),
+    );
+  }
+
+  /** Bumps the store revision by `count` (taking the lock that serialises writers); returns the first new revision. */
+  async #bump(tx: SqlQueryable, count: number): Promise<number> {
+    const [row] = await tx.query<{ revision: string }>(
+      `UPDATE ${this.#s}.state SET revision = revision + $1::int WHERE id = 1 RETURNING revision`,
+      [count],
+    );
+    if (!row) throw new Error(`${this.schema}.state has no revision row`);
+    return int(row.revision) - count + 1;
+  }
+
+  /** The flag as stored now (read after taking the write lock), with the segments to validate against. */
+  async #current(
+    tx: SqlQueryable,
+    key: string,
+  ): Promise<{ current: { version: number; definition: string } | undefined; segments: Record<string, SegmentDefinition> }> {
+    const [row] = await tx.query<{ version: number | null; definition: string | null; segments: string | null }>(
+      `SELECT f.version, f.definition::text AS definition,
+              (SELECT jsonb_object_agg(name, definition) FROM ${this.#s}.segments)::text AS segments
+       FROM (SELECT 1) AS one LEFT JOIN ${this.#s}.flags AS f ON f.key = $1::text`,
+      [key],
+    );
+    const segments = row?.segments
+      ? readStoredSegments(JSON.parse(row.segments) as Record<string, unknown>, `${this.kind} ${this.schema}.segments`).segments
+      : {};
+    const current =
+      row && row.version !== null && row.definition !== null ? { version: int(row.version), definition: row.definition } : undefined;
+    return { current, segments };
+  }
+
+  /** Writes flag changes and their audit entries in two statements, then notifies `notifyRevision`. */
+  async #apply(tx: SqlQueryable, changes: PendingChange[], options: WriteOptions, notifyRevision: number): Promise<void> {
+    if (changes.length > 0) {
+      const input = JSON.stringify(
+        changes.map((c) => ({ key: c.key, action: c.action, definition: c.definition, before: c.before === null ? null : JSON.parse(c.before), version: c.version, revision: c.revision })),
+      );
+      await tx.query(
+        `WITH input AS (
+           SELECT e->>'key' AS key, e->>'action' AS action, e->'definition' AS definition, e->'before' AS before,
+                  (e->>'version')::int AS version, (e->>'revision')::bigint AS revision
+           FROM jsonb_array_elements($1::text::jsonb) AS e
+         ),
+         upserted AS (
+           INSERT INTO ${this.#s}.flags AS f (key, definition, version, revision, updated_at, updated_by)
+           SELECT key, definition, version, revision, date_trunc('milliseconds', now()), $2::text FROM input WHERE action <> 'delete'
+           ON CONFLICT (key) DO UPDATE SET definition = EXCLUDED.definition, version = EXCLUDED.version,
+             revision = EXCLUDED.revision, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+           RETURNING f.key
+         ),
+         deleted AS (
+           DELETE FROM ${this.#s}.flags WHERE key IN (SELECT key FROM input WHERE action = 'delete') RETURNING key
+         )
+         INSERT INTO ${this.#s}.audit (revision, key, action, actor, reason, at, before, after, version)
+         SELECT revision, key, action, $2::text, $3::text, date_trunc('milliseconds', now()),
+                CASE WHEN jsonb_typeof(before) = 'null' THEN NULL ELSE before END,
+                CASE WHEN jsonb_typeof(definition) = 'null' THEN NULL ELSE definition END, version
+         FROM input`,
+        [input, options.actor, options.reason ?? null],
+      );
+    }
+    await this.#notify(tx, notifyRevision);
+  }
+
+  async #replaceSegments(
+    tx: SqlQueryable,
+    segments: Record<string, SegmentDefinition>,
+    before: string,
+    version: number,
+    revision: number,
+    options: WriteOptions,
+  ): Promise<void> {
+    const after = JSON.stringify(segments);
+    await tx.query(`DELETE FROM ${this.#s}.segments`);
+    await tx.query(
+      `INSERT INTO ${this.#s}.segments (name, definition, revision) SELECT key, value, $2::bigint FROM jsonb_each($1::text::jsonb)`,
+      [after, revision],
+    );
+    await tx.query(`UPDATE ${this.#s}.state SET segments_version = $1::int WHERE id = 1`, [version]);
+    await tx.query(
+      `INSERT INTO ${this.#s}.audit (revision, key, action, actor, reason, at, before, after, version)
+       VALUES ($1::bigint, $2::text, 'segments', $3::text, $4::text, date_trunc('milliseconds', now()), $5::text::jsonb, $6::text::jsonb, $7::int)`,
+      [revision, SEGMENTS_KEY, options.actor, options.reason ?? null, before, after, version],
+    );
+  }
+
+  async #notify(tx: SqlQueryable, revision: number): Promise<void> {
+    await tx.query(`SELECT pg_notify($1::text, $2::text)`, [this.#channel, String(revision)]);
+  }
+
+  // ---- change feed -----------------------------------------------------------------------------------------------
+
+  watch(options: WatchOptions = {}): AsyncIterable<ChangeEvent> {
+    return { [Symbol.asyncIterator]: () => this.#watch(options) };
+  }
+
+  async *#watch(options: WatchOptions): AsyncGenerator<ChangeEvent, void, undefined> {
+    const { signal } = options;
+    const alive = () => !this.#closed && !signal?.aborted;
+    if (!alive()) return;
+    // Subscribe before reading, so that nothing committed after the read can be missed.
+    await this.#listen();
+    let failures = 0;
+    let last = options.fromRevision;
+    while (last === undefined) {
+      try {
+        const [row] = await this.#driver.query<{ revision: string }>(`SELECT revision FROM ${this.#s}.state WHERE id = 1`);
+        last = int(row?.revision ?? 0);
+      } catch {
+        if (!alive()) return;
+        await this.#wait(() => false, signal, Math.min(50 * 2 ** failures++, 2000));
+      }
+    }
+    while (alive()) {
+      const subscriptions = this.#subscriptions;
+      let rows: AuditRow[];
+      try {
+        rows = await this.#driver.query<AuditRow>(
+          `SELECT revision, key, action, actor, at, after::text AS after, version
+           FROM ${this.#s}.audit WHERE revision > $1::bigint ORDER BY revision LIMIT ${CHANGE_BATCH}`,
+          [last],
+        );
+        failures = 0;
+      } catch {
+        // The backend is unreachable: keep trying (the iterator only ends on close or abort).
+        if (!alive()) return;
+        await this.#wait(() => false, signal, Math.min(50 * 2 ** failures++, 2000));
+        continue;
+      }
+      for (const row of rows) {
+        if (!alive()) return;
+        yield this.#toEvent(row);
+        last = int(row.revision);
+      }
+      if (rows.length === CHANGE_BATCH) continue;
+      const seen = last;
+      await this.#wait(() => this.#notified > seen || this.#subscriptions !== subscriptions, signal, this.#pollIntervalMs);
+    }
+  }
+
+  #toEvent(row: AuditRow): ChangeEvent {
+    const base = { revision: int(row.revision), actor: row.actor, at: iso(row.at) };
+    switch (row.action) {
+      case 'delete':
+        return { type: 'delete', key: row.key, version: int(row.version), ...base };
+      case 'segments':
+        return { type: 'segments', segments: parseJson(row.after) as Record<string, SegmentDefinition>, ...base };
+      default:
+        return { type: 'put', key: row.key, flag: parseJson(row.after) as FlagDefinition, version: int(row.version), ...base };
+    }
+  }
+
+  #listen(): Promise<void> {
+    this.#listening ??= this.#driver
+      .listen(this.#channel, {
+        onNotify: (payload) => {
+          const revision = Number(payload);
+          if (revision > this.#notified) this.#notified = revision;
+          this.#wake();
+        },
+        onReady: () => {
+          this.#subscriptions++;
+          this.#wake();
+        },
+      })
+      .then(
+        (unlisten) => {
+          if (this.#closed) void unlisten().catch(() => undefined);
+          else this.#unlisten = unlisten;
+        },
+        () => {
+          // Could not subscribe: watchers still poll; the next watch() tries again.
+          this.#listening = undefined;
+        },
+      );
+    return this.#listening;
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#wakers]) wake();
+  }
+
+  /** Resolves when `ready()` holds after a wake-up, after `timeoutMs`, on abort, or on close. */
+  #wait(ready: () => boolean, signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
+    if (ready() || this.#closed || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(check);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const check = () => {
+        if (ready() || this.#closed) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#wakers.add(check);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  // ---- audit, snapshots, health ----------------------------------------------------------------------------------
+
+  async audit(query: AuditQuery = {}): Promise<AuditPage> {
+    const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 1), 500);
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: string, value: unknown) => {
+      params.push(value);
+      conditions.push(condition.replace('?', `$${params.length}`));
+    };
+    if (query.key !== undefined) add('key = ?::text', query.key);
+    const since = checkTime(query.since, 'since');
+    const until = checkTime(query.until, 'until');
+    if (since) add('at >= ?::timestamptz', since);
+    if (until) add('at <= ?::timestamptz', until);
+    if (query.cursor) add('revision < ?::bigint', decodeCursor(query.cursor));
+    return this.#run(async () => {
+      const rows = await this.#driver.query<AuditRow>(
+        `SELECT revision, key, action, actor, reason, at, before::text AS before, after::text AS after, version
+         FROM ${this.#s}.audit ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+         ORDER BY revision DESC LIMIT ${limit + 1}`,
+        params,
+      );
+      const entries = rows.slice(0, limit).map((row): AuditEntry => {
+        const entry: AuditEntry = {
+          id: String(int(row.revision)),
+          revision: int(row.revision),
+          key: row.key,
+          // A segment-set change is recorded under the key `$segments`, as an update.
+          action: row.action === 'segments' ? 'update' : row.action,
+          actor: row.actor,
+          at: iso(row.at),
+          before: parseJson(row.before) as FlagDefinition | null,
+          after: parseJson(row.after) as FlagDefinition | null,
+          version: int(row.version),
+        };
+        if (row.reason !== null) entry.reason = row.reason;
+        return entry;
+      });
+      const last = entries[entries.length - 1];
+      return rows.length > limit && last ? { entries, next: encodeCursor(last.revision) } : { entries };
+    });
+  }
+
+  async exportSnapshot(): Promise<FlagSnapshotDocument> {
+    const { flags, segments, revision } = await this.list();
+    return createSnapshot({ revision, flags, segments });
+  }
+
+  /**
+   * Makes the store hold exactly the document's flags and segments, in one transaction: changed and new flags are
+   * written, flags absent from the document are deleted, unchanged ones are left alone (so importing the same
+   * document twice changes nothing). Each change gets its own revision and audit entry, by `options.actor`.
+   * The document's hash is checked and every flag validated first; `expectedVersion` is not used.
+   */
+  async importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }> {
+    checkWriteOptions(options);
+    const docProblems = checkSnapshot(doc);
+    if (docProblems.length > 0) throw new StoreValidationError(docProblems);
+    const source = `${this.kind} store import`;
+    const segments = assertWritableSegments(doc.segments, source);
+    const problems: Problem[] = [];
+    for (const [key, { flag }] of Object.entries(doc.flags)) {
+      try {
+        assertWritableFlag(key, flag, segments, source);
+      } catch (error) {
+        if (error instanceof StoreValidationError) problems.push(...error.problems);
+        else throw error;
+      }
+    }
+    if (problems.length > 0) throw new StoreValidationError(problems);
+    const writeOptions: WriteOptions = { ...options, reason: options.reason ?? `import of snapshot ${doc.hash.slice(0, 12)}` };
+    return this.#run(() =>
+      this.#driver.transaction(async (tx) => {
+        // Take the write lock first; the revisions are assigned once the changes are known.
+        const first = await this.#bump(tx, 0);
+        const [state] = await tx.query<{ segments_version: number; segments: string | null }>(
+          `SELECT segments_version, (SELECT jsonb_object_agg(name, definition) FROM ${this.#s}.segments)::text AS segments
+           FROM ${this.#s}.state WHERE id = 1`,
+        );
+        const rows = await tx.query<{ key: string; definition: string; version: number }>(
+          `SELECT key, definition::text AS definition, version FROM ${this.#s}.flags`,
+        );
+        let revision = first - 1;
+        const segmentsChanged =
+          canonicalJson(state?.segments ? JSON.parse(state.segments) : {}) !== canonicalJson(segments);
+        const segmentsRevision = segmentsChanged ? ++revision : 0;
+        const current = new Map(rows.map((row) => [row.key, row]));
+        const changes: PendingChange[] = [];
+        for (const key of Object.keys(doc.flags).sort()) {
+          const flag = doc.flags[key]!.flag;
+          const existing = current.get(key);
+          if (existing && canonicalJson(JSON.parse(existing.definition)) === canonicalJson(flag)) continue;
+          const version = existing ? int(existing.version) + 1 : 1;
+          changes.push({ key, action: existing ? 'update' : 'create', definition: flag, before: existing?.definition ?? null, version, revision: ++revision });
+        }
+        for (const [key, existing] of [...current].sort(([a], [b]) => (a < b ? -1 : 1))) {
+          if (Object.prototype.hasOwnProperty.call(doc.flags, key)) continue;
+          changes.push({ key, action: 'delete', definition: null, before: existing.definition, version: int(existing.version) + 1, revision: ++revision });
+        }
+        if (revision < first) return { revision: first - 1 }; // nothing to do
+        await tx.query(`UPDATE ${this.#s}.state SET revision = $1::bigint WHERE id = 1`, [revision]);
+        if (segmentsChanged)
+          await this.#replaceSegments(tx, segments, state?.segments ?? '{}', int(state?.segments_version ?? 0) + 1, segmentsRevision, writeOptions);
+        await this.#apply(tx, changes, writeOptions, revision);
+        return { revision };
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.#run(() => this.#driver.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wake();
+    await this.#listening;
+    await this.#unlisten?.().catch(() => undefined);
+    await this.#driver.close();
+  }
+
+  // ---- errors ----------------------------------------------------------------------------------------------------
+
+  async #run<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError(this.kind, new Error('the store is closed'));
+    try {
+      return await operation();
+    } catch (error) {
+      if (
+        error instanceof StoreConflictError ||
+        error instanceof StoreValidationError ||
+        error instanceof FlagNotFoundError ||
+        error instanceof StoreUnavailableError ||
+        error instanceof TypeError
+      )
+        throw error;
+      if (this.#closed || this.#driver.isUnavailable(error)) throw new StoreUnavailableError(this.kind, error);
+      throw error;
+    }
+  }
+}
+
