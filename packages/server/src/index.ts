@@ -1,1 +1,25 @@
-export {};
+// @vexil/server: the HTTP server — OFREP, the GO Feature Flag relay API, the SSE stream, the admin API, metrics.
+export { buildServer, redactUrl, VERSION } from './app.js';
+export { startServer, startOptionsFromConfig, type StartOptions, type RunningServer } from './start.js';
+export type { ServerOptions, RateLimitOptions } from './options.js';
+export { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT } from './options.js';
+export type { ServerContext } from './context.js';
+export {
+  resolveServeConfig,
+  ConfigError,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_STORE,
+  type ServeCliOptions,
+  type ServeConfig,
+} from './config/config.js';
+export { importFlagFiles, findExampleFlags, type ImportReport } from './config/import.js';
+export { SnapshotHolder, type SnapshotChange, type SnapshotHolderOptions, type HealthStatus, type HeldFlag } from './snapshot/holder.js';
+export { ChangeLog } from './snapshot/change-log.js';
+export { KeyRing, hashSecret, generateSecret, roleAtLeast, type Principal, type KeyInfo, type CreatedKey } from './auth/keys.js';
+export { MemoryKeyStore, FileKeyStore } from './auth/key-stores.js';
+export { EventCollector, type CollectorSummary, type FeatureEvent, type TrackingEvent } from './relay/collector.js';
+export { toVariationResult, relayContext } from './relay/routes.js';
+export { toOfrep, ofrepMetadata } from './ofrep/mapping.js';
+export { mergePatch } from './admin/merge-patch.js';
+export { HttpError } from './http/errors.js';

@@ -521,7 +521,8 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory, o
         const closed = second.close();
         const result = await Promise.race([
           waiting,
-          new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5_000)),
+          // unref: the timer must not keep the test process alive once the race is decided
+          new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5_000).unref()),
         ]);
         assert.notEqual(result, 'timeout', 'close() ends a waiting iterator');
         assert.equal((result as IteratorResult<ChangeEvent>).done, true);

@@ -1,11 +1,36 @@
-import type { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { resolveServeConfig, startOptionsFromConfig, startServer, type ServeCliOptions } from '@vexil/server';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((item) => item.trim()).filter(Boolean)];
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('Serve flags over OFREP, the GO Feature Flag relay API, the admin API and the admin page')
-    .allowUnknownOption(true)
-    .action(async () => {
-      throw new Error('serve is not available yet in this build');
+    .description('Serve flags over OFREP, the GO Feature Flag relay API, the SSE stream and the admin API')
+    .option('--store <url>', 'pglite:<dir> | pglite:memory: | postgres://… | redis://… | file:<path>[,<path>…] (env VEXIL_STORE; default pglite:./.vexil/data)')
+    .option('--flags <files...>', 'flag files: served read-only when no --store is given (GitOps), imported at start into a writable store (env VEXIL_FLAGS)')
+    .option('--port <port>', 'port (env VEXIL_PORT; default 1031; 0 picks a free one)')
+    .option('--host <host>', 'address to listen on (env VEXIL_HOST; default 127.0.0.1)')
+    .option('--config <file>', 'YAML config file with the same options in camelCase (env VEXIL_CONFIG)')
+    .option('--admin-key <key>', 'accept this admin key (role admin); repeatable or comma separated (env VEXIL_ADMIN_KEYS)', collect)
+    .option('--sdk-key <key>', 'accept this SDK key; repeatable or comma separated (env VEXIL_SDK_KEYS)', collect)
+    .option('--events-file <file>', 'append events from /v1/data/collector to this JSON-lines file (env VEXIL_EVENTS_FILE)')
+    .option('--public-url <url>', 'public base URL for advertised stream URLs (env VEXIL_PUBLIC_URL)')
+    .option('--rate-limit <n>', 'requests per minute per key, 0 disables (env VEXIL_RATE_LIMIT; default 100000)')
+    .option('--keys-file <file>', 'keep API keys (hashed) in this file when the store cannot (env VEXIL_KEYS_FILE)')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | silent (env VEXIL_LOG_LEVEL; default info)')
+    .addOption(new Option('--no-examples', 'do not load the example flags into a fresh embedded store'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vexil serve                                          embedded store in ./.vexil/data; prints generated keys on first start
+  vexil serve --flags flags.goff.yaml                  serve flag files read-only (GitOps), reloaded when they change
+  vexil serve --store redis://localhost:6379 --flags flags.goff.yaml   import the files into Redis at start
+  VEXIL_STORE=postgres://localhost/vexil VEXIL_ADMIN_KEYS=secret vexil serve --host 0.0.0.0`,
+    )
+    .action(async (options: ServeCliOptions) => {
+      const config = await resolveServeConfig(options);
+      await startServer(startOptionsFromConfig(config));
     });
 }
