@@ -353,3 +353,11 @@ broken-query:
     assert.equal(anon.flagMetadata.evaluatedRuleName, 'legacyRuleV0');
   });
 });
+
+describe('contexts as OpenFeature passes them', () => {
+  it('evaluates frozen contexts (OpenFeature freezes the merged context)', () => {
+    const snap = one({ variations: { a: 'A', b: 'B' }, targeting: [{ query: 'plan eq "pro"', variation: 'a' }], defaultRule: { percentage: { a: 50, b: 50 } } });
+    const context = Object.freeze({ targetingKey: 'user-1', plan: 'pro' });
+    assert.equal(evaluate(snap, 'f', context).value, 'A');
+  });
+});
