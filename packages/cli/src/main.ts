@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerLint } from './commands/lint.js';
 import { registerEval } from './commands/eval.js';
 import { registerServe } from './commands/serve.js';
+import { registerStoreCommands } from './commands/store-sync.js';
 
 /** Builds the `vexil` command line. Exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerLint(program);
   registerEval(program);
   registerServe(program);
+  registerStoreCommands(program);
   return program;
 }
 

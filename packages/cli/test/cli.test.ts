@@ -117,3 +117,30 @@ describe('vexil eval', () => {
     assert.match(vexil(['eval', '--help']).stdout, /--requests/);
   });
 });
+
+describe('vexil import / export', () => {
+  it('imports only what changed, audited, and exports a snapshot with a content hash', () => {
+    const store = `pglite:${join(dir, 'store')}`;
+    const first = vexil(['import', '--store', store, examples]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /new-checkout: created \(version 1\)/);
+    const again = vexil(['import', '--store', store, examples]);
+    assert.equal(again.stdout, '');
+    assert.match(again.stderr, /^0 changes/);
+    const exported = JSON.parse(vexil(['export', '--store', store]).stdout);
+    assert.equal(exported.format, 'vexil-snapshot/1');
+    assert.match(exported.hash, /^[0-9a-f]{64}$/);
+    assert.deepEqual(Object.keys(exported.flags).sort(), ['banner-color', 'dark-mode', 'legacy-export', 'new-checkout', 'recommendations-model', 'search-page-size']);
+  });
+
+  it('refuses files with errors and imports nothing', () => {
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, 'f:\n  variations: { a: 1 }\n  defaultRule: { variation: b }\n');
+    const store = `pglite:${join(dir, 'store2')}`;
+    const result = vexil(['import', '--store', store, file]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /broken\.yaml:3:18 f defaultRule\.variation/);
+    const exported = JSON.parse(vexil(['export', '--store', store]).stdout);
+    assert.deepEqual(exported.flags, {});
+  });
+});

@@ -1,5 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { compileFlagSet, detectFormat, formatProblem, parseFlagFile, type FlagFileFormat, type Problem, type Snapshot } from '@vexil/core';
+import {
+  compileFlagSet,
+  detectFormat,
+  formatProblem,
+  parseFlagFile,
+  type FlagDefinition,
+  type FlagFileFormat,
+  type Problem,
+  type SegmentDefinition,
+  type Snapshot,
+} from '@vexil/core';
 
 /** Reads a file, turning the usual failures into one clear line. */
 export async function readText(path: string): Promise<string> {
@@ -24,8 +34,18 @@ export function parseFormat(value: string | undefined): FlagFileFormat | undefin
  * A file that cannot be parsed at all is an error: evaluating against half the flags would mislead.
  */
 export async function loadSnapshot(paths: string[], format?: FlagFileFormat): Promise<{ snapshot: Snapshot; problems: Problem[] }> {
-  const flags: Record<string, unknown> = {};
-  const segments: Record<string, { query: string; description?: string }> = {};
+  const { flags, segments, problems } = await loadFlagFiles(paths, format);
+  const snapshot = compileFlagSet(flags, { segments, source: paths.join(',') });
+  return { snapshot: withInvalid(snapshot, problems), problems };
+}
+
+/** Reads flag files; a file that cannot be parsed at all is an error: half the flags would mislead. */
+export async function loadFlagFiles(
+  paths: string[],
+  format?: FlagFileFormat,
+): Promise<{ flags: Record<string, FlagDefinition>; segments: Record<string, SegmentDefinition>; problems: Problem[] }> {
+  const flags: Record<string, FlagDefinition> = {};
+  const segments: Record<string, SegmentDefinition> = {};
   const problems: Problem[] = [];
   for (const path of paths) {
     const parsed = parseFlagFile(await readText(path), { format: format ?? detectFormat(path), source: path });
@@ -34,8 +54,7 @@ export async function loadSnapshot(paths: string[], format?: FlagFileFormat): Pr
     Object.assign(segments, parsed.segments);
     problems.push(...parsed.problems);
   }
-  const snapshot = compileFlagSet(flags, { segments, source: paths.join(',') });
-  return { snapshot: withInvalid(snapshot, problems), problems };
+  return { flags, segments, problems };
 }
 
 /** Keeps the file positions of rejected flags, so FLAG_NOT_FOUND says why with file and line. */

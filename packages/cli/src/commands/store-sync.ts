@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { formatProblem } from '@vexil/core';
+import { openStore, canonicalJson, type FlagStore } from '@vexil/store';
+import { loadFlagFiles, parseFormat } from './files.js';
+
+async function withStore<T>(url: string | undefined, run: (store: FlagStore) => Promise<T>): Promise<T> {
+  const store = await openStore(url ?? process.env.VEXIL_STORE);
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerStoreCommands(program: Command): void {
+  program
+    .command('import')
+    .description('Write the flags of files into a store (only flags whose content differs), audited as actor "cli"')
+    .argument('<files...>', 'flag files (YAML, JSON or TOML); later files override earlier ones')
+    .option('--store <url>', 'store URL (env VEXIL_STORE; default pglite:./.vexil/data)')
+    .option('--reason <text>', 'why, for the audit log', 'vexil import')
+    .option('--actor <name>', 'who, for the audit log', 'cli')
+    .option('--format <format>', 'yaml, json or toml (default: from the file extension)')
+    .option('--dry-run', 'say what would change, write nothing')
+    .action(async (files: string[], options: { store?: string; reason: string; actor: string; format?: string; dryRun?: boolean }) => {
+      const { flags, segments, problems } = await loadFlagFiles(files, parseFormat(options.format));
+      const errors = problems.filter((problem) => problem.severity === 'error');
+      if (errors.length > 0) {
+        for (const problem of errors) process.stderr.write(formatProblem(problem) + '\n');
+        throw new Error(`${errors.length} error${errors.length === 1 ? '' : 's'} in the files: nothing imported`);
+      }
+      await withStore(options.store, async (store) => {
+        if (!store.writable) throw new Error(`the ${store.kind} store is read-only`);
+        const current = await store.list();
+        const byKey = new Map(current.flags.map((stored) => [stored.key, stored]));
+        let changed = 0;
+        if (Object.keys(segments).length > 0 && canonicalJson(segments) !== canonicalJson(current.segments)) {
+          changed++;
+          process.stdout.write(`segments: ${options.dryRun ? 'would update' : 'updated'}\n`);
+          if (!options.dryRun) await store.putSegments?.({ ...current.segments, ...segments }, { actor: options.actor, reason: options.reason });
+        }
+        for (const [key, flag] of Object.entries(flags)) {
+          const existing = byKey.get(key);
+          if (existing && canonicalJson(existing.flag) === canonicalJson(flag)) continue;
+          changed++;
+          const verb = existing ? 'update' : 'create';
+          if (options.dryRun) {
+            process.stdout.write(`${key}: would ${verb}\n`);
+            continue;
+          }
+          const result = await store.put(key, flag, { expectedVersion: existing?.version ?? 0, actor: options.actor, reason: options.reason });
+          process.stdout.write(`${key}: ${verb}d (version ${result.version})\n`);
+        }
+        process.stderr.write(`${changed} change${changed === 1 ? '' : 's'}${options.dryRun ? ' (dry run)' : ''}\n`);
+      });
+    });
+
+  program
+    .command('export')
+    .description('Print (or write) the whole flag set of a store as one snapshot document (JSON with revision and hash)')
+    .option('--store <url>', 'store URL (env VEXIL_STORE; default pglite:./.vexil/data)')
+    .option('--output <file>', 'write to this file instead of standard output')
+    .action(async (options: { store?: string; output?: string }) => {
+      await withStore(options.store, async (store) => {
+        const text = JSON.stringify(await store.exportSnapshot(), null, 2) + '\n';
+        if (options.output) await writeFile(options.output, text);
+        else process.stdout.write(text);
+      });
+    });
+}
