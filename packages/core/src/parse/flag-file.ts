@@ -1,6 +1,7 @@
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { Problem } from '../model/problem.js';
+import { describeType } from '../model/describe.js';
 
 export type FlagFileFormat = 'yaml' | 'json' | 'toml';
 
@@ -298,11 +299,4 @@ function firstLine(message: string): string {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-export function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a map';
-  return `a ${typeof value}`;
 }

@@ -2,7 +2,8 @@ import { FLAG_FIELDS, RULE_FIELDS, type FlagDefinition, type JsonValue, type Rul
 import type { Problem } from '../model/problem.js';
 import { compileQuery } from '../query/index.js';
 import { compileSegments, type SegmentResolver } from '../compile/segments.js';
-import { describeType, type FieldPath, type Locate } from '../parse/flag-file.js';
+import type { FieldPath, Locate } from '../parse/flag-file.js';
+import { describeType } from '../model/describe.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
 
 export interface ValidateOptions {

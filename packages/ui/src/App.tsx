@@ -1,0 +1,102 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { setUnauthorizedHandler } from './lib/api.js';
+import { forgetKey, readKey } from './lib/session.js';
+import { links, useRoute, type Route } from './lib/router.js';
+import { Toasts } from './components/basics.js';
+import { SignIn } from './pages/SignIn.js';
+import { FlagsPage } from './pages/Flags.js';
+import { FlagEditorPage } from './pages/FlagEditor.js';
+import { PlaygroundPage } from './pages/Playground.js';
+import { AuditPage } from './pages/Audit.js';
+import { KeysPage } from './pages/Keys.js';
+
+const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
+  { page: 'flags', label: 'Flags', href: links.flags() },
+  { page: 'playground', label: 'Playground', href: links.playground() },
+  { page: 'audit', label: 'Audit log', href: links.audit() },
+  { page: 'keys', label: 'Keys', href: links.keys() },
+];
+
+export function App() {
+  const [signedIn, setSignedIn] = useState(() => readKey() !== undefined);
+  const [expired, setExpired] = useState(false);
+  const route = useRoute();
+  const main = useRef<HTMLElement>(null);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      forgetKey();
+      setExpired(true);
+      setSignedIn(false);
+    });
+  }, []);
+
+  // Move focus to the page on navigation, so keyboard and screen reader users start at the new content.
+  useEffect(() => {
+    main.current?.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
+    const title = NAV.find((item) => item.page === route.page)?.label ?? (route.page === 'flag' ? route.key : 'New flag');
+    document.title = `${title} · Vexil`;
+  }, [route]);
+
+  if (!signedIn) {
+    return (
+      <>
+        <SignIn
+          expired={expired}
+          onSignedIn={() => {
+            setExpired(false);
+            setSignedIn(true);
+          }}
+        />
+        <Toasts />
+      </>
+    );
+  }
+
+  const current = route.page === 'flag' || route.page === 'new' ? 'flags' : route.page;
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(event) => (event.preventDefault(), main.current?.focus())}>
+        Skip to content
+      </a>
+      <header class="topbar">
+        <a class="brand" href={links.flags()}>
+          <svg viewBox="0 0 16 16" width="18" height="18" aria-hidden="true">
+            <path d="M3 2v12M3 2h9l-2 3 2 3H3" stroke="currentColor" stroke-width="2" fill="none" />
+          </svg>
+          Vexil
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((item) => (
+              <li key={item.page}>
+                <a href={item.href} aria-current={current === item.page ? 'page' : undefined}>
+                  {item.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <button
+          type="button"
+          class="link-button signout"
+          onClick={() => {
+            forgetKey();
+            setSignedIn(false);
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main id="main" ref={main} tabIndex={-1}>
+        {route.page === 'flags' && <FlagsPage />}
+        {route.page === 'new' && <FlagEditorPage key="+new" />}
+        {route.page === 'flag' && <FlagEditorPage key={route.key} flagKey={route.key} />}
+        {route.page === 'playground' && <PlaygroundPage />}
+        {route.page === 'audit' && <AuditPage flag={route.flag} />}
+        {route.page === 'keys' && <KeysPage />}
+      </main>
+      <Toasts />
+    </>
+  );
+}

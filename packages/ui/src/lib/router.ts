@@ -1,0 +1,55 @@
+// Hash routes (`#/flags/my-flag`): the server only has to serve index.html at `/`, and nothing secret is in the URL.
+import { useEffect, useState } from 'preact/hooks';
+
+export type Route =
+  | { page: 'flags' }
+  | { page: 'new' }
+  | { page: 'flag'; key: string }
+  | { page: 'playground' }
+  | { page: 'audit'; flag?: string }
+  | { page: 'keys' };
+
+export function parseHash(hash: string): Route {
+  const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean).map((part) => decodeURIComponent(part));
+  const params = new URLSearchParams(query);
+  switch (parts[0]) {
+    case 'flags':
+      if (parts[1] === undefined) return { page: 'flags' };
+      return parts[1] === '+new' ? { page: 'new' } : { page: 'flag', key: parts.slice(1).join('/') };
+    case 'playground':
+      return { page: 'playground' };
+    case 'audit': {
+      const flag = params.get('flag');
+      return flag ? { page: 'audit', flag } : { page: 'audit' };
+    }
+    case 'keys':
+      return { page: 'keys' };
+    default:
+      return { page: 'flags' };
+  }
+}
+
+export const links = {
+  flags: () => '#/flags',
+  newFlag: () => '#/flags/+new',
+  flag: (key: string) => `#/flags/${encodeURIComponent(key)}`,
+  playground: () => '#/playground',
+  audit: (flag?: string) => (flag ? `#/audit?flag=${encodeURIComponent(flag)}` : '#/audit'),
+  keys: () => '#/keys',
+};
+
+export function navigate(hash: string): void {
+  if (location.hash === hash) return;
+  location.hash = hash;
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseHash(location.hash));
+  useEffect(() => {
+    const update = () => setRoute(parseHash(location.hash));
+    addEventListener('hashchange', update);
+    return () => removeEventListener('hashchange', update);
+  }, []);
+  return route;
+}
