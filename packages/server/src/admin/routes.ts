@@ -1,0 +1,690 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  checkFlag,
+  compileFlagSet,
+  evaluate,
+  evaluateAll,
+  readFlagFile,
+  validateFlagDefinition,
+  type EvaluationContext,
+  type FieldPath,
+  type FlagDefinition,
+  type JsonValue,
+  type Problem,
+  type SegmentDefinition,
+  type Snapshot,
+} from '@vexil/core';
+import { keyProblems, type AuditQuery, type StoredFlag, type WriteOptions } from '@vexil/store';
+import type { ServerContext } from '../context.js';
+import { HttpError, validationError } from '../http/errors.js';
+import { etagMatches, parseIfMatch, versionTag } from '../http/etag.js';
+import { errorSchema, flagDefinitionSchema, flagKeyParams, looseObject, anyValue } from '../http/schemas.js';
+import { mergePatch } from './merge-patch.js';
+
+/** Where validation messages say the flag came from. */
+const SOURCE = 'request body';
+
+const storedFlagSchema = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    version: { type: 'integer' },
+    revision: { type: 'integer' },
+    updatedAt: { type: 'string' },
+    updatedBy: { type: 'string' },
+    flag: flagDefinitionSchema,
+  },
+} as const;
+
+const writeResultSchema = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    version: { type: 'integer' },
+    revision: { type: 'integer' },
+    flag: flagDefinitionSchema,
+    changed: { type: 'boolean' },
+  },
+} as const;
+
+const auditEntrySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    revision: { type: 'integer' },
+    key: { type: 'string' },
+    action: { type: 'string' },
+    actor: { type: 'string' },
+    reason: { type: 'string' },
+    at: { type: 'string' },
+    before: { anyOf: [flagDefinitionSchema, { type: 'null' }] },
+    after: { anyOf: [flagDefinitionSchema, { type: 'null' }] },
+    version: { type: 'integer' },
+  },
+} as const;
+
+const auditPageSchema = {
+  type: 'object',
+  properties: { entries: { type: 'array', items: auditEntrySchema }, next: { type: 'string' } },
+} as const;
+
+const auditQuerySchema = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    since: { type: 'string', description: 'ISO 8601, inclusive' },
+    until: { type: 'string', description: 'ISO 8601, inclusive' },
+    limit: { type: 'integer', minimum: 1, maximum: 500 },
+    cursor: { type: 'string', description: 'The `next` of the previous page' },
+  },
+  additionalProperties: false,
+} as const;
+
+const flagAuditQuerySchema = {
+  type: 'object',
+  properties: {
+    since: auditQuerySchema.properties.since,
+    until: auditQuerySchema.properties.until,
+    limit: auditQuerySchema.properties.limit,
+    cursor: auditQuerySchema.properties.cursor,
+  },
+  additionalProperties: false,
+} as const;
+
+const keyInfoSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    kind: { type: 'string', enum: ['sdk', 'admin'] },
+    role: { type: 'string', enum: ['reader', 'editor', 'admin'] },
+    prefix: { type: 'string' },
+    createdAt: { type: 'string' },
+    createdBy: { type: 'string' },
+    revokedAt: { type: 'string' },
+    source: { type: 'string', enum: ['config', 'store'] },
+    secret: { type: 'string' },
+  },
+} as const;
+
+const writeHeaders = {
+  type: 'object',
+  properties: {
+    'if-match': { type: 'string', description: 'Write only if the flag is at this version (the `ETag` of a read).' },
+    'x-vexil-reason': { type: 'string', description: 'Why: recorded in the audit log.' },
+  },
+} as const;
+
+const explainSchema = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    value: anyValue,
+    variant: { type: 'string' },
+    reason: { type: 'string' },
+    errorCode: { type: 'string' },
+    errorMessage: { type: 'string' },
+    flagMetadata: looseObject,
+    trackEvents: { type: 'boolean' },
+    version: { type: 'string' },
+    cacheable: { type: 'boolean' },
+    explain: { type: 'array', items: looseObject },
+  },
+  required: ['key', 'reason'],
+} as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store, holder, keys, collector } = ctx;
+
+  const writeOptions = (request: FastifyRequest, bodyReason: unknown, expectedVersion: number | undefined): WriteOptions => {
+    const reason = header(request, 'x-vexil-reason') ?? (typeof bodyReason === 'string' && bodyReason !== '' ? bodyReason : undefined);
+    return {
+      actor: request.principal?.name ?? 'anonymous',
+      ...(reason !== undefined ? { reason: reason.slice(0, 2000) } : {}),
+      ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+    };
+  };
+
+  const assertWritable = (): void => {
+    if (!store.writable)
+      throw new HttpError(405, 'read_only_store', `the ${store.kind} store is read-only: change the flag files instead`);
+  };
+
+  /** The version `If-Match` asks for (`*`: whatever exists now), or undefined. */
+  const expectedFromIfMatch = async (request: FastifyRequest, key: string): Promise<number | undefined> => {
+    const ifMatch = parseIfMatch(request.headers['if-match']);
+    if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
+    if (ifMatch !== '*') return ifMatch;
+    const current = await store.get(key);
+    if (!current) throw new HttpError(409, 'conflict', `flag "${key}" does not exist (If-Match: *)`, { key, currentVersion: 0 });
+    return current.version;
+  };
+
+  /**
+   * Validates a flag for writing. On errors, validates again with positions in the request body, so messages read
+   * like `vexil lint`'s: `request body:4:7 my-flag targeting[0].query: …`.
+   */
+  const checkForWrite = (key: string, raw: unknown, request: FastifyRequest, bodyPath: FieldPath | undefined): FlagDefinition => {
+    const segments = holder.segments;
+    const checked = checkFlag(key, raw, { source: SOURCE, segments });
+    const problems: Problem[] = [...keyProblems(key, SOURCE), ...checked.problems];
+    if (checked.flag && !problems.some((problem) => problem.severity === 'error')) return checked.flag;
+    let located = problems;
+    if (bodyPath && request.rawBody) {
+      const file = readFlagFile(request.rawBody, 'json', SOURCE);
+      if (file.data) {
+        const locate = (path: FieldPath) => file.locate([...bodyPath, ...path.slice(1)]);
+        located = [...keyProblems(key, SOURCE), ...validateFlagDefinition(key, raw, { source: SOURCE, segments, locate })];
+      }
+    }
+    throw validationError(located, `flag "${key}" is not valid`);
+  };
+
+  /** Waits (briefly) until this server serves the write: a read right after a write sees it. */
+  const settle = async (revision: number): Promise<void> => {
+    await holder.waitFor(revision, 2000);
+  };
+
+  const storedView = (stored: StoredFlag) => ({
+    key: stored.key,
+    version: stored.version,
+    revision: stored.revision,
+    updatedAt: stored.updatedAt,
+    updatedBy: stored.updatedBy,
+    flag: stored.flag,
+  });
+
+  // ---- flags -----------------------------------------------------------------------------------------------------
+
+  app.get<{ Querystring: { prefix?: string } }>(
+    '/admin/v1/flags',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'List flags',
+        description: 'Every stored flag with its version, plus segments, the store revision and problems found in stored data.',
+        querystring: { type: 'object', properties: { prefix: { type: 'string' } }, additionalProperties: false },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              revision: { type: 'integer' },
+              flags: { type: 'array', items: storedFlagSchema },
+              segments: looseObject,
+              problems: { type: 'array', items: looseObject },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const list = await store.list();
+      const prefix = request.query.prefix;
+      const flags = list.flags
+        .filter((stored) => prefix === undefined || stored.key.startsWith(prefix))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map(storedView);
+      return { revision: list.revision, flags, segments: list.segments, problems: list.problems };
+    },
+  );
+
+  app.post<{ Body: { key: string; flag: unknown; reason?: string } }>(
+    '/admin/v1/flags',
+    {
+      config: { auth: 'editor' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Create a flag',
+        description: 'Creates a flag that must not exist yet (409 otherwise). Body `{key, flag, reason?}`.',
+        headers: writeHeaders,
+        body: {
+          type: 'object',
+          properties: { key: { type: 'string', minLength: 1, maxLength: 256 }, flag: flagDefinitionSchema, reason: { type: 'string' } },
+          required: ['key', 'flag'],
+          additionalProperties: false,
+        },
+        response: { 201: writeResultSchema, 400: errorSchema, 409: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      assertWritable();
+      const { key, flag: raw, reason } = request.body;
+      const flag = checkForWrite(key, raw, request, ['flag']);
+      const result = await store.put(key, flag, writeOptions(request, reason, 0));
+      await settle(result.revision);
+      reply.code(201).header('etag', versionTag(result.version)).header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      return { key, version: result.version, revision: result.revision, flag };
+    },
+  );
+
+  app.get<{ Params: { key: string } }>(
+    '/admin/v1/flags/:key',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Get a flag',
+        description: 'The stored flag with its version; `ETag` is the version (`If-None-Match` → 304).',
+        params: flagKeyParams,
+        response: { 200: storedFlagSchema, 304: { type: 'null', description: 'Not modified' }, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const stored = await store.get(request.params.key);
+      if (!stored) throw new HttpError(404, 'not_found', `flag "${request.params.key}" does not exist`, { key: request.params.key });
+      const etag = versionTag(stored.version);
+      reply.header('etag', etag);
+      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      return storedView(stored);
+    },
+  );
+
+  app.put<{ Params: { key: string }; Body: unknown }>(
+    '/admin/v1/flags/:key',
+    {
+      config: { auth: 'editor' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Create or replace a flag',
+        description:
+          "The body is the flag in GO Feature Flag's JSON form (or `{flag, reason}`). 201 when created, 200 when replaced; `ETag` is the new version. `If-Match: \"<version>\"` makes the write conditional (409 with `currentVersion` when the flag changed meanwhile); `If-None-Match: *` creates only. Validation errors are 400 with `vexil lint`-style messages.",
+        params: flagKeyParams,
+        headers: {
+          ...writeHeaders,
+          properties: { ...writeHeaders.properties, 'if-none-match': { type: 'string', description: '`*`: create only.' } },
+        },
+        body: flagDefinitionSchema,
+        response: { 200: writeResultSchema, 201: writeResultSchema, 400: errorSchema, 409: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      assertWritable();
+      const key = request.params.key;
+      let raw: unknown = request.body;
+      let bodyReason: unknown;
+      let bodyPath: FieldPath = [];
+      if (isObject(raw) && isObject(raw.flag) && Object.keys(raw).every((name) => name === 'flag' || name === 'reason')) {
+        bodyReason = raw.reason;
+        raw = raw.flag;
+        bodyPath = ['flag'];
+      }
+      const flag = checkForWrite(key, raw, request, bodyPath);
+      const ifNoneMatch = header(request, 'if-none-match');
+      let expectedVersion: number | undefined;
+      if (ifNoneMatch !== undefined) {
+        if (ifNoneMatch !== '*') throw new HttpError(400, 'bad_request', 'on a write, If-None-Match may only be * (create only)');
+        if (request.headers['if-match'] !== undefined) throw new HttpError(400, 'bad_request', 'give If-Match or If-None-Match, not both');
+        expectedVersion = 0;
+      } else {
+        expectedVersion = await expectedFromIfMatch(request, key);
+      }
+      const result = await store.put(key, flag, writeOptions(request, bodyReason, expectedVersion));
+      await settle(result.revision);
+      reply.code(result.version === 1 ? 201 : 200).header('etag', versionTag(result.version));
+      if (result.version === 1) reply.header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      return { key, version: result.version, revision: result.revision, flag };
+    },
+  );
+
+  app.patch<{ Params: { key: string }; Body: unknown }>(
+    '/admin/v1/flags/:key',
+    {
+      config: { auth: 'editor' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Patch a flag (JSON merge patch)',
+        description:
+          'RFC 7396 merge patch of the stored flag (`null` removes a field). Applies to the version read unless `If-Match` names one; a concurrent write is a 409.',
+        params: flagKeyParams,
+        headers: writeHeaders,
+        body: { type: 'object', additionalProperties: true },
+        response: { 200: writeResultSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      assertWritable();
+      const key = request.params.key;
+      const current = await store.get(key);
+      if (!current) throw new HttpError(404, 'not_found', `flag "${key}" does not exist`, { key });
+      const ifMatch = parseIfMatch(request.headers['if-match']);
+      if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
+      const expectedVersion = typeof ifMatch === 'number' ? ifMatch : current.version;
+      if (expectedVersion !== current.version) {
+        reply.header('etag', versionTag(current.version));
+        throw new HttpError(409, 'conflict', `flag "${key}" is at version ${current.version}, not ${expectedVersion}: it changed meanwhile`, {
+          key,
+          currentVersion: current.version,
+          expectedVersion,
+        });
+      }
+      const merged = mergePatch(current.flag, request.body);
+      const flag = checkForWrite(key, merged, request, undefined);
+      const result = await store.put(key, flag, writeOptions(request, undefined, expectedVersion));
+      await settle(result.revision);
+      reply.header('etag', versionTag(result.version));
+      return { key, version: result.version, revision: result.revision, flag };
+    },
+  );
+
+  app.delete<{ Params: { key: string }; Body: { reason?: string } | undefined }>(
+    '/admin/v1/flags/:key',
+    {
+      config: { auth: 'editor' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Delete a flag',
+        description: '`If-Match` makes it conditional (409 on a version mismatch). 404 when the flag does not exist.',
+        params: flagKeyParams,
+        headers: writeHeaders,
+        response: {
+          200: { type: 'object', properties: { key: { type: 'string' }, deleted: { type: 'boolean' }, version: { type: 'integer' }, revision: { type: 'integer' } } },
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      assertWritable();
+      const key = request.params.key;
+      const expectedVersion = await expectedFromIfMatch(request, key);
+      const result = await store.delete(key, writeOptions(request, isObject(request.body) ? request.body.reason : undefined, expectedVersion));
+      await settle(result.revision);
+      return { key, deleted: true, version: result.version, revision: result.revision };
+    },
+  );
+
+  app.post<{ Params: { key: string }; Body: { disable?: boolean; reason?: string } | undefined }>(
+    '/admin/v1/flags/:key/toggle',
+    {
+      config: { auth: 'editor' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Kill switch: disable or enable a flag',
+        description:
+          'One audited call. Body `{disable: true}` disables (a disabled flag serves the caller\'s default, or its `offVariation`), `{disable: false}` enables, no body flips. Unchanged when already in that state (`changed: false`).',
+        params: flagKeyParams,
+        headers: writeHeaders,
+        body: {
+          type: ['object', 'null'],
+          properties: { disable: { type: 'boolean' }, reason: { type: 'string' } },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              key: { type: 'string' },
+              disabled: { type: 'boolean' },
+              changed: { type: 'boolean' },
+              version: { type: 'integer' },
+              revision: { type: 'integer' },
+            },
+          },
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      assertWritable();
+      const key = request.params.key;
+      const current = await store.get(key);
+      if (!current) throw new HttpError(404, 'not_found', `flag "${key}" does not exist`, { key });
+      const ifMatch = parseIfMatch(request.headers['if-match']);
+      if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
+      const expectedVersion = typeof ifMatch === 'number' ? ifMatch : current.version;
+      const disable = request.body?.disable ?? !(current.flag.disable === true);
+      if ((current.flag.disable === true) === disable && expectedVersion === current.version) {
+        reply.header('etag', versionTag(current.version));
+        return { key, disabled: disable, changed: false, version: current.version, revision: current.revision };
+      }
+      const next: FlagDefinition = { ...current.flag };
+      if (disable) next.disable = true;
+      else delete next.disable;
+      const result = await store.put(key, next, writeOptions(request, request.body?.reason, expectedVersion));
+      await settle(result.revision);
+      reply.header('etag', versionTag(result.version));
+      return { key, disabled: disable, changed: true, version: result.version, revision: result.revision };
+    },
+  );
+
+  // ---- audit -----------------------------------------------------------------------------------------------------
+
+  const auditPage = async (query: AuditQuery) => {
+    try {
+      return await store.audit(query);
+    } catch (error) {
+      if (error instanceof TypeError) throw new HttpError(400, 'bad_request', error.message);
+      throw error;
+    }
+  };
+
+  app.get<{ Querystring: AuditQuery }>(
+    '/admin/v1/audit',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Audit log',
+        description: 'Every write (who, when, why, before, after), newest first, paged with `cursor` = the previous page\'s `next`.',
+        querystring: auditQuerySchema,
+        response: { 200: auditPageSchema },
+      },
+    },
+    (request) => auditPage(request.query),
+  );
+
+  app.get<{ Params: { key: string }; Querystring: Omit<AuditQuery, 'key'> }>(
+    '/admin/v1/flags/:key/audit',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Audit log of one flag',
+        params: flagKeyParams,
+        querystring: flagAuditQuerySchema,
+        response: { 200: auditPageSchema },
+      },
+    },
+    (request) => auditPage({ ...request.query, key: request.params.key }),
+  );
+
+  // ---- segments --------------------------------------------------------------------------------------------------
+
+  app.get(
+    '/admin/v1/segments',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Segments',
+        description: 'Reusable audiences, referenced from queries as `@name` (Vexil extension).',
+        response: { 200: { type: 'object', properties: { revision: { type: 'integer' }, segments: looseObject } } },
+      },
+    },
+    () => ({ revision: holder.appliedRevision, segments: holder.segments }),
+  );
+
+  app.put<{ Body: { segments: Record<string, SegmentDefinition>; reason?: string } }>(
+    '/admin/v1/segments',
+    {
+      config: { auth: 'editor' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Replace the segments',
+        headers: writeHeaders,
+        body: {
+          type: 'object',
+          properties: { segments: looseObject, reason: { type: 'string' } },
+          required: ['segments'],
+          additionalProperties: false,
+        },
+        response: { 200: { type: 'object', properties: { revision: { type: 'integer' } } }, 400: errorSchema },
+      },
+    },
+    async (request) => {
+      assertWritable();
+      if (!store.putSegments) throw new HttpError(501, 'not_implemented', `the ${store.kind} store cannot keep segments`);
+      const result = await store.putSegments(request.body.segments, writeOptions(request, request.body.reason, undefined));
+      await settle(result.revision);
+      return { revision: result.revision };
+    },
+  );
+
+  // ---- keys ------------------------------------------------------------------------------------------------------
+
+  app.get(
+    '/admin/v1/keys',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['Admin keys'],
+        summary: 'List API keys',
+        description: `Configured and stored keys, without secrets (stored as SHA-256 hashes). Stored in: ${keys.backingLabel}.`,
+        response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keyInfoSchema } } } },
+      },
+    },
+    () => ({ keys: keys.list() }),
+  );
+
+  app.post<{ Body: { name: string; kind: 'sdk' | 'admin'; role?: 'reader' | 'editor' | 'admin' } }>(
+    '/admin/v1/keys',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['Admin keys'],
+        summary: 'Create an API key',
+        description: 'SDK keys evaluate; admin keys manage with a role: reader (read-only), editor (flag writes), admin (keys too). The secret is in this response only.',
+        body: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 100 },
+            kind: { type: 'string', enum: ['sdk', 'admin'] },
+            role: { type: 'string', enum: ['reader', 'editor', 'admin'] },
+          },
+          required: ['name', 'kind'],
+          additionalProperties: false,
+        },
+        response: { 201: keyInfoSchema, 400: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { name, kind, role } = request.body;
+      if (kind === 'sdk' && role !== undefined && role !== 'reader') throw new HttpError(400, 'bad_request', 'SDK keys have no role: they only evaluate');
+      const created = await keys.create({ name, kind, role: role ?? 'reader', createdBy: request.principal?.name ?? 'anonymous' });
+      request.log.info({ keyId: created.key.id, kind, role: created.key.role }, 'API key created');
+      reply.code(201).header('cache-control', 'no-store');
+      return { ...created.key, secret: created.secret };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/admin/v1/keys/:id',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['Admin keys'],
+        summary: 'Revoke an API key',
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] },
+        response: { 200: { type: 'object', properties: { id: { type: 'string' }, revoked: { type: 'boolean' } } }, 404: errorSchema },
+      },
+    },
+    async (request) => {
+      const outcome = await keys.revoke(request.params.id, request.principal?.name ?? 'anonymous');
+      if (outcome === 'missing') throw new HttpError(404, 'not_found', `no API key with id "${request.params.id}"`);
+      if (outcome === 'config')
+        throw new HttpError(409, 'configured_key', 'this key comes from the configuration (--admin-key, --sdk-key, VEXIL_*_KEYS): remove it there');
+      request.log.info({ keyId: request.params.id }, 'API key revoked');
+      return { id: request.params.id, revoked: true };
+    },
+  );
+
+  app.get(
+    '/admin/v1/whoami',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin keys'],
+        summary: 'The key making this request',
+        response: { 200: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, role: { type: 'string' } } } },
+      },
+    },
+    (request) => request.principal!,
+  );
+
+  // ---- playground and events -------------------------------------------------------------------------------------
+
+  app.post<{
+    Body: { flag?: string; context?: EvaluationContext; definition?: unknown; now?: string | number; defaultValue?: JsonValue } | undefined;
+  }>(
+    '/admin/v1/evaluate',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Playground: evaluate with an explanation',
+        description:
+          'Evaluates `flag` (or every flag) for `context` with the reasoning trace (`explain`), as `vexil eval --explain` does. `definition` evaluates an unsaved flag instead of the stored one; `now` (ISO 8601 or Unix ms) sets the time.',
+        body: {
+          type: ['object', 'null'],
+          properties: {
+            flag: { type: 'string', minLength: 1, maxLength: 256 },
+            context: looseObject,
+            definition: flagDefinitionSchema,
+            now: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+            defaultValue: anyValue,
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: { anyOf: [explainSchema, { type: 'object', properties: { flags: { type: 'array', items: explainSchema } }, required: ['flags'] }] },
+          400: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body ?? {};
+      const context = body.context ?? {};
+      let now: number | undefined;
+      if (body.now !== undefined) {
+        now = typeof body.now === 'number' ? body.now : Date.parse(body.now);
+        if (!Number.isFinite(now)) throw new HttpError(400, 'bad_request', `now is not a date: ${String(body.now)}`);
+      }
+      let snapshot: Snapshot = holder.snapshot;
+      let key = body.flag;
+      if (body.definition !== undefined) {
+        key ??= 'playground';
+        const definition = checkForWrite(key, body.definition, request, ['definition']);
+        snapshot = compileFlagSet({ [key]: definition }, { segments: holder.segments, source: SOURCE });
+      }
+      const options = { explain: true, ...(now !== undefined ? { now } : {}) };
+      if (key === undefined) return { flags: evaluateAll(snapshot, context, options) };
+      return evaluate(snapshot, key, context, { ...options, ...(body.defaultValue !== undefined ? { defaultValue: body.defaultValue } : {}) });
+    },
+  );
+
+  app.get(
+    '/admin/v1/events',
+    {
+      config: { auth: 'reader' },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Collected events',
+        description: 'What SDKs reported through /v1/data/collector since this server started: counts per flag × variation, and count/sum/sum of squares per tracked metric.',
+        response: { 200: looseObject },
+      },
+    },
+    () => collector.summary(),
+  );
+
+}

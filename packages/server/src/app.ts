@@ -1,0 +1,271 @@
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import { openStore, type FlagStore } from '@vexil/store';
+import type { ServerContext } from './context.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type ServerOptions } from './options.js';
+import { SnapshotHolder } from './snapshot/holder.js';
+import { KeyRing } from './auth/keys.js';
+import { MemoryKeyStore } from './auth/key-stores.js';
+import { registerAuth } from './auth/hook.js';
+import { ServerMetrics, UNKNOWN_FLAG } from './metrics/metrics.js';
+import { EventCollector } from './relay/collector.js';
+import { SseHub } from './stream/sse.js';
+import { registerBodyParsing } from './http/body.js';
+import { HttpError, registerErrorHandling } from './http/errors.js';
+import { registerOfrepRoutes } from './ofrep/routes.js';
+import { registerRelayRoutes } from './relay/routes.js';
+import { registerStreamRoutes } from './stream/routes.js';
+import { registerAdminRoutes } from './admin/routes.js';
+import { registerContextSample } from './admin/context-sample.js';
+
+const require = createRequire(import.meta.url);
+export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+/** Routes called per evaluation: logged at debug level only (an info line per evaluation would cost throughput). */
+const QUIET_ROUTES = new Set([
+  '/ofrep/v1/evaluate/flags/:key',
+  '/ofrep/v1/evaluate/flags',
+  '/v1/feature/:key/eval',
+  '/v1/allflags',
+  '/v1/data/collector',
+  '/v1/flag/change',
+  '/v1/flag/configuration',
+  '/health',
+  '/metrics',
+]);
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** Keys and secrets never reach the logs: `?key=…` and `?apiKey=…` are masked. */
+export function redactUrl(url: string): string {
+  return url.includes('?') ? url.replace(/([?&](?:key|apiKey)=)[^&]*/gi, '$1***') : url;
+}
+
+function loggerOptions(logger: ServerOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
+  if (logger === undefined || logger === false) return { logger: false };
+  if (typeof logger === 'object' && typeof (logger as { child?: unknown }).child === 'function') {
+    return { loggerInstance: logger as NonNullable<FastifyServerOptions['loggerInstance']> };
+  }
+  const base = logger === true ? {} : (logger as Record<string, unknown>);
+  return {
+    logger: {
+      level: 'info',
+      ...base,
+      serializers: {
+        req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }),
+        ...((base.serializers as object | undefined) ?? {}),
+      },
+    },
+  };
+}
+
+/**
+ * Builds the Vexil HTTP server (not listening): OFREP, the GO Feature Flag relay API, the SSE stream, the admin API,
+ * metrics and the OpenAPI document, over one store. Resolves once the first snapshot is loaded. Use `app.inject()` in
+ * tests, or `app.listen()`; `app.close()` closes streams, flushes events and (when the server opened it) the store.
+ */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  let store: FlagStore;
+  if (options.store) store = options.store;
+  else if (options.storeUrl) store = await openStore(options.storeUrl, options.storeOptions ?? {});
+  else throw new TypeError('buildServer needs a store or a storeUrl');
+  const closeStore = options.closeStore ?? !options.store;
+
+  const idPrefix = randomBytes(4).toString('hex');
+  let requestCounter = 0;
+  const app = Fastify({
+    ...loggerOptions(options.logger),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    trustProxy: options.trustProxy ?? false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => `${idPrefix}-${(++requestCounter).toString(36)}`,
+    // Requests are logged by our onResponse hook (evaluations at debug level only).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  });
+
+  let started: SnapshotHolder | undefined;
+  try {
+    const holder = new SnapshotHolder(store, {
+      ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+      ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
+      ...(options.changeLogSize !== undefined ? { changeLogSize: options.changeLogSize } : {}),
+      ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
+      log: app.log,
+    });
+    started = holder;
+    await holder.start();
+
+    const backing = store.apiKeys ?? options.keyStore ?? new MemoryKeyStore();
+    const backingLabel = store.apiKeys
+      ? `the ${store.kind} store (shared by every server on it)`
+      : options.keyStore
+        ? (options.keyStoreLabel ?? 'a key file')
+        : 'this process only (the store cannot keep keys): keys created through the API are lost on restart';
+    const keys = new KeyRing({
+      backing,
+      backingLabel,
+      adminKeys: options.adminKeys ?? [],
+      sdkKeys: options.sdkKeys ?? [],
+      ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}),
+    });
+    await keys.start().catch((error: unknown) => app.log.error({ err: error }, 'could not read the stored API keys'));
+    const generatedKeys: ServerContext['generatedKeys'] = {};
+    if (options.generateKeys && keys.activeCount === 0) {
+      const admin = await keys.create({ name: 'admin (generated at first start)', kind: 'admin', role: 'admin', createdBy: 'vexil serve' });
+      const sdk = await keys.create({ name: 'sdk (generated at first start)', kind: 'sdk', createdBy: 'vexil serve' });
+      generatedKeys.admin = admin.secret;
+      generatedKeys.sdk = sdk.secret;
+    }
+
+    const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true });
+    const collector = new EventCollector({
+      ...(options.eventsFile ? { file: options.eventsFile } : {}),
+      onEvent: (kind) => metrics.collectedEvents.inc({ kind }),
+      onExposure: (flag, variation) => {
+        const compiled = holder.snapshot.flags.get(flag);
+        if (!compiled) return metrics.recordExposure(UNKNOWN_FLAG, '');
+        const known = variation === 'SdkDefault' || compiled.phases.some((phase) => Object.hasOwn(phase.variations, variation));
+        metrics.recordExposure(flag, known ? variation : '__other__');
+      },
+    });
+    const sse = new SseHub({ heartbeatMs: options.heartbeatMs ?? 15_000, gauge: metrics.sseClients });
+
+    const ctx: ServerContext = {
+      store,
+      holder,
+      keys,
+      metrics,
+      collector,
+      sse,
+      publicUrl: options.publicUrl,
+      inactivityDelaySec: options.inactivityDelaySec ?? 120,
+      startedAt: new Date(),
+      generatedKeys,
+      version: VERSION,
+    };
+    app.decorate('vexil', ctx);
+
+    registerBodyParsing(app);
+    registerErrorHandling(app);
+
+    await app.register(cors, {
+      origin: options.corsOrigin ?? '*',
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: [
+        'Authorization',
+        'X-API-Key',
+        'Content-Type',
+        'If-None-Match',
+        'If-Match',
+        'Last-Event-ID',
+        'X-Request-Id',
+        'X-Vexil-Reason',
+      ],
+      exposedHeaders: ['ETag', 'Retry-After', 'Last-Modified', 'Location', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+      maxAge: 600,
+    });
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Vexil',
+          version: VERSION,
+          description:
+            'Feature flags compatible with GO Feature Flag and OpenFeature: OFREP, the GO Feature Flag relay API, an SSE stream for in-process SDKs, and the admin API.',
+        },
+        components: {
+          securitySchemes: {
+            ApiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+            BearerAuth: { type: 'http', scheme: 'bearer' },
+          },
+        },
+        security: [{ ApiKeyAuth: [] }, { BearerAuth: [] }],
+      },
+    });
+
+    app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      reply.header('x-request-id', request.id);
+      done();
+    });
+    registerAuth(app, { keys, openEvaluation: options.openEvaluation ?? false });
+
+    const limits = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
+    if (limits !== false && limits.max > 0) {
+      await app.register(rateLimit, {
+        global: true,
+        max: limits.max,
+        timeWindow: limits.timeWindowMs ?? 60_000,
+        keyGenerator: (request: FastifyRequest) => request.principal?.id ?? request.ip,
+        errorResponseBuilder: (_request: FastifyRequest, context: { after: string; statusCode: number }) =>
+          new HttpError(context.statusCode, 'rate_limited', `rate limit exceeded for this key: retry in ${context.after}`),
+      });
+    }
+
+    app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      const level = reply.statusCode >= 500 ? 'error' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
+      if (LEVELS[level]! >= (LEVELS[request.log.level] ?? 30)) {
+        request.log[level](
+          {
+            method: request.method,
+            url: redactUrl(request.url),
+            statusCode: reply.statusCode,
+            ms: Math.round(reply.elapsedTime * 100) / 100,
+            ...(request.principal ? { key: request.principal.name } : {}),
+          },
+          'request completed',
+        );
+      }
+      done();
+    });
+
+    registerOfrepRoutes(app, ctx);
+    registerRelayRoutes(app, ctx);
+    registerStreamRoutes(app, ctx);
+    registerAdminRoutes(app, ctx);
+    registerContextSample(app, ctx, { size: options.contextSampleSize ?? 1000 });
+
+    app.get(
+      '/metrics',
+      {
+        config: { auth: 'none', rateLimit: false },
+        schema: { tags: ['Monitoring'], summary: 'Prometheus metrics', produces: ['text/plain'] },
+      },
+      async (_request, reply) => {
+        reply.type(metrics.registry.contentType);
+        return metrics.registry.metrics();
+      },
+    );
+
+    app.get(
+      '/openapi.json',
+      { config: { auth: 'none', rateLimit: false }, schema: { hide: true } },
+      () => app.swagger(),
+    );
+
+    app.addHook('preClose', (done: () => void) => {
+      sse.closeAll();
+      done();
+    });
+    app.addHook('onClose', async () => {
+      await holder.stop();
+      keys.stop();
+      await collector.close();
+      if (closeStore) await store.close();
+    });
+    return app;
+  } catch (error) {
+    await started?.stop().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    if (closeStore) await store.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,222 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyRecord, ApiKeyStore } from '@vexil/store';
+
+export type KeyKind = ApiKeyRecord['kind'];
+export type KeyRole = ApiKeyRecord['role'];
+
+/** Who made a request: the key that authenticated it. */
+export interface Principal {
+  id: string;
+  name: string;
+  kind: KeyKind;
+  role: KeyRole;
+}
+
+/** A key as listed by the admin API: never the secret, never the hash. */
+export interface KeyInfo {
+  id: string;
+  name: string;
+  kind: KeyKind;
+  role: KeyRole;
+  prefix: string;
+  createdAt: string;
+  createdBy: string;
+  revokedAt?: string;
+  /** `config`: from options or the environment (cannot be revoked through the API); `store`: created through the API. */
+  source: 'config' | 'store';
+}
+
+export interface CreatedKey {
+  key: KeyInfo;
+  /** Shown once. */
+  secret: string;
+}
+
+interface Entry {
+  record: ApiKeyRecord;
+  hash: Buffer;
+  source: 'config' | 'store';
+}
+
+export interface KeyRingOptions {
+  /** Where keys created through the API (and generated keys) live. */
+  backing: ApiKeyStore;
+  /** Human-readable description of the backing, for logs (`store`, `file ./.vexil/api-keys.json`, `memory`). */
+  backingLabel: string;
+  adminKeys?: string[];
+  sdkKeys?: string[];
+  /** Re-read the backing this often, to see keys created or revoked by other servers. Default 5000 ms. */
+  refreshMs?: number;
+}
+
+const ROLE_RANK: Record<KeyRole, number> = { reader: 0, editor: 1, admin: 2 };
+
+export function roleAtLeast(role: KeyRole, needed: KeyRole): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[needed];
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** A new random secret: `vxl_sdk_…` or `vxl_admin_…` followed by 32 url-safe characters (192 bits). */
+export function generateSecret(kind: KeyKind): string {
+  return `vxl_${kind}_${randomBytes(24).toString('base64url')}`;
+}
+
+function prefixOf(secret: string): string {
+  return secret.slice(0, Math.min(secret.length, secret.startsWith('vxl_') ? secret.indexOf('_', 4) + 5 : 4));
+}
+
+/**
+ * Every API key the server accepts: configured ones (options, environment) and those kept by the backing store.
+ * Only SHA-256 hashes are held; a presented secret is hashed and compared with `timingSafeEqual`.
+ */
+export class KeyRing {
+  readonly backingLabel: string;
+  readonly #backing: ApiKeyStore;
+  readonly #refreshMs: number;
+  readonly #byHash = new Map<string, Entry>();
+  readonly #config: Entry[] = [];
+  #stored: Entry[] = [];
+  #lastMissRefresh = 0;
+  #refreshing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: KeyRingOptions) {
+    this.#backing = options.backing;
+    this.backingLabel = options.backingLabel;
+    this.#refreshMs = options.refreshMs ?? 5000;
+    const now = new Date().toISOString();
+    const add = (secret: string, kind: KeyKind, index: number, origin: string): void => {
+      const hash = hashSecret(secret);
+      this.#config.push({
+        record: {
+          id: `${origin}-${kind}-${index + 1}`,
+          name: `${origin} ${kind} key ${index + 1}`,
+          kind,
+          role: kind === 'admin' ? 'admin' : 'reader',
+          hash,
+          prefix: prefixOf(secret),
+          createdAt: now,
+          createdBy: origin,
+        },
+        hash: Buffer.from(hash, 'hex'),
+        source: 'config',
+      });
+    };
+    unique(options.adminKeys).forEach((secret, index) => add(secret, 'admin', index, 'config'));
+    unique(options.sdkKeys).forEach((secret, index) => add(secret, 'sdk', index, 'config'));
+    this.#rebuild();
+  }
+
+  /** Loads the stored keys and starts refreshing them in the background. */
+  async start(): Promise<void> {
+    this.#timer = setInterval(() => void this.refresh().catch(() => undefined), this.#refreshMs);
+    this.#timer.unref();
+    await this.refresh();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Keys that can be used (not revoked), configured or stored. */
+  get activeCount(): number {
+    return this.#byHash.size;
+  }
+
+  /** The key for a presented secret, or undefined. Sync: reads the in-memory index only. */
+  authenticate(secret: string): Principal | undefined {
+    if (!secret) return undefined;
+    const hex = hashSecret(secret);
+    const entry = this.#byHash.get(hex);
+    if (!entry) return undefined;
+    // The index is keyed by the hash; confirm in constant time all the same.
+    const presented = Buffer.from(hex, 'hex');
+    if (presented.length !== entry.hash.length || !timingSafeEqual(presented, entry.hash)) return undefined;
+    const { id, name, kind, role } = entry.record;
+    return { id, name, kind, role };
+  }
+
+  /**
+   * Like `authenticate`, but on a miss re-reads the backing (at most four times a second), so that a key created on
+   * another server a moment ago is accepted here too.
+   */
+  async authenticateFresh(secret: string): Promise<Principal | undefined> {
+    const found = this.authenticate(secret);
+    if (found || !secret) return found;
+    // Unknown keys (typos, attackers) re-read the backing at most four times a second.
+    if (Date.now() - this.#lastMissRefresh < 250) return undefined;
+    this.#lastMissRefresh = Date.now();
+    await this.refresh().catch(() => undefined);
+    return this.authenticate(secret);
+  }
+
+  refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      try {
+        const records = await this.#backing.list();
+        this.#stored = records.map((record) => ({ record, hash: Buffer.from(record.hash, 'hex'), source: 'store' as const }));
+        this.#rebuild();
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  list(): KeyInfo[] {
+    return [...this.#config, ...this.#stored].map(info);
+  }
+
+  async create(input: { name: string; kind: KeyKind; role?: KeyRole; createdBy: string }): Promise<CreatedKey> {
+    const secret = generateSecret(input.kind);
+    const record: ApiKeyRecord = {
+      id: randomUUID(),
+      name: input.name,
+      kind: input.kind,
+      role: input.kind === 'sdk' ? 'reader' : (input.role ?? 'reader'),
+      hash: hashSecret(secret),
+      prefix: prefixOf(secret),
+      createdAt: new Date().toISOString(),
+      createdBy: input.createdBy,
+    };
+    await this.#backing.create(record);
+    await this.refresh().catch(() => {
+      this.#stored.push({ record, hash: Buffer.from(record.hash, 'hex'), source: 'store' });
+      this.#rebuild();
+    });
+    return { key: info({ record, hash: Buffer.alloc(0), source: 'store' }), secret };
+  }
+
+  /** Revokes a stored key. `config`: a configured key (not revocable here); `missing`: no such key. */
+  async revoke(id: string, actor: string): Promise<'revoked' | 'config' | 'missing'> {
+    if (this.#config.some((entry) => entry.record.id === id)) return 'config';
+    const found = await this.#backing.revoke(id, actor);
+    if (!found) return 'missing';
+    await this.refresh().catch(() => {
+      const entry = this.#stored.find((candidate) => candidate.record.id === id);
+      if (entry) entry.record.revokedAt ??= new Date().toISOString();
+      this.#rebuild();
+    });
+    return 'revoked';
+  }
+
+  #rebuild(): void {
+    this.#byHash.clear();
+    for (const entry of [...this.#config, ...this.#stored]) {
+      if (entry.record.revokedAt || entry.hash.length !== 32) continue;
+      this.#byHash.set(entry.record.hash.toLowerCase(), entry);
+    }
+  }
+}
+
+function info(entry: Entry): KeyInfo {
+  const { id, name, kind, role, prefix, createdAt, createdBy, revokedAt } = entry.record;
+  return { id, name, kind, role, prefix, createdAt, createdBy, ...(revokedAt ? { revokedAt } : {}), source: entry.source };
+}
+
+function unique(values: string[] | undefined): string[] {
+  return [...new Set((values ?? []).map((value) => value.trim()).filter((value) => value.length > 0))];
+}

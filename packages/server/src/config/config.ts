@@ -1,0 +1,240 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
+
+/** The embedded store `vexil serve` uses when given no store and no flag files. */
+export const DEFAULT_STORE = 'pglite:./.vexil/data';
+export const DEFAULT_PORT = 1031;
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** Options as the command line gives them (every one optional). */
+export interface ServeCliOptions {
+  store?: string;
+  flags?: string[];
+  port?: string | number;
+  host?: string;
+  config?: string;
+  adminKey?: string[];
+  sdkKey?: string[];
+  eventsFile?: string;
+  publicUrl?: string;
+  rateLimit?: string | number;
+  logLevel?: string;
+  examples?: boolean;
+  keysFile?: string;
+}
+
+/** The resolved configuration of `vexil serve`. */
+export interface ServeConfig {
+  store: string;
+  /** Where the store URL came from: an option (`--store`, env, config file), the flag files, or the default. */
+  storeSource: 'option' | 'flags' | 'default';
+  /** Flag files to import into a writable store at start. */
+  flags: string[];
+  port: number;
+  host: string;
+  adminKeys: string[];
+  sdkKeys: string[];
+  rateLimit: RateLimitOptions | false;
+  bodyLimit: number;
+  eventsFile?: string;
+  publicUrl?: string;
+  corsOrigin?: string | string[];
+  logLevel: string;
+  healthIntervalMs?: number;
+  heartbeatMs?: number;
+  keysFile?: string;
+  /** Load the example flags into a fresh embedded store. */
+  examples: boolean;
+  configFile?: string;
+}
+
+/** The keys a `vexil.yaml` may hold; anything else is reported (a typo should not be silently ignored). */
+const FILE_KEYS = [
+  'store',
+  'flags',
+  'port',
+  'host',
+  'adminKeys',
+  'sdkKeys',
+  'rateLimit',
+  'bodyLimit',
+  'eventsFile',
+  'publicUrl',
+  'corsOrigin',
+  'logLevel',
+  'healthIntervalMs',
+  'heartbeatMs',
+  'keysFile',
+  'examples',
+] as const;
+
+type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function list(value: unknown, name: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return (value as string[]).map((item) => item.trim()).filter(Boolean);
+  throw new ConfigError(`${name} must be a list of strings (or one comma-separated string)`);
+}
+
+function integer(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const number = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isInteger(number) || number < min || number > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, not ${String(value)}`);
+  return number;
+}
+
+function text(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`${name} must be a string`);
+  return String(value);
+}
+
+function boolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  const lower = String(value).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
+  if (['0', 'false', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(`${name} must be true or false, not ${String(value)}`);
+}
+
+/** `--rate-limit 600` (per minute), `0`/`false` (off), or `{max, timeWindowMs}` in the config file. */
+function rateLimitOf(value: unknown, name: string): RateLimitOptions | false | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value === false || value === 'false' || value === 'off') return false;
+  if (typeof value === 'object') {
+    const { max, timeWindowMs, ...rest } = value as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) throw new ConfigError(`${name} takes max and timeWindowMs, not ${Object.keys(rest).join(', ')}`);
+    const parsedMax = integer(max, `${name}.max`, 0, 1e12) ?? DEFAULT_RATE_LIMIT.max;
+    return parsedMax === 0 ? false : { max: parsedMax, timeWindowMs: integer(timeWindowMs, `${name}.timeWindowMs`, 1, 86_400_000) ?? 60_000 };
+  }
+  const perMinute = integer(value, name, 0, 1e12)!;
+  return perMinute === 0 ? false : { max: perMinute, timeWindowMs: 60_000 };
+}
+
+async function readConfigFile(path: string): Promise<FileConfig> {
+  let source: string;
+  try {
+    source = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(source);
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error as Error).message}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`${path}: the config must be a map of options`);
+  const unknown = Object.keys(data).filter((key) => !(FILE_KEYS as readonly string[]).includes(key));
+  if (unknown.length > 0) throw new ConfigError(`${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${FILE_KEYS.join(', ')})`);
+  return data as FileConfig;
+}
+
+/** Makes a relative path in the config file relative to the file, and a `file:` store URL's paths too. */
+function relativeTo(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+function storeRelativeTo(base: string, url: string): string {
+  if (url.startsWith('file:')) {
+    const rest = url.slice('file:'.length);
+    if (rest.startsWith('//')) return url;
+    return `file:${rest.split(',').map((path) => relativeTo(base, path.trim())).join(',')}`;
+  }
+  if (url.startsWith('pglite:')) {
+    const rest = url.slice('pglite:'.length);
+    if (rest.startsWith('memory:') || rest.startsWith('//') || rest === '') return url;
+    const [location, query] = rest.split('?', 2) as [string, string | undefined];
+    return `pglite:${relativeTo(base, location)}${query !== undefined ? `?${query}` : ''}`;
+  }
+  return url;
+}
+
+/**
+ * Resolves `vexil serve`'s options: command line over environment (`VEXIL_*`) over the YAML config file
+ * (`--config` / `VEXIL_CONFIG`) over defaults.
+ *
+ * The store: `--store` when given; otherwise `--flags` alone means a read-only file store over those files (GitOps);
+ * otherwise the embedded store `pglite:./.vexil/data`. With a writable store, `--flags` files are imported at start.
+ */
+export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<ServeConfig> {
+  const configPath = cli.config ?? text(env.VEXIL_CONFIG, 'VEXIL_CONFIG');
+  const file: FileConfig = configPath ? await readConfigFile(configPath) : {};
+  const base = configPath ? dirname(resolve(configPath)) : process.cwd();
+  const fromFile = <T>(value: T | undefined, map: (value: T) => T): T | undefined => (value === undefined ? undefined : map(value));
+
+  const storeOption =
+    text(cli.store, '--store') ?? text(env.VEXIL_STORE, 'VEXIL_STORE') ?? fromFile(text(file.store, 'store'), (url) => storeRelativeTo(base, url));
+  const flags =
+    (cli.flags && cli.flags.length > 0 ? cli.flags : undefined) ??
+    list(env.VEXIL_FLAGS, 'VEXIL_FLAGS') ??
+    fromFile(list(file.flags, 'flags'), (paths) => paths.map((path) => relativeTo(base, path))) ??
+    [];
+
+  let store: string;
+  let storeSource: ServeConfig['storeSource'];
+  let importFlags = flags;
+  if (storeOption) {
+    store = storeOption;
+    storeSource = 'option';
+    if (store.startsWith('file:') && flags.length > 0) {
+      // A file store serves files: the flag files join it rather than being imported into a read-only store.
+      store = `${store.replace(/,+$/, '')},${flags.join(',')}`;
+      importFlags = [];
+    }
+  } else if (flags.length > 0) {
+    store = `file:${flags.join(',')}`;
+    storeSource = 'flags';
+    importFlags = [];
+  } else {
+    store = DEFAULT_STORE;
+    storeSource = 'default';
+  }
+
+  const port = integer(cli.port, '--port', 0, 65535) ?? integer(env.VEXIL_PORT, 'VEXIL_PORT', 0, 65535) ?? integer(file.port, 'port', 0, 65535) ?? DEFAULT_PORT;
+  const host = text(cli.host, '--host') ?? text(env.VEXIL_HOST, 'VEXIL_HOST') ?? text(file.host, 'host') ?? DEFAULT_HOST;
+  const adminKeys = (cli.adminKey && cli.adminKey.length > 0 ? cli.adminKey : undefined) ?? list(env.VEXIL_ADMIN_KEYS, 'VEXIL_ADMIN_KEYS') ?? list(file.adminKeys, 'adminKeys') ?? [];
+  const sdkKeys = (cli.sdkKey && cli.sdkKey.length > 0 ? cli.sdkKey : undefined) ?? list(env.VEXIL_SDK_KEYS, 'VEXIL_SDK_KEYS') ?? list(file.sdkKeys, 'sdkKeys') ?? [];
+  const rateLimit = rateLimitOf(cli.rateLimit, '--rate-limit') ?? rateLimitOf(env.VEXIL_RATE_LIMIT, 'VEXIL_RATE_LIMIT') ?? rateLimitOf(file.rateLimit, 'rateLimit');
+  const eventsFile = text(cli.eventsFile, '--events-file') ?? text(env.VEXIL_EVENTS_FILE, 'VEXIL_EVENTS_FILE') ?? fromFile(text(file.eventsFile, 'eventsFile'), (path) => relativeTo(base, path));
+  const publicUrl = text(cli.publicUrl, '--public-url') ?? text(env.VEXIL_PUBLIC_URL, 'VEXIL_PUBLIC_URL') ?? text(file.publicUrl, 'publicUrl');
+  const corsOrigin = list(env.VEXIL_CORS_ORIGIN, 'VEXIL_CORS_ORIGIN') ?? list(file.corsOrigin, 'corsOrigin');
+  const keysFile = text(cli.keysFile, '--keys-file') ?? text(env.VEXIL_KEYS_FILE, 'VEXIL_KEYS_FILE') ?? fromFile(text(file.keysFile, 'keysFile'), (path) => relativeTo(base, path));
+  const healthIntervalMs = integer(env.VEXIL_HEALTH_INTERVAL_MS, 'VEXIL_HEALTH_INTERVAL_MS', 10, 3_600_000) ?? integer(file.healthIntervalMs, 'healthIntervalMs', 10, 3_600_000);
+  const heartbeatMs = integer(env.VEXIL_HEARTBEAT_MS, 'VEXIL_HEARTBEAT_MS', 0, 3_600_000) ?? integer(file.heartbeatMs, 'heartbeatMs', 0, 3_600_000);
+  const examples = (cli.examples === false ? false : undefined) ?? boolean(env.VEXIL_EXAMPLES, 'VEXIL_EXAMPLES') ?? boolean(file.examples, 'examples') ?? true;
+
+  const config: ServeConfig = {
+    store,
+    storeSource,
+    flags: importFlags,
+    port,
+    host,
+    adminKeys,
+    sdkKeys,
+    rateLimit: rateLimit ?? DEFAULT_RATE_LIMIT,
+    bodyLimit: integer(env.VEXIL_BODY_LIMIT, 'VEXIL_BODY_LIMIT', 1024, 1024 ** 3) ?? integer(file.bodyLimit, 'bodyLimit', 1024, 1024 ** 3) ?? DEFAULT_BODY_LIMIT,
+    logLevel: text(cli.logLevel, '--log-level') ?? text(env.VEXIL_LOG_LEVEL, 'VEXIL_LOG_LEVEL') ?? text(file.logLevel, 'logLevel') ?? 'info',
+    examples,
+    ...(eventsFile ? { eventsFile } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),
+    ...(keysFile ? { keysFile } : {}),
+    ...(healthIntervalMs !== undefined ? { healthIntervalMs } : {}),
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+    ...(configPath ? { configFile: configPath } : {}),
+  };
+  return config;
+}

@@ -1,0 +1,121 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  FlagNotFoundError,
+  ReadOnlyStoreError,
+  StoreConflictError,
+  StoreUnavailableError,
+  StoreValidationError,
+} from '@vexil/store';
+import { formatProblem, type Problem } from '@vexil/core';
+
+/** An error with an HTTP status, a stable machine-readable code and a message for people. */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  readonly code: string;
+  readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
+  constructor(statusCode: number, code: string, message: string, extra?: Record<string, unknown>, headers?: Record<string, string>) {
+    super(message);
+    this.name = 'HttpError';
+    this.statusCode = statusCode;
+    this.code = code;
+    this.extra = extra;
+    this.headers = headers;
+  }
+}
+
+/** A rejected flag: 400 with every problem, each also formatted as `vexil lint` prints it. */
+export function validationError(problems: Problem[], message = 'the flag is not valid'): HttpError {
+  const errors = problems.filter((problem) => problem.severity === 'error');
+  return new HttpError(400, 'validation_failed', `${message}:\n${errors.map(formatProblem).join('\n')}`, {
+    problems: problems.map((problem) => ({ ...problem, text: formatProblem(problem) })),
+  });
+}
+
+/** Which response shape a path uses for errors. */
+type Family = 'ofrep-single' | 'ofrep-bulk' | 'goff' | 'vexil';
+
+function familyOf(url: string): Family {
+  if (url.startsWith('/ofrep/v1/evaluate/flags/')) return 'ofrep-single';
+  if (url.startsWith('/ofrep/')) return 'ofrep-bulk';
+  if (url.startsWith('/v1/') && !url.startsWith('/v1/stream')) return 'goff';
+  return 'vexil';
+}
+
+interface Normalised {
+  status: number;
+  code: string;
+  message: string;
+  extra?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+function normalise(error: unknown): Normalised {
+  if (error instanceof HttpError)
+    return { status: error.statusCode, code: error.code, message: error.message, extra: error.extra, headers: error.headers };
+  if (error instanceof StoreValidationError) {
+    const http = validationError(error.problems);
+    return { status: 400, code: http.code, message: http.message, extra: http.extra };
+  }
+  if (error instanceof StoreConflictError)
+    return {
+      status: 409,
+      code: 'conflict',
+      message: error.message,
+      extra: { key: error.key, currentVersion: error.currentVersion, expectedVersion: error.expectedVersion },
+      ...(error.currentVersion > 0 ? { headers: { etag: `"${error.currentVersion}"` } } : {}),
+    };
+  if (error instanceof FlagNotFoundError) return { status: 404, code: 'not_found', message: error.message, extra: { key: error.key } };
+  if (error instanceof ReadOnlyStoreError) return { status: 405, code: 'read_only_store', message: error.message };
+  if (error instanceof StoreUnavailableError) return { status: 503, code: 'store_unavailable', message: error.message, headers: { 'retry-after': '1' } };
+  const fastifyError = error as FastifyError & { validationContext?: string };
+  if (fastifyError?.validation) {
+    return { status: 400, code: 'bad_request', message: `invalid ${fastifyError.validationContext ?? 'request'}: ${fastifyError.message}` };
+  }
+  const status = typeof fastifyError?.statusCode === 'number' ? fastifyError.statusCode : 500;
+  switch (fastifyError?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'payload_too_large', message: 'the request body is too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', message: fastifyError.message };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'bad_request', message: fastifyError.message };
+    default:
+      break;
+  }
+  if (status === 429) return { status, code: 'rate_limited', message: fastifyError.message || 'too many requests' };
+  if (status >= 400 && status < 500) return { status, code: fastifyError.code ?? 'bad_request', message: fastifyError.message };
+  return { status: 500, code: 'internal_error', message: 'internal error' };
+}
+
+const OFREP_CODE: Record<number, string> = { 400: 'INVALID_CONTEXT' };
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const n = normalise(error);
+    if (n.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.debug({ err: error }, 'request rejected');
+    if (n.headers) for (const [name, value] of Object.entries(n.headers)) reply.header(name, value);
+    reply.code(n.status);
+    const family = familyOf(request.url);
+    switch (family) {
+      case 'ofrep-single': {
+        const key = (request.params as { key?: string } | undefined)?.key ?? '';
+        const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
+        return reply.send({ key, errorCode, errorDetails: n.message });
+      }
+      case 'ofrep-bulk': {
+        const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
+        return reply.send({ errorCode, errorDetails: n.message });
+      }
+      case 'goff':
+        return reply.send({ message: n.message, ...(n.status === 429 || n.status === 401 || n.status === 403 ? { error: n.code } : {}) });
+      default:
+        return reply.send({ error: n.code, message: n.message, ...(n.extra ?? {}) });
+    }
+  });
+
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+}

@@ -1,0 +1,141 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SnapshotHolder } from '../snapshot/holder.js';
+
+/** Label used for flag keys that are not in the snapshot, so that clients cannot create unbounded series. */
+export const UNKNOWN_FLAG = '__unknown__';
+
+interface Observer {
+  observe(value: number): void;
+}
+
+/**
+ * The server's Prometheus metrics, in a registry of its own (several servers can live in one process, in tests).
+ * Evaluation counts are kept in a plain map on the hot path and handed to prom-client only when scraped.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #evaluations = new Map<string, number>();
+  readonly #exposures = new Map<string, number>();
+  readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly #observers = new Map<string, Observer>();
+  readonly sseClients: Gauge<'stream'>;
+  readonly collectedEvents: Counter<'kind'>;
+
+  constructor(holder: SnapshotHolder, options: { defaultMetrics?: boolean } = {}) {
+    const registry = this.registry;
+    const evaluations = this.#evaluations;
+    const exposures = this.#exposures;
+    new Counter({
+      name: 'vexil_evaluations_total',
+      help: 'Flag evaluations served, by flag, variant and reason (OFREP, relay API, playground).',
+      labelNames: ['flag', 'variant', 'reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [key, count] of evaluations) {
+          const [flag, variant, reason] = key.split('\u0000') as [string, string, string];
+          this.inc({ flag, variant, reason }, count);
+        }
+      },
+    });
+    new Counter({
+      name: 'vexil_flag_exposures_total',
+      help: 'Flag evaluation events reported by SDKs through /v1/data/collector, by flag and variation.',
+      labelNames: ['flag', 'variation'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [key, count] of exposures) {
+          const [flag, variation] = key.split('\u0000') as [string, string];
+          this.inc({ flag, variation }, count);
+        }
+      },
+    });
+    this.collectedEvents = new Counter({
+      name: 'vexil_collected_events_total',
+      help: 'Events received by /v1/data/collector, by kind (feature, tracking, invalid).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    });
+    this.#httpDuration = new Histogram({
+      name: 'vexil_http_request_duration_seconds',
+      help: 'HTTP request latency, by method, route and status.',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    this.sseClients = new Gauge({
+      name: 'vexil_sse_clients',
+      help: 'Connected server-sent-event clients, by stream (sdk: /v1/stream, ofrep: OFREP change events).',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    });
+    this.sseClients.set({ stream: 'sdk' }, 0);
+    this.sseClients.set({ stream: 'ofrep' }, 0);
+    new Gauge({
+      name: 'vexil_store_up',
+      help: '1 when the flag store answers, 0 while the server serves its last snapshot (degraded).',
+      labelNames: ['store'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.set({ store: holder.store.kind }, holder.storeReachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'vexil_snapshot_revision',
+      help: 'The store revision of the snapshot being served.',
+      registers: [registry],
+      collect() {
+        this.set(holder.revision);
+      },
+    });
+    new Gauge({
+      name: 'vexil_snapshot_last_reload_timestamp_seconds',
+      help: 'When the served snapshot was last rebuilt (Unix seconds).',
+      registers: [registry],
+      collect() {
+        this.set(holder.loadedAt.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'vexil_snapshot_flags',
+      help: 'Flags in the served snapshot, by state (valid, invalid).',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.set({ state: 'valid' }, holder.snapshot.flags.size);
+        this.set({ state: 'invalid' }, holder.snapshot.invalid.size);
+      },
+    });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'vexil_' });
+  }
+
+  recordEvaluation(flag: string, variant: string | undefined, reason: string): void {
+    const key = `${flag}\u0000${variant ?? ''}\u0000${reason}`;
+    this.#evaluations.set(key, (this.#evaluations.get(key) ?? 0) + 1);
+  }
+
+  recordExposure(flag: string, variation: string, count = 1): void {
+    const key = `${flag}\u0000${variation}`;
+    this.#exposures.set(key, (this.#exposures.get(key) ?? 0) + count);
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let observer = this.#observers.get(key);
+    if (!observer) {
+      observer = this.#httpDuration.labels({ method, route, status: String(status) });
+      this.#observers.set(key, observer);
+    }
+    observer.observe(seconds);
+  }
+
+  /** Total evaluations recorded for a flag (for tests and the info endpoint). */
+  evaluationsOf(flag: string): number {
+    let total = 0;
+    const prefix = `${flag}\u0000`;
+    for (const [key, count] of this.#evaluations) if (key.startsWith(prefix)) total += count;
+    return total;
+  }
+}

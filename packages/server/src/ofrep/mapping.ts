@@ -1,0 +1,51 @@
+import type { EvaluationDetail, JsonValue } from '@vexil/core';
+
+/** OFREP metadata holds primitives only (boolean, string, number): structured values are left out. */
+export function ofrepMetadata(metadata: Readonly<Record<string, JsonValue>>, cacheable: boolean): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const key in metadata) {
+    const value = metadata[key];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = value;
+  }
+  // What GO Feature Flag's relay adds, and its OpenFeature providers read to cache a result.
+  if (cacheable) out.gofeatureflag_cacheable = true;
+  return out;
+}
+
+export interface OfrepSuccess {
+  key: string;
+  value?: JsonValue;
+  reason: string;
+  variant?: string;
+  metadata: Record<string, string | number | boolean>;
+  cacheable?: boolean;
+}
+
+export interface OfrepFailure {
+  key: string;
+  errorCode: string;
+  errorDetails?: string;
+  metadata?: Record<string, string | number | boolean>;
+}
+
+/**
+ * One evaluation in OFREP's shape. A disabled flag without an `offVariation` answers like an OpenFeature default:
+ * reason `DISABLED`, no `value` and no `variant`, so the provider uses the code default (OFREP ADR-0006). A value of
+ * `null` would make the OFREP providers report TYPE_MISMATCH instead.
+ */
+export function toOfrep(detail: EvaluationDetail, includeCacheable: boolean): OfrepSuccess | OfrepFailure {
+  if (detail.errorCode !== undefined) {
+    return { key: detail.key, errorCode: detail.errorCode, errorDetails: detail.errorMessage ?? detail.errorCode };
+  }
+  const result: OfrepSuccess = {
+    key: detail.key,
+    reason: detail.reason,
+    metadata: ofrepMetadata(detail.flagMetadata, detail.cacheable),
+  };
+  if (detail.variant !== undefined) {
+    result.value = detail.value;
+    result.variant = detail.variant;
+  }
+  if (includeCacheable) result.cacheable = detail.cacheable;
+  return result;
+}

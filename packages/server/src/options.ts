@@ -1,0 +1,75 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ApiKeyStore, FlagStore, OpenStoreOptions } from '@vexil/store';
+
+export interface RateLimitOptions {
+  /** Requests per window per key (per client IP for requests without a key). */
+  max: number;
+  /** Window length in milliseconds. Default 60,000. */
+  timeWindowMs?: number;
+}
+
+/** Everything `buildServer` accepts. Only a store (instance or URL) is needed; the rest has defaults. */
+export interface ServerOptions {
+  /** An open store. The server does not close it unless `closeStore` is true. */
+  store?: FlagStore;
+  /** A store URL (`pglite:…`, `postgres://…`, `redis://…`, `file:…`), opened by the server and closed with it. */
+  storeUrl?: string;
+  storeOptions?: OpenStoreOptions;
+  closeStore?: boolean;
+
+  /** Admin keys (role `admin`) and SDK keys accepted in addition to the keys the store keeps. */
+  adminKeys?: string[];
+  sdkKeys?: string[];
+  /**
+   * Where keys created through the admin API live when the store cannot keep them (`store.apiKeys` absent).
+   * Default: in memory (lost on restart, not shared with other servers).
+   */
+  keyStore?: ApiKeyStore;
+  keyStoreLabel?: string;
+  /** With no key at all (configured or stored), create an admin key and an SDK key (`app.vexil.generatedKeys`). */
+  generateKeys?: boolean;
+  /** Re-read stored keys this often (keys created or revoked on other servers). Default 5000 ms. */
+  keyRefreshMs?: number;
+  /** Evaluation endpoints answer without a key (admin endpoints never do). Default false. */
+  openEvaluation?: boolean;
+
+  /** Per-key rate limit; `false` disables it. Default 100,000 requests per minute per key. */
+  rateLimit?: RateLimitOptions | false;
+  /** Largest accepted request body in bytes (413 above). Default 1 MiB. */
+  bodyLimit?: number;
+  /** Allowed CORS origins. Default `*` (evaluation needs no cookies). */
+  corsOrigin?: boolean | string | string[];
+  /** Trust `X-Forwarded-*` headers (behind a load balancer). Default false. */
+  trustProxy?: boolean;
+  /** The server's public base URL, for the stream URLs it advertises (default: from the request's Host). */
+  publicUrl?: string;
+
+  /** Append collected SDK events to this JSON-lines file. */
+  eventsFile?: string;
+
+  /** A pino logger or logger options, `true` for the default (info), `false` for none. Default false. */
+  logger?: boolean | FastifyBaseLogger | Record<string, unknown>;
+
+  /** SSE comment heartbeats. Default 15,000 ms. */
+  heartbeatMs?: number;
+  /** Store health check interval. Default 2000 ms. */
+  healthIntervalMs?: number;
+  /** Changes arriving within this window compile together. Default 2 ms. */
+  debounceMs?: number;
+  /** Recent changes kept for stream resumes. Default 1000. */
+  changeLogSize?: number;
+  /** OFREP `eventStreams[].inactivityDelaySec`. Default 120. */
+  inactivityDelaySec?: number;
+  /** How long to keep trying the first load of a store that does not answer. Default 10,000 ms. */
+  startTimeoutMs?: number;
+  /**
+   * How many recent evaluation requests to keep for `GET /admin/v1/flags/{key}/contexts` (the admin page's impact
+   * preview). In memory only, readable with an admin key. Default 1000; 0 turns it off.
+   */
+  contextSampleSize?: number;
+  /** Register prom-client's default process metrics. Default true. */
+  defaultMetrics?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 100_000, timeWindowMs: 60_000 };

@@ -1,0 +1,209 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** A flag evaluation reported by an SDK (GO Feature Flag's `FeatureEvent`). */
+export interface FeatureEvent {
+  kind: 'feature';
+  contextKind?: string;
+  userKey?: string;
+  creationDate: number;
+  key: string;
+  variation?: string;
+  value?: unknown;
+  default?: boolean;
+  version?: string;
+  source: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** A custom event reported by an SDK's `track()` (GO Feature Flag's `TrackingEvent`). */
+export interface TrackingEvent {
+  kind: 'tracking';
+  contextKind?: string;
+  userKey?: string;
+  creationDate: number;
+  key: string;
+  evaluationContext?: Record<string, unknown>;
+  trackingEventDetails?: Record<string, unknown>;
+}
+
+export interface VariationCount {
+  count: number;
+  /** Unix seconds of the latest event. */
+  lastSeen: number;
+}
+
+export interface MetricAggregate {
+  count: number;
+  /** Over the events that carried a numeric `trackingEventDetails.value`. */
+  valueCount: number;
+  sum: number;
+  sumOfSquares: number;
+  lastSeen: number;
+}
+
+export interface CollectorSummary {
+  since: string;
+  received: number;
+  invalid: number;
+  /** Flag key → variation → count. */
+  flags: Record<string, Record<string, VariationCount>>;
+  /** Tracking event key → aggregate. */
+  metrics: Record<string, MetricAggregate>;
+  /** Events not aggregated because the series limit was reached. */
+  overflow: number;
+}
+
+export interface CollectorOptions {
+  /** Append every event as one JSON line to this file. */
+  file?: string;
+  /** At most this many flag × variation (plus metric) series are kept. Default 10,000. */
+  maxSeries?: number;
+  onExposure?: (flag: string, variation: string) => void;
+  onEvent?: (kind: 'feature' | 'tracking' | 'invalid') => void;
+}
+
+const MAX_LABEL = 256;
+
+/**
+ * Receives the events SDKs send to `/v1/data/collector`: folds them into bounded in-memory counters (per flag ×
+ * variation, and count/sum/sum of squares per tracked metric) and, optionally, appends them to a JSON-lines file.
+ */
+export class EventCollector {
+  readonly #flags = new Map<string, Map<string, VariationCount>>();
+  readonly #metrics = new Map<string, MetricAggregate>();
+  readonly #maxSeries: number;
+  readonly #options: CollectorOptions;
+  #series = 0;
+  #received = 0;
+  #invalid = 0;
+  #overflow = 0;
+  readonly #since = new Date().toISOString();
+  #file: WriteStream | undefined;
+
+  constructor(options: CollectorOptions = {}) {
+    this.#options = options;
+    this.#maxSeries = options.maxSeries ?? 10_000;
+    if (options.file) {
+      mkdirSync(dirname(options.file), { recursive: true });
+      this.#file = createWriteStream(options.file, { flags: 'a' });
+      this.#file.on('error', () => undefined);
+    }
+  }
+
+  /** Ingests one batch; `meta` replaces each feature event's `metadata`, as GO Feature Flag does. Returns the count. */
+  ingest(events: unknown[], meta: Record<string, unknown> | undefined): number {
+    const lines: string[] = [];
+    for (const raw of events) {
+      this.#received++;
+      const event = normaliseEvent(raw, meta);
+      if (!event) {
+        this.#invalid++;
+        this.#options.onEvent?.('invalid');
+        continue;
+      }
+      this.#options.onEvent?.(event.kind);
+      if (event.kind === 'feature') this.#countFeature(event);
+      else this.#countTracking(event);
+      if (this.#file) lines.push(JSON.stringify(event));
+    }
+    if (this.#file && lines.length > 0) this.#file.write(lines.join('\n') + '\n');
+    return events.length;
+  }
+
+  summary(): CollectorSummary {
+    const flags: CollectorSummary['flags'] = {};
+    for (const [flag, variations] of this.#flags) flags[flag] = Object.fromEntries([...variations].map(([name, count]) => [name, { ...count }]));
+    const metrics: CollectorSummary['metrics'] = {};
+    for (const [key, aggregate] of this.#metrics) metrics[key] = { ...aggregate };
+    return { since: this.#since, received: this.#received, invalid: this.#invalid, flags, metrics, overflow: this.#overflow };
+  }
+
+  /** Flushes and closes the events file. */
+  close(): Promise<void> {
+    const file = this.#file;
+    this.#file = undefined;
+    if (!file) return Promise.resolve();
+    return new Promise((resolve) => file.end(() => resolve()));
+  }
+
+  #countFeature(event: FeatureEvent): void {
+    const variation = (event.variation ?? 'SdkDefault').slice(0, MAX_LABEL);
+    let variations = this.#flags.get(event.key);
+    if (!variations) {
+      if (this.#series >= this.#maxSeries) return void this.#overflow++;
+      variations = new Map();
+      this.#flags.set(event.key, variations);
+    }
+    let count = variations.get(variation);
+    if (!count) {
+      if (this.#series >= this.#maxSeries) return void this.#overflow++;
+      this.#series++;
+      count = { count: 0, lastSeen: 0 };
+      variations.set(variation, count);
+    }
+    count.count++;
+    count.lastSeen = Math.max(count.lastSeen, event.creationDate);
+    this.#options.onExposure?.(event.key, variation);
+  }
+
+  #countTracking(event: TrackingEvent): void {
+    let aggregate = this.#metrics.get(event.key);
+    if (!aggregate) {
+      if (this.#series >= this.#maxSeries) return void this.#overflow++;
+      this.#series++;
+      aggregate = { count: 0, valueCount: 0, sum: 0, sumOfSquares: 0, lastSeen: 0 };
+      this.#metrics.set(event.key, aggregate);
+    }
+    aggregate.count++;
+    aggregate.lastSeen = Math.max(aggregate.lastSeen, event.creationDate);
+    const value = event.trackingEventDetails?.value;
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      aggregate.valueCount++;
+      aggregate.sum += value;
+      aggregate.sumOfSquares += value * value;
+    }
+  }
+}
+
+/** A timestamp above 9,999,999,999 is in milliseconds: keep its first ten digits (seconds), as GO Feature Flag does. */
+export function creationSeconds(value: unknown): number {
+  let seconds = typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : Math.floor(Date.now() / 1000);
+  if (seconds > 9_999_999_999) seconds = Number(String(seconds).slice(0, 10));
+  return seconds;
+}
+
+function normaliseEvent(raw: unknown, meta: Record<string, unknown> | undefined): FeatureEvent | TrackingEvent | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const event = raw as Record<string, unknown>;
+  if (typeof event.key !== 'string' || event.key === '' || event.key.length > MAX_LABEL) return undefined;
+  const common = {
+    ...(typeof event.contextKind === 'string' ? { contextKind: event.contextKind } : {}),
+    ...(typeof event.userKey === 'string' ? { userKey: event.userKey } : {}),
+    creationDate: creationSeconds(event.creationDate),
+    key: event.key,
+  };
+  if (event.kind === 'tracking') {
+    return {
+      kind: 'tracking',
+      ...common,
+      ...(isObject(event.evaluationContext) ? { evaluationContext: event.evaluationContext } : {}),
+      ...(isObject(event.trackingEventDetails) ? { trackingEventDetails: event.trackingEventDetails } : {}),
+    };
+  }
+  const metadata = meta ?? (isObject(event.metadata) ? event.metadata : undefined);
+  return {
+    kind: 'feature',
+    ...common,
+    ...(typeof event.variation === 'string' ? { variation: event.variation } : {}),
+    ...('value' in event ? { value: event.value } : {}),
+    ...(typeof event.default === 'boolean' ? { default: event.default } : {}),
+    ...(typeof event.version === 'string' ? { version: event.version } : {}),
+    source: typeof event.source === 'string' && event.source !== '' ? event.source : 'PROVIDER_CACHE',
+    ...(metadata ? { metadata } : {}),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

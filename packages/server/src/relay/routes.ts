@@ -1,0 +1,396 @@
+import type { FastifyInstance } from 'fastify';
+import { evaluate, fnv1a32, type EvaluationContext, type EvaluationDetail, type JsonValue, type Snapshot } from '@vexil/core';
+import { canonicalJson } from '@vexil/store';
+import type { ServerContext } from '../context.js';
+import { UNKNOWN_FLAG } from '../metrics/metrics.js';
+import { anyValue, flagKeyParams, goffErrorSchema, looseObject, metadataSchema } from '../http/schemas.js';
+import { HttpError } from '../http/errors.js';
+import { etagMatches } from '../http/etag.js';
+
+/**
+ * GO Feature Flag relay-proxy compatibility: the same paths and the same request and response shapes, so GO Feature
+ * Flag's own OpenFeature providers work against Vexil unchanged.
+ */
+
+interface RelayUser {
+  key?: string;
+  anonymous?: boolean;
+  custom?: Record<string, unknown>;
+}
+
+interface RelayRequest {
+  evaluationContext?: { key?: string; custom?: Record<string, unknown> };
+  /** Legacy shape. */
+  user?: RelayUser;
+  defaultValue?: JsonValue;
+}
+
+const contextSchema = {
+  type: 'object',
+  properties: { key: { type: 'string' }, custom: looseObject },
+  additionalProperties: true,
+} as const;
+
+const relayRequestSchema = {
+  type: 'object',
+  description: '`{evaluationContext: {key, custom}}` (or the legacy `{user: {key, anonymous, custom}}`).',
+  properties: {
+    evaluationContext: contextSchema,
+    user: {
+      type: 'object',
+      properties: { key: { type: 'string' }, anonymous: { type: 'boolean' }, custom: looseObject },
+      additionalProperties: true,
+    },
+    defaultValue: anyValue,
+  },
+  additionalProperties: true,
+} as const;
+
+const variationResultSchema = {
+  type: 'object',
+  properties: {
+    trackEvents: { type: 'boolean' },
+    variationType: { type: 'string' },
+    failed: { type: 'boolean' },
+    version: { type: 'string' },
+    reason: { type: 'string' },
+    errorCode: { type: 'string' },
+    errorDetails: { type: 'string' },
+    value: anyValue,
+    cacheable: { type: 'boolean' },
+    metadata: metadataSchema,
+  },
+} as const;
+
+const flagStateSchema = {
+  type: 'object',
+  properties: {
+    value: anyValue,
+    timestamp: { type: 'integer' },
+    variationType: { type: 'string' },
+    trackEvents: { type: 'boolean' },
+    errorCode: { type: 'string' },
+    errorDetails: { type: 'string' },
+    reason: { type: 'string' },
+    metadata: metadataSchema,
+  },
+} as const;
+
+/** The evaluation context a relay request describes, or a 400 like GO Feature Flag's. */
+export function relayContext(body: RelayRequest | undefined): EvaluationContext {
+  if (body?.evaluationContext && typeof body.evaluationContext === 'object') {
+    const { key, custom } = body.evaluationContext;
+    return { ...(isObject(custom) ? custom : {}), targetingKey: typeof key === 'string' ? key : '' };
+  }
+  if (body?.user && typeof body.user === 'object') {
+    const { key, anonymous, custom } = body.user;
+    return { ...(isObject(custom) ? custom : {}), anonymous: anonymous === true, targetingKey: typeof key === 'string' ? key : '' };
+  }
+  throw new HttpError(400, 'bad_request', 'assertRequest: impossible to find user in request');
+}
+
+function metadataOf(detail: EvaluationDetail): Record<string, JsonValue> | undefined {
+  for (const _ in detail.flagMetadata) return detail.flagMetadata as Record<string, JsonValue>;
+  return undefined;
+}
+
+/** GO Feature Flag's `VariationResult`, in its key order. */
+export function toVariationResult(detail: EvaluationDetail, defaultValue: JsonValue | undefined): Record<string, unknown> {
+  const served = detail.variant !== undefined;
+  const metadata = metadataOf(detail);
+  return {
+    trackEvents: detail.trackEvents,
+    variationType: detail.variant ?? 'SdkDefault',
+    failed: detail.errorCode !== undefined,
+    version: detail.version ?? '',
+    reason: detail.reason,
+    errorCode: detail.errorCode ?? '',
+    ...(detail.errorMessage ? { errorDetails: detail.errorMessage } : {}),
+    value: served ? detail.value : (defaultValue ?? null),
+    cacheable: detail.cacheable,
+    ...(metadata ? { metadata } : {}),
+  };
+}
+
+/** GO Feature Flag's `FlagState` (an entry of `/v1/allflags`). */
+function toFlagState(detail: EvaluationDetail, timestamp: number): Record<string, unknown> {
+  const served = detail.variant !== undefined;
+  const metadata = metadataOf(detail);
+  return {
+    value: served ? detail.value : null,
+    timestamp,
+    variationType: detail.variant ?? '',
+    trackEvents: detail.trackEvents,
+    errorCode: detail.errorCode ?? '',
+    ...(detail.errorMessage ? { errorDetails: detail.errorMessage } : {}),
+    reason: detail.reason,
+    ...(metadata ? { metadata } : {}),
+  };
+}
+
+/** `{hash, flags}` of `/v1/flag/change`: FNV-1a (32 bits) of the canonical JSON of all flags, and of each. */
+interface ChangeHashes {
+  revision: number;
+  body: { hash: number; flags: Record<string, number> };
+  etag: string;
+}
+
+export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { holder, metrics, collector } = ctx;
+  let hashes: ChangeHashes | undefined;
+  const changeHashes = (snapshot: Snapshot): ChangeHashes => {
+    const revision = snapshot.revision ?? 0;
+    if (hashes?.revision === revision) return hashes;
+    const flags: Record<string, number> = {};
+    const definitions = snapshot.definitions;
+    for (const key of Object.keys(definitions).sort()) flags[key] = fnv1a32(canonicalJson(definitions[key]));
+    const hash = fnv1a32(canonicalJson({ flags: definitions, segments: snapshot.segments }));
+    hashes = { revision, body: { hash, flags }, etag: `"${hash.toString(16)}"` };
+    return hashes;
+  };
+
+  app.post<{ Body: RelayRequest }>(
+    '/v1/allflags',
+    {
+      config: { auth: 'sdk' },
+      schema: {
+        tags: ['GO Feature Flag relay'],
+        summary: 'All flags for a user',
+        description: 'GO Feature Flag relay API. `custom.gofeatureflag.flagList` limits the flags evaluated.',
+        body: relayRequestSchema,
+        response: {
+          200: {
+            type: 'object',
+            properties: { flags: { type: 'object', additionalProperties: flagStateSchema }, valid: { type: 'boolean' } },
+          },
+          400: goffErrorSchema,
+        },
+      },
+    },
+    (request) => {
+      const context = relayContext(request.body);
+      const snapshot = holder.snapshot;
+      const goff = context.gofeatureflag as { flagList?: unknown } | undefined;
+      const only = Array.isArray(goff?.flagList) && goff.flagList.length > 0 ? goff.flagList.filter((key): key is string => typeof key === 'string') : undefined;
+      const keys = only ?? [...snapshot.flags.keys()].sort();
+      const timestamp = Math.floor(Date.now() / 1000);
+      const flags: Record<string, unknown> = {};
+      let valid = true;
+      for (const key of keys) {
+        const detail = evaluate(snapshot, key, context);
+        metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+        if (detail.errorCode !== undefined) valid = false;
+        flags[key] = toFlagState(detail, timestamp);
+      }
+      return { flags, valid };
+    },
+  );
+
+  app.post<{ Params: { key: string }; Body: RelayRequest }>(
+    '/v1/feature/:key/eval',
+    {
+      config: { auth: 'sdk' },
+      schema: {
+        tags: ['GO Feature Flag relay'],
+        summary: 'Evaluate one flag for a user',
+        description:
+          'GO Feature Flag relay API. Always 200 with a `VariationResult`: `failed` and `errorCode` tell errors (e.g. `FLAG_NOT_FOUND`), and `value` is then `defaultValue`.',
+        params: flagKeyParams,
+        body: relayRequestSchema,
+        response: { 200: variationResultSchema, 400: goffErrorSchema },
+      },
+    },
+    (request) => {
+      const key = request.params.key;
+      const body = request.body;
+      const context = relayContext(body);
+      const snapshot = holder.snapshot;
+      const defaultValue = body?.defaultValue;
+      const detail = evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue });
+      metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+      return toVariationResult(detail, defaultValue);
+    },
+  );
+
+  app.post<{ Body: { meta?: Record<string, unknown>; events?: unknown[] } }>(
+    '/v1/data/collector',
+    {
+      config: { auth: 'sdk' },
+      schema: {
+        tags: ['GO Feature Flag relay'],
+        summary: 'Collect evaluation and tracking events',
+        description:
+          'GO Feature Flag relay API. Events with `kind: "tracking"` are tracking events, all others feature (evaluation) events; `meta` replaces each feature event\'s metadata. Folded into in-memory counters (see `/admin/v1/events`) and, with `--events-file`, appended as JSON lines.',
+        body: {
+          type: 'object',
+          properties: { meta: looseObject, events: { type: 'array', items: anyValue } },
+          additionalProperties: true,
+        },
+        response: { 200: { type: 'object', properties: { ingestedContentCount: { type: 'integer' } } }, 400: goffErrorSchema },
+      },
+    },
+    (request) => {
+      const events = request.body?.events;
+      if (!Array.isArray(events)) throw new HttpError(400, 'bad_request', 'collectEvalData: invalid input data');
+      const meta = request.body?.meta;
+      return { ingestedContentCount: collector.ingest(events, isObject(meta) ? meta : undefined) };
+    },
+  );
+
+  app.get(
+    '/v1/flag/change',
+    {
+      config: { auth: 'sdk' },
+      schema: {
+        tags: ['GO Feature Flag relay'],
+        summary: 'Poll for flag changes',
+        description: 'GO Feature Flag relay API: `{hash, flags: {key: hash}}`, with an `ETag`; 304 when `If-None-Match` matches.',
+        headers: { type: 'object', properties: { 'if-none-match': { type: 'string' } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { hash: { type: 'integer' }, flags: { type: 'object', additionalProperties: { type: 'integer' } } },
+          },
+          304: { type: 'null', description: 'Not modified' },
+        },
+      },
+    },
+    (request, reply) => {
+      const current = changeHashes(holder.snapshot);
+      reply.header('etag', current.etag);
+      if (etagMatches(request.headers['if-none-match'], current.etag)) return reply.code(304).send();
+      return current.body;
+    },
+  );
+
+  app.post<{ Body: { flags?: string[] } | undefined }>(
+    '/v1/flag/configuration',
+    {
+      config: { auth: 'sdk' },
+      schema: {
+        tags: ['GO Feature Flag relay'],
+        summary: 'Flag configuration for in-process evaluation',
+        description:
+          "GO Feature Flag relay API: the flags' definitions (optionally only those listed in `flags`), with `ETag` and `Last-Modified`; 304 when `If-None-Match` matches.",
+        body: {
+          type: ['object', 'null'],
+          properties: { flags: { type: 'array', items: { type: 'string' } } },
+          additionalProperties: true,
+        },
+        headers: { type: 'object', properties: { 'if-none-match': { type: 'string' } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              flags: { type: 'object', additionalProperties: looseObject },
+              evaluationContextEnrichment: looseObject,
+              errorCode: { type: 'string' },
+              errorDetails: { type: 'string' },
+            },
+          },
+          304: { type: 'null', description: 'Not modified' },
+        },
+      },
+    },
+    (request, reply) => {
+      const snapshot = holder.snapshot;
+      const wanted = request.body?.flags;
+      const definitions = snapshot.definitions;
+      let flags: Record<string, unknown> = definitions;
+      if (Array.isArray(wanted) && wanted.length > 0) {
+        flags = {};
+        for (const key of wanted) if (Object.hasOwn(definitions, key)) flags[key] = definitions[key];
+      }
+      const etag = `"${fnv1a32(`${changeHashes(snapshot).body.hash}:${canonicalJson(wanted ?? [])}`).toString(16)}"`;
+      reply.header('etag', etag);
+      reply.header('last-modified', holder.loadedAt.toUTCString());
+      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      return { flags, evaluationContextEnrichment: {} };
+    },
+  );
+
+  app.get(
+    '/health',
+    {
+      config: { auth: 'none', rateLimit: false },
+      schema: {
+        tags: ['Monitoring'],
+        summary: 'Health',
+        description:
+          '`initialized` (as GO Feature Flag answers) plus `status`: `ok`, or `degraded` while the store does not answer and the last flags are served. Always 200 once started: evaluations keep working when degraded.',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              initialized: { type: 'boolean' },
+              status: { type: 'string', enum: ['starting', 'ok', 'degraded'] },
+              store: {
+                type: 'object',
+                properties: {
+                  kind: { type: 'string' },
+                  reachable: { type: 'boolean' },
+                  writable: { type: 'boolean' },
+                  lastError: { type: 'string' },
+                  lastErrorAt: { type: 'string' },
+                },
+              },
+              revision: { type: 'integer' },
+              flags: { type: 'integer' },
+              lastReload: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    () => ({
+      initialized: holder.status !== 'starting',
+      status: holder.status,
+      store: {
+        kind: ctx.store.kind,
+        reachable: holder.storeReachable,
+        writable: ctx.store.writable,
+        ...(holder.lastError && !holder.storeReachable ? { lastError: holder.lastError.message, lastErrorAt: holder.lastError.at } : {}),
+      },
+      revision: holder.revision,
+      flags: holder.snapshot.flags.size,
+      lastReload: holder.loadedAt.toISOString(),
+    }),
+  );
+
+  app.get(
+    '/info',
+    {
+      config: { auth: 'none', rateLimit: false },
+      schema: {
+        tags: ['Monitoring'],
+        summary: 'Info',
+        description: '`cacheRefresh` (as GO Feature Flag answers: when the flags were last reloaded) plus Vexil details.',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              cacheRefresh: { type: 'string' },
+              name: { type: 'string' },
+              version: { type: 'string' },
+              store: { type: 'string' },
+              revision: { type: 'integer' },
+              startedAt: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    () => ({
+      cacheRefresh: holder.loadedAt.toISOString(),
+      name: 'vexil',
+      version: ctx.version,
+      store: ctx.store.kind,
+      revision: holder.revision,
+      startedAt: ctx.startedAt.toISOString(),
+    }),
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,223 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { ADMIN, SDK, SseReader, fixtureServer, json, listen } from './helpers.js';
+
+let app: FastifyInstance;
+let base: string;
+
+before(async () => {
+  app = await fixtureServer();
+  base = await listen(app);
+});
+after(async () => {
+  await app.close();
+});
+
+const post = (path: string, body?: unknown, headers: Record<string, string> = json()) =>
+  fetch(`${base}${path}`, { method: 'POST', headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+
+describe('OFREP single flag', () => {
+  test('evaluates with the context and answers OFREP success fields', async () => {
+    const response = await post('/ofrep/v1/evaluate/flags/bool-flag', { context: { targetingKey: 'u1', email: 'a@example.com' } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    const body = await response.json();
+    assert.deepEqual(body, {
+      key: 'bool-flag',
+      value: true,
+      reason: 'TARGETING_MATCH',
+      variant: 'on',
+      // Only primitive metadata in OFREP; the list `tags` is left out.
+      metadata: { owner: 'web', evaluatedRuleName: 'staff', gofeatureflag_cacheable: true },
+      cacheable: true,
+    });
+  });
+
+  test('a missing body, a missing context and a missing targetingKey are accepted', async () => {
+    const noBody = await post('/ofrep/v1/evaluate/flags/number-flag', undefined, { 'x-api-key': SDK });
+    assert.equal(noBody.status, 200);
+    assert.equal((await noBody.json()).value, 50);
+    const emptyBody = await post('/ofrep/v1/evaluate/flags/number-flag', '', json());
+    assert.equal(emptyBody.status, 200);
+    const noContext = await post('/ofrep/v1/evaluate/flags/bool-flag', {});
+    assert.deepEqual(await noContext.json(), {
+      key: 'bool-flag',
+      value: false,
+      reason: 'DEFAULT',
+      variant: 'off',
+      metadata: { owner: 'web', gofeatureflag_cacheable: true },
+      cacheable: true,
+    });
+    const nullContext = await post('/ofrep/v1/evaluate/flags/object-flag', { context: null });
+    assert.deepEqual((await nullContext.json()).value, { model: 'a', topK: 10 });
+  });
+
+  test('an unknown flag is 404 FLAG_NOT_FOUND with the key', async () => {
+    const response = await post('/ofrep/v1/evaluate/flags/no-such-flag', { context: { targetingKey: 'u' } });
+    assert.equal(response.status, 404);
+    const body = await response.json();
+    assert.equal(body.key, 'no-such-flag');
+    assert.equal(body.errorCode, 'FLAG_NOT_FOUND');
+    assert.equal(typeof body.errorDetails, 'string');
+  });
+
+  test('other evaluation errors are 400 with key and errorCode', async () => {
+    const response = await post('/ofrep/v1/evaluate/flags/split-flag', { context: { plan: 'pro' } });
+    assert.equal(response.status, 400);
+    const body = await response.json();
+    assert.equal(body.key, 'split-flag');
+    assert.equal(body.errorCode, 'TARGETING_KEY_MISSING');
+  });
+
+  test('malformed JSON and a non-object body are 400 INVALID_CONTEXT', async () => {
+    const bad = await post('/ofrep/v1/evaluate/flags/bool-flag', '{"context": ', json());
+    assert.equal(bad.status, 400);
+    const body = await bad.json();
+    assert.equal(body.key, 'bool-flag');
+    assert.equal(body.errorCode, 'INVALID_CONTEXT');
+    assert.match(body.errorDetails, /not valid JSON/);
+    const list = await post('/ofrep/v1/evaluate/flags/bool-flag', [1, 2]);
+    assert.equal(list.status, 400);
+    assert.equal((await list.json()).errorCode, 'INVALID_CONTEXT');
+  });
+
+  test('a disabled flag answers like an OpenFeature default: reason DISABLED, no value, no variant', async () => {
+    const response = await post('/ofrep/v1/evaluate/flags/disabled-flag', { context: { targetingKey: 'u' } });
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    assert.equal(body.reason, 'DISABLED');
+    assert.equal('value' in body, false);
+    assert.equal('variant' in body, false);
+    const off = await (await post('/ofrep/v1/evaluate/flags/off-variation-flag', { context: {} })).json();
+    assert.equal(off.reason, 'DISABLED');
+    assert.equal(off.value, false);
+    assert.equal(off.variant, 'off');
+  });
+
+  test('keys: none → 401, unknown → 401, Bearer accepted', async () => {
+    const none = await post('/ofrep/v1/evaluate/flags/bool-flag', {}, { 'content-type': 'application/json' });
+    assert.equal(none.status, 401);
+    const wrong = await post('/ofrep/v1/evaluate/flags/bool-flag', {}, json('nope'));
+    assert.equal(wrong.status, 401);
+    const bearer = await post('/ofrep/v1/evaluate/flags/bool-flag', {}, { 'content-type': 'application/json', authorization: `Bearer ${SDK}` });
+    assert.equal(bearer.status, 200);
+    const admin = await post('/ofrep/v1/evaluate/flags/bool-flag', {}, json(ADMIN));
+    assert.equal(admin.status, 200, 'admin keys may evaluate too');
+  });
+
+  test('429 carries Retry-After in integer seconds, per key', async () => {
+    const limitedApp = await fixtureServer({ rateLimit: { max: 5, timeWindowMs: 60_000 }, sdkKeys: ['limited-key', 'other-key'] });
+    try {
+      const send = (key: string) =>
+        limitedApp.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/bool-flag', headers: json(key), payload: {} });
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await send('limited-key')).statusCode);
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+      const limited = await send('limited-key');
+      assert.equal(limited.statusCode, 429);
+      assert.match(String(limited.headers['retry-after']), /^[0-9]+$/);
+      assert.equal(limited.json().key, 'bool-flag');
+      assert.equal(limited.json().errorCode, 'GENERAL');
+      assert.equal((await send('other-key')).statusCode, 200, 'another key has its own budget');
+    } finally {
+      await limitedApp.close();
+    }
+  });
+});
+
+describe('OFREP bulk', () => {
+  test('every flag sorted by key, with ETag and eventStreams; If-None-Match gives 304', async () => {
+    const context = { context: { targetingKey: 'user-1', email: 'x@example.com' } };
+    const response = await post('/ofrep/v1/evaluate/flags', context);
+    assert.equal(response.status, 200);
+    const etag = response.headers.get('etag');
+    assert.ok(etag && /^"\d+-[\w-]+"$/.test(etag), `etag ${etag}`);
+    const body = await response.json();
+    const keys = body.flags.map((flag: { key: string }) => flag.key);
+    assert.deepEqual(keys, [...keys].sort());
+    assert.deepEqual(keys, ['bool-flag', 'disabled-flag', 'number-flag', 'object-flag', 'off-variation-flag', 'split-flag']);
+    const disabled = body.flags.find((flag: { key: string }) => flag.key === 'disabled-flag');
+    assert.deepEqual(Object.keys(disabled).sort(), ['key', 'metadata', 'reason']);
+    assert.equal(body.eventStreams.length, 1);
+    assert.equal(body.eventStreams[0].type, 'sse');
+    assert.equal(body.eventStreams[0].url, `${base}/ofrep/v1/events?key=${SDK}`);
+    assert.equal(body.eventStreams[0].inactivityDelaySec, 120);
+
+    const again = await post('/ofrep/v1/evaluate/flags', context, json(SDK, { 'if-none-match': etag }));
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.get('etag'), etag);
+    assert.equal(await again.text(), '');
+
+    // The same ETag with another context (another attribute, same targetingKey) must not give 304.
+    const other = await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'user-1', email: 'x@other.org' } }, json(SDK, { 'if-none-match': etag }));
+    assert.equal(other.status, 200);
+    assert.notEqual(other.headers.get('etag'), etag);
+  });
+
+  test('per-flag errors sit inside flags[] with HTTP 200', async () => {
+    const response = await post('/ofrep/v1/evaluate/flags', {});
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    const split = body.flags.find((flag: { key: string }) => flag.key === 'split-flag');
+    assert.deepEqual(Object.keys(split).sort(), ['errorCode', 'errorDetails', 'key']);
+    assert.equal(split.errorCode, 'TARGETING_KEY_MISSING');
+  });
+
+  test('the ETag changes when a flag changes, and the event stream sends refetchEvaluation', async () => {
+    const first = await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'k' } });
+    const etag = first.headers.get('etag')!;
+    const { eventStreams } = await first.json();
+    const events = await SseReader.open(eventStreams[0].url);
+    try {
+      assert.equal(events.status, 200);
+      assert.match(events.headers?.get('content-type') ?? '', /^text\/event-stream/);
+      const put = await fetch(`${base}/admin/v1/flags/number-flag`, {
+        method: 'PATCH',
+        headers: json(ADMIN),
+        body: JSON.stringify({ defaultRule: { variation: 'small' } }),
+      });
+      assert.equal(put.status, 200);
+      const event = await events.waitFor((e) => e.event === 'message');
+      const data = JSON.parse(event.data);
+      assert.equal(data.type, 'refetchEvaluation');
+      assert.ok(Number.isInteger(data.lastModified));
+      assert.ok(event.id && Number(event.id) > 0);
+      const refetch = await post(`/ofrep/v1/evaluate/flags?flagConfigEtag=${encodeURIComponent(data.etag)}`, { context: { targetingKey: 'k' } }, json(SDK, { 'if-none-match': etag }));
+      assert.equal(refetch.status, 200);
+      const flags = (await refetch.json()).flags;
+      assert.equal(flags.find((flag: { key: string }) => flag.key === 'number-flag').value, 10);
+    } finally {
+      events.close();
+    }
+  });
+
+  test('the event stream needs a key (query or header)', async () => {
+    const anonymous = await fetch(`${base}/ofrep/v1/events`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+  });
+});
+
+describe('CORS for browser providers', () => {
+  test('preflight allows the headers OFREP providers send and exposes ETag', async () => {
+    const preflight = await fetch(`${base}/ofrep/v1/evaluate/flags`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,x-api-key,if-none-match,content-type',
+      },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase();
+    for (const name of ['authorization', 'x-api-key', 'if-none-match', 'content-type']) assert.ok(allowed.includes(name), `${name} in ${allowed}`);
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
+
+    const actual = await post('/ofrep/v1/evaluate/flags', {}, json(SDK, { origin: 'https://app.example.com' }));
+    assert.equal(actual.headers.get('access-control-allow-origin'), '*');
+    assert.match((actual.headers.get('access-control-expose-headers') ?? '').toLowerCase(), /etag/);
+    await actual.body?.cancel();
+  });
+});

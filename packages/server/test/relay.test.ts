@@ -1,0 +1,201 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ADMIN, SDK, fixtureServer, json, listen } from './helpers.js';
+
+let app: FastifyInstance;
+let base: string;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vexil-relay-'));
+  app = await fixtureServer({ eventsFile: join(dir, 'events.jsonl') });
+  base = await listen(app);
+});
+after(async () => {
+  await app.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = json()) =>
+  fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+
+const VARIATION_RESULT_KEYS = ['trackEvents', 'variationType', 'failed', 'version', 'reason', 'errorCode', 'value', 'cacheable'];
+
+describe('GO Feature Flag relay API', () => {
+  test('/v1/feature/{key}/eval answers a VariationResult in GO Feature Flag key order', async () => {
+    const response = await post('/v1/feature/bool-flag/eval', {
+      evaluationContext: { key: 'user-1', custom: { email: 'me@example.com' } },
+      defaultValue: false,
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    const body = JSON.parse(text);
+    assert.deepEqual(Object.keys(body), [...VARIATION_RESULT_KEYS, 'metadata']);
+    assert.deepEqual(body, {
+      trackEvents: true,
+      variationType: 'on',
+      failed: false,
+      version: '',
+      reason: 'TARGETING_MATCH',
+      errorCode: '',
+      value: true,
+      cacheable: true,
+      metadata: { owner: 'web', tags: ['a', 'b'], evaluatedRuleName: 'staff' },
+    });
+  });
+
+  test('the legacy {user} shape, version, and an unknown flag (200, SdkDefault, the default value)', async () => {
+    const legacy = await (await post('/v1/feature/number-flag/eval', { user: { key: 'u', anonymous: true, custom: {} }, defaultValue: 0 })).json();
+    assert.equal(legacy.value, 50);
+    assert.equal(legacy.version, '3');
+    assert.equal(legacy.variationType, 'large');
+    assert.equal(legacy.reason, 'STATIC');
+
+    const missing = await post('/v1/feature/nope/eval', { evaluationContext: { key: 'u' }, defaultValue: 'dflt' });
+    assert.equal(missing.status, 200);
+    const body = await missing.json();
+    assert.equal(body.failed, true);
+    assert.equal(body.errorCode, 'FLAG_NOT_FOUND');
+    assert.equal(body.variationType, 'SdkDefault');
+    assert.equal(body.value, 'dflt');
+    assert.equal(body.reason, 'ERROR');
+    assert.equal(body.cacheable, false);
+    assert.equal(typeof body.errorDetails, 'string');
+  });
+
+  test('a disabled flag: reason DISABLED, SdkDefault, the default value, not failed', async () => {
+    const body = await (await post('/v1/feature/disabled-flag/eval', { evaluationContext: { key: 'u' }, defaultValue: false })).json();
+    assert.equal(body.reason, 'DISABLED');
+    assert.equal(body.variationType, 'SdkDefault');
+    assert.equal(body.value, false);
+    assert.equal(body.failed, false);
+    assert.equal(body.errorCode, '');
+  });
+
+  test('no context and no user is a 400 with a message', async () => {
+    const response = await post('/v1/feature/bool-flag/eval', { defaultValue: false });
+    assert.equal(response.status, 400);
+    assert.match((await response.json()).message, /impossible to find user/);
+  });
+
+  test('/v1/allflags: {flags: {key: FlagState}, valid}; flagList limits the flags', async () => {
+    const body = await (await post('/v1/allflags', { evaluationContext: { key: 'user-1', custom: {} } })).json();
+    assert.deepEqual(Object.keys(body), ['flags', 'valid']);
+    assert.equal(body.valid, true);
+    const state = body.flags['number-flag'];
+    assert.deepEqual(Object.keys(state), ['value', 'timestamp', 'variationType', 'trackEvents', 'errorCode', 'reason']);
+    assert.equal(state.value, 50);
+    assert.ok(Math.abs(state.timestamp - Date.now() / 1000) < 60);
+    const disabled = body.flags['disabled-flag'];
+    assert.equal(disabled.value, null);
+    assert.equal(disabled.variationType, '');
+    assert.equal(disabled.reason, 'DISABLED');
+
+    const some = await (await post('/v1/allflags', { evaluationContext: { key: 'u', custom: { gofeatureflag: { flagList: ['bool-flag', 'nope'] } } } })).json();
+    assert.deepEqual(Object.keys(some.flags), ['bool-flag', 'nope']);
+    assert.equal(some.valid, false);
+    assert.equal(some.flags.nope.errorCode, 'FLAG_NOT_FOUND');
+
+    const anonymous = await (await post('/v1/allflags', {})).status;
+    assert.equal(anonymous, 400);
+  });
+
+  test('/v1/flag/change: hashes with an ETag, 304 when unchanged, new hash after a change', async () => {
+    const first = await fetch(`${base}/v1/flag/change`, { headers: { authorization: `Bearer ${SDK}` } });
+    assert.equal(first.status, 200);
+    const etag = first.headers.get('etag')!;
+    const body = await first.json();
+    assert.ok(Number.isInteger(body.hash) && body.hash >= 0 && body.hash < 2 ** 32);
+    assert.deepEqual(Object.keys(body.flags).sort(), ['bool-flag', 'disabled-flag', 'number-flag', 'object-flag', 'off-variation-flag', 'split-flag']);
+    const unchanged = await fetch(`${base}/v1/flag/change`, { headers: { authorization: `Bearer ${SDK}`, 'if-none-match': etag } });
+    assert.equal(unchanged.status, 304);
+
+    const write = await fetch(`${base}/admin/v1/flags/object-flag`, {
+      method: 'PATCH',
+      headers: json(ADMIN),
+      body: JSON.stringify({ metadata: { note: 'changed' } }),
+    });
+    assert.equal(write.status, 200);
+    const changed = await fetch(`${base}/v1/flag/change`, { headers: { 'x-api-key': SDK, 'if-none-match': etag } });
+    assert.equal(changed.status, 200);
+    const after = await changed.json();
+    assert.notEqual(after.hash, body.hash);
+    assert.notEqual(after.flags['object-flag'], body.flags['object-flag']);
+    assert.equal(after.flags['bool-flag'], body.flags['bool-flag']);
+  });
+
+  test('/v1/flag/configuration: flag definitions, filtered, with ETag and Last-Modified', async () => {
+    const all = await post('/v1/flag/configuration', {});
+    assert.equal(all.status, 200);
+    assert.ok(all.headers.get('last-modified'));
+    const etag = all.headers.get('etag')!;
+    const body = await all.json();
+    assert.deepEqual(body.evaluationContextEnrichment, {});
+    assert.deepEqual(body.flags['number-flag'].variations, { small: 10, large: 50 });
+    const same = await fetch(`${base}/v1/flag/configuration`, { method: 'POST', headers: json(SDK, { 'if-none-match': etag }), body: '{}' });
+    assert.equal(same.status, 304);
+    const some = await (await post('/v1/flag/configuration', { flags: ['bool-flag', 'nope'] })).json();
+    assert.deepEqual(Object.keys(some.flags), ['bool-flag']);
+  });
+
+  test('/v1/data/collector: counts events (skipped ones included), aggregates them, appends JSON lines', async () => {
+    const response = await post('/v1/data/collector', {
+      meta: { environment: 'test' },
+      events: [
+        { kind: 'feature', contextKind: 'user', userKey: 'u1', creationDate: 1_700_000_000_123, key: 'bool-flag', variation: 'on', value: true, default: false, version: '' },
+        { kind: 'feature', userKey: 'u2', creationDate: 1_700_000_001, key: 'bool-flag', variation: 'on', value: true, default: false, source: 'SERVER' },
+        { kind: 'tracking', userKey: 'u1', creationDate: 1_700_000_002, key: 'checkout', evaluationContext: { targetingKey: 'u1' }, trackingEventDetails: { value: 12.5 } },
+        { kind: 'tracking', userKey: 'u2', creationDate: 1_700_000_003, key: 'checkout', trackingEventDetails: { value: 7.5 } },
+        'not an event',
+      ],
+    });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { ingestedContentCount: 5 });
+
+    const summary = await (await fetch(`${base}/admin/v1/events`, { headers: { 'x-api-key': ADMIN } })).json();
+    assert.equal(summary.flags['bool-flag'].on.count, 2);
+    assert.deepEqual(summary.metrics.checkout, { count: 2, valueCount: 2, sum: 20, sumOfSquares: 12.5 ** 2 + 7.5 ** 2, lastSeen: 1_700_000_003 });
+    assert.equal(summary.invalid, 1);
+
+    await app.vexil.collector.close();
+    const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(lines.length, 4);
+    assert.equal(lines[0].creationDate, 1_700_000_000, 'milliseconds are truncated to seconds');
+    assert.deepEqual(lines[0].metadata, { environment: 'test' }, 'meta replaces the metadata');
+    assert.equal(lines[0].source, 'PROVIDER_CACHE');
+    assert.equal(lines[1].source, 'SERVER');
+    assert.equal(lines[2].kind, 'tracking');
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /vexil_flag_exposures_total\{flag="bool-flag",variation="on"\} 2/);
+    assert.match(metrics, /vexil_collected_events_total\{kind="feature"\} 2/);
+
+    const bad = await post('/v1/data/collector', { meta: {} });
+    assert.equal(bad.status, 400);
+  });
+
+  test('/health and /info need no key and answer GO Feature Flag fields', async () => {
+    const health = await (await fetch(`${base}/health`)).json();
+    assert.equal(health.initialized, true);
+    assert.equal(health.status, 'ok');
+    assert.equal(health.store.kind, 'pglite');
+    const info = await (await fetch(`${base}/info`)).json();
+    assert.ok(!Number.isNaN(Date.parse(info.cacheRefresh)));
+    assert.equal(info.name, 'vexil');
+  });
+
+  test('/metrics: evaluations by flag, variant and reason; request latency; store health', async () => {
+    await post('/v1/feature/number-flag/eval', { evaluationContext: { key: 'u' } });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /vexil_evaluations_total\{flag="number-flag",variant="large",reason="STATIC"\} \d+/);
+    assert.match(text, /vexil_evaluations_total\{flag="__unknown__",variant="",reason="ERROR"\} \d+/);
+    assert.match(text, /vexil_http_request_duration_seconds_bucket\{le="[0-9.]+",method="POST",route="\/v1\/feature\/:key\/eval",status="200"\}/);
+    assert.match(text, /vexil_store_up\{store="pglite"\} 1/);
+    assert.match(text, /vexil_sse_clients\{stream="sdk"\} 0/);
+    assert.match(text, /vexil_snapshot_last_reload_timestamp_seconds \d+/);
+  });
+});
