@@ -24,3 +24,4 @@ export { fnv1a32, fnv1a32Continue, compareUtf8 } from './bucketing/fnv.js';
 export { buildPercentageBuckets, bucketOf, pickBucket, type PercentageBuckets } from './bucketing/percentage.js';
 export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
+export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';

@@ -361,3 +361,26 @@ describe('contexts as OpenFeature passes them', () => {
     assert.equal(evaluate(snap, 'f', context).value, 'A');
   });
 });
+
+describe('GO Feature Flag form (segments inlined)', () => {
+  it('gives the same answers as the flag with segment references', async () => {
+    const { toGoFeatureFlagForm, inlineSegments } = await import('../src/index.js');
+    const segments = { staff: { query: 'email ew "@corp.com"' }, beta: { query: 'beta eq true or @staff' } };
+    assert.equal(inlineSegments('@beta and name eq "@staff"', segments), '(beta eq true or (email ew "@corp.com")) and name eq "@staff"');
+    const flag: FlagDefinition = {
+      variations: { on: true, off: false },
+      targeting: [{ query: 'not @beta', variation: 'off' }, { query: '@staff', variation: 'on' }],
+      defaultRule: { percentage: { on: 30, off: 70 } },
+      offVariation: 'off',
+    };
+    const withSegments = compileFlagSet({ f: flag }, { segments });
+    const plain = toGoFeatureFlagForm(flag, segments);
+    assert.equal(plain.offVariation, undefined);
+    const inlined = compileFlagSet({ f: plain });
+    fc.assert(
+      fc.property(fc.record({ targetingKey: fc.string(), email: fc.constantFrom('a@corp.com', 'b@x.io'), beta: fc.boolean() }), (context) => {
+        assert.deepEqual(evaluate(inlined, 'f', context).value, evaluate(withSegments, 'f', context).value);
+      }),
+    );
+  });
+});
