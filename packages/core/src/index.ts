@@ -25,3 +25,4 @@ export { buildPercentageBuckets, bucketOf, pickBucket, type PercentageBuckets } 
 export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
+export { canonicalJson } from './snapshot/canonical-json.js';

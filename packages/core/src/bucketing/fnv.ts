@@ -8,8 +8,21 @@ const FNV_PRIME = 0x01000193;
 
 /** Continues an FNV-1a hash `hash` over the UTF-8 encoding of `text`. */
 export function fnv1a32Continue(hash: number, text: string): number {
+  // Fast path: keys are almost always ASCII (ids, UUIDs, emails); leave it on the first other character.
   let h = hash;
-  for (let i = 0; i < text.length; i++) {
+  const length = text.length;
+  let i = 0;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) break;
+    h = Math.imul(h ^ code, FNV_PRIME);
+  }
+  return i === length ? h >>> 0 : fnv1a32Utf8(h, text, i);
+}
+
+function fnv1a32Utf8(hash: number, text: string, from: number): number {
+  let h = hash;
+  for (let i = from; i < text.length; i++) {
     let code = text.charCodeAt(i);
     if (code < 0x80) {
       h = Math.imul(h ^ code, FNV_PRIME);

@@ -53,6 +53,8 @@ export interface FlagPhase {
   requiresBucketing: boolean;
   offVariation?: string;
   needsQueryContext: boolean;
+  /** Some query reads `key`/`targetingKey`/`anonymous`: it needs the query view of the context, not the context. */
+  needsIdentityView: boolean;
 }
 
 export interface CompiledFlag {
@@ -213,6 +215,7 @@ function compilePhase(
     requiresBucketing: all.some((rule) => rule.outcome.kind !== 'variation'),
     ...(flag.offVariation !== undefined ? { offVariation: flag.offVariation } : {}),
     needsQueryContext: rules.some((rule) => !rule.disabled && rule.query !== undefined && rule.query.kind !== 'match-all'),
+    needsIdentityView: rules.some((rule) => !rule.disabled && rule.query !== undefined && rule.query.usesIdentity),
   };
 }
 
@@ -229,7 +232,7 @@ function compileRule(
     const text = typeof rule.query === 'string' ? rule.query : JSON.stringify(rule.query);
     const result = compileQuery(text, resolveSegment ? { resolveSegment } : {});
     // A query that does not parse never matches, as in GO Feature Flag (validation reported it as an error).
-    query = result.ok ? result.query : { kind: 'nikunjy', text, matches: () => false };
+    query = result.ok ? result.query : { kind: 'nikunjy', text, matches: () => false, usesIdentity: false };
   }
   const outcome = compileOutcome(rule);
   const dynamic =

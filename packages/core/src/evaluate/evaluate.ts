@@ -127,7 +127,11 @@ function evaluateFlag<T>(
     };
   }
 
-  const queryContext = phase.needsQueryContext ? toQueryContext(context, bucketingKeyForQuery(context)) : undefined;
+  const queryContext = !phase.needsQueryContext
+    ? undefined
+    : phase.needsIdentityView
+      ? toQueryContext(context, bucketingKeyForQuery(context))
+      : (context as Record<string, unknown>);
   const rules = phase.rules;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;

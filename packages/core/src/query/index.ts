@@ -15,6 +15,28 @@ export interface CompiledQuery {
   readonly text: string;
   /** Never throws. Runtime errors (GOFF: invalid operation, panics) count as no match, like GOFF. */
   matches(context: QueryContext): boolean;
+  /**
+   * True when the query reads `key`, `targetingKey` or `anonymous` (directly, through a segment, or possibly, for
+   * JsonLogic). When false, the evaluator can hand over the caller's context as it is instead of building the
+   * query's view of it (a copy per evaluation).
+   */
+  readonly usesIdentity: boolean;
+}
+
+const IDENTITY_ATTRIBUTES = new Set(['key', 'targetingKey', 'anonymous']);
+
+function readsIdentity(node: QueryNode, segments: ReadonlyMap<string, CompiledQuery>): boolean {
+  switch (node.type) {
+    case 'present':
+    case 'compare':
+      return IDENTITY_ATTRIBUTES.has(node.path[0]!);
+    case 'segment':
+      return segments.get(node.name)?.usesIdentity ?? true;
+    case 'not':
+      return readsIdentity(node.operand, segments);
+    case 'logical':
+      return node.operands.some((operand) => readsIdentity(operand, segments));
+  }
 }
 
 export interface QueryDiagnostic {
@@ -87,7 +109,7 @@ export function segmentReferences(text: string): string[] {
 }
 
 function matchAll(text: string): CompiledQuery {
-  return { kind: 'match-all', text, matches: () => true };
+  return { kind: 'match-all', text, matches: () => true, usesIdentity: false };
 }
 
 function compileJsonLogic(text: string, logic: Record<string, unknown>): QueryCompileResult {
@@ -100,6 +122,7 @@ function compileJsonLogic(text: string, logic: Record<string, unknown>): QueryCo
   const query: CompiledQuery = {
     kind: 'jsonlogic',
     text,
+    usesIdentity: true,
     matches(context) {
       try {
         return jsonLogicMatches(run(asRoot(context)));
@@ -166,6 +189,7 @@ function compileNikunjy(text: string, options: CompileQueryOptions): QueryCompil
   const query: CompiledQuery = {
     kind: 'nikunjy',
     text,
+    usesIdentity: readsIdentity(root, segments),
     matches(context) {
       try {
         return predicate(asRoot(context));

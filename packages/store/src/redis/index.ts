@@ -20,7 +20,7 @@ import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreVali
 import { assertWritableFlag, assertWritableSegments, readStoredSegments, storedFlagChecker } from '../validation.js';
 import { canonicalJson, checkSnapshot, createSnapshot } from '../snapshot/index.js';
 import { AsyncQueue } from '../util/async-queue.js';
-import { APPLY, REVOKE_API_KEY, SNAPSHOT } from './scripts.js';
+import { APPLY, CREATE_API_KEY, REVOKE_API_KEY, SNAPSHOT } from './scripts.js';
 import { parseRedisUrl } from './url.js';
 
 export { parseRedisUrl } from './url.js';
@@ -184,6 +184,7 @@ function timeBound(value: string, name: string): number {
  * - `P changes`     stream: the change log, entry id `{revision}-0`, field `e` = the change event as JSON; trimmed to
  *                   about `changeLogMaxLength` entries.
  * - `P apikeys`     hash: API key id → record JSON (`apiKeys`; hashes of secrets only).
+ * - `P apikeys:hashes` hash: secret hash → key id, so one secret is never stored twice.
  * - channel `P changes`: every change event, published by the write itself.
  *
  * Every write is one Lua script (version check, revision, flag, metadata, audit, change log, publish), so it is
@@ -272,8 +273,11 @@ export class RedisFlagStore implements FlagStore {
         return records.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
       },
       create: async (record) => {
-        const created = await this.call(() => this.client.hsetnx(this.keys.apiKeys, record.id, JSON.stringify(record)));
-        if (Number(created) !== 1) throw new Error(`an API key with id "${record.id}" already exists`);
+        const created = Number(
+          await this.evalScript(CREATE_API_KEY, [this.keys.apiKeys, `${this.keys.apiKeys}:hashes`], [record.id, record.hash.toLowerCase(), JSON.stringify(record)]),
+        );
+        if (created === -1) throw new Error(`an API key with id "${record.id}" already exists`);
+        if (created === -2) throw new Error('an API key with the same secret already exists');
       },
       revoke: async (id) =>
         Number(await this.evalScript(REVOKE_API_KEY, [this.keys.apiKeys], [id, new Date().toISOString()])) === 1,

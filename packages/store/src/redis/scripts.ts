@@ -173,3 +173,12 @@ if not record.revokedAt then
 end
 return 1
 `;
+
+/** KEYS: api keys hash (id → record), hash index (secret hash → id). ARGV: id, secret hash, record JSON.
+ * Returns 1 when created, -1 when the id exists, -2 when a key with the same secret hash exists. */
+export const CREATE_API_KEY = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -1 end
+if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[1]) == 0 then return -2 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;

@@ -1,23 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/**
- * JSON with object keys sorted (recursively) and no whitespace, so equal content always gives the same text and
- * the same hash, whatever order a store or a file kept the keys in. Follows `JSON.stringify` otherwise: `undefined`
- * members are left out, non-finite numbers become `null`, `toJSON` is honoured.
- */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? 'null';
-}
-
-function sortKeys(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === 'function') return sortKeys(withJson.toJSON());
-  if (Array.isArray(value)) return value.map(sortKeys);
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-  return sorted;
-}
+export { canonicalJson } from '@vexil/core';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

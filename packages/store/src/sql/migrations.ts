@@ -53,6 +53,27 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX audit_at ON $schema.audit (at)`,
     ],
   },
+  {
+    version: 2,
+    name: 'API keys',
+    statements: [
+      // API keys created through the admin API, shared by every server on this database. Only the SHA-256 hash of a
+      // secret is kept, never the secret. Rows are never deleted: revoking sets revoked_at (and who revoked).
+      `CREATE TABLE $schema.api_keys (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('sdk', 'admin')),
+        role text NOT NULL CHECK (role IN ('reader', 'editor', 'admin')),
+        hash text NOT NULL CHECK (hash ~ '^[0-9a-f]{64}$'),
+        prefix text NOT NULL,
+        created_at timestamptz NOT NULL,
+        created_by text NOT NULL,
+        revoked_at timestamptz,
+        revoked_by text,
+        CONSTRAINT api_keys_hash_key UNIQUE (hash)
+      )`,
+    ],
+  },
 ];
 
 export async function migrate(driver: SqlDriver, schema: string): Promise<number> {

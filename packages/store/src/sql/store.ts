@@ -2,6 +2,8 @@ import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
 import { SEGMENTS_KEY } from '@vexil/core';
 import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreValidationError } from '../errors.js';
 import type {
+  ApiKeyRecord,
+  ApiKeyStore,
   AuditEntry,
   AuditPage,
   AuditQuery,
@@ -76,6 +78,40 @@ interface PendingChange {
   revision: number;
 }
 
+interface ApiKeyRow extends Row {
+  id: string;
+  name: string;
+  kind: ApiKeyRecord['kind'];
+  role: ApiKeyRecord['role'];
+  hash: string;
+  prefix: string;
+  created_at: Date | string;
+  created_by: string;
+  revoked_at: Date | string | null;
+}
+
+const API_KEY_KINDS: readonly string[] = ['sdk', 'admin'] satisfies ApiKeyRecord['kind'][];
+const API_KEY_ROLES: readonly string[] = ['reader', 'editor', 'admin'] satisfies ApiKeyRecord['role'][];
+const HEX_SHA256 = /^[0-9a-f]{64}$/i;
+
+/** Rejects a record the table could not hold (TypeError), before it reaches the database. */
+function checkApiKeyRecord(record: ApiKeyRecord): void {
+  const problem = (message: string): never => {
+    throw new TypeError(`invalid API key record: ${message}`);
+  };
+  if (!record || typeof record !== 'object') problem('not an object');
+  if (typeof record.id !== 'string' || record.id.length === 0) problem('id must be a non-empty string');
+  for (const field of ['name', 'prefix', 'createdBy'] as const)
+    if (typeof record[field] !== 'string') problem(`${field} must be a string`);
+  if (!API_KEY_KINDS.includes(record.kind)) problem(`kind must be sdk or admin, not ${String(record.kind)}`);
+  if (!API_KEY_ROLES.includes(record.role)) problem(`role must be reader, editor or admin, not ${String(record.role)}`);
+  if (typeof record.hash !== 'string' || !HEX_SHA256.test(record.hash)) problem('hash must be a hex SHA-256 (64 hex digits)');
+  if (typeof record.createdAt !== 'string' || Number.isNaN(Date.parse(record.createdAt)))
+    problem('createdAt must be an ISO 8601 date');
+  if (record.revokedAt !== undefined && (typeof record.revokedAt !== 'string' || Number.isNaN(Date.parse(record.revokedAt))))
+    problem('revokedAt must be an ISO 8601 date when present');
+}
+
 type StoredFlagCheck = (key: string, raw: unknown, text: string) => ReturnType<ReturnType<typeof storedFlagChecker>>;
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
@@ -118,11 +154,21 @@ function checkTime(value: string | undefined, name: string): string | undefined 
  * serialises writers, so revisions commit in order with no gaps), then checks `expectedVersion`, writes the flag,
  * appends an audit entry and NOTIFYs the new revision. The audit table doubles as the change log: `watch()` reads
  * it by revision, first to catch up, then again whenever a notification (or a reconnection) says there is more.
+ *
+ * API keys (`apiKeys`) live in their own table, outside the revision and the audit log: see `apiKeys`.
  */
 export class SqlFlagStore implements FlagStore {
   readonly writable = true;
   readonly kind: 'pglite' | 'postgres';
   readonly schema: string;
+  /**
+   * API keys shared by every server on this database (the table `api_keys`; hashes of secrets only). Creating or
+   * revoking a key does not bump the store revision and is not written to the audit log: that log is also the change
+   * log every watcher replays as flag events, and its entries are flag changes (`before`/`after` flag definitions),
+   * so a key entry there would reach SDKs as a bogus flag change. The key's row keeps its own trail instead:
+   * `created_at`/`created_by`, and `revoked_at`/`revoked_by` (rows are never deleted).
+   */
+  readonly apiKeys: ApiKeyStore;
 
   readonly #driver: SqlDriver;
   readonly #s: string;
@@ -147,6 +193,11 @@ export class SqlFlagStore implements FlagStore {
     this.#s = `"${schema}"`;
     this.#channel = `${schema}_changes`;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+    this.apiKeys = {
+      list: () => this.#listApiKeys(),
+      create: (record) => this.#createApiKey(record),
+      revoke: (id, actor) => this.#revokeApiKey(id, actor),
+    };
   }
 
   /** Opens `pglite:…` or `postgres://…`, creating or migrating the schema. */
@@ -568,6 +619,76 @@ export class SqlFlagStore implements FlagStore {
       this.#wakers.add(check);
       signal?.addEventListener('abort', done, { once: true });
     });
+  }
+
+  // ---- API keys --------------------------------------------------------------------------------------------------
+
+  /** Every key, revoked ones included, oldest first. */
+  async #listApiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = await this.#run(() =>
+      this.#driver.query<ApiKeyRow>(
+        `SELECT id, name, kind, role, hash, prefix, created_at, created_by, revoked_at
+         FROM ${this.#s}.api_keys ORDER BY created_at, id COLLATE "C"`,
+      ),
+    );
+    return rows.map((row) => {
+      const record: ApiKeyRecord = {
+        id: row.id,
+        name: row.name,
+        kind: row.kind,
+        role: row.role,
+        hash: row.hash,
+        prefix: row.prefix,
+        createdAt: iso(row.created_at),
+        createdBy: row.created_by,
+      };
+      if (row.revoked_at !== null) record.revokedAt = iso(row.revoked_at);
+      return record;
+    });
+  }
+
+  /** Adds a key. Rejects (and changes nothing) when a key with the same id or the same hash exists. */
+  async #createApiKey(record: ApiKeyRecord): Promise<void> {
+    checkApiKeyRecord(record);
+    // Hex is case-insensitive: store it in lower case, so one secret can never be stored twice.
+    const hash = record.hash.toLowerCase();
+    await this.#run(async () => {
+      const inserted = await this.#driver.query(
+        `INSERT INTO ${this.#s}.api_keys (id, name, kind, role, hash, prefix, created_at, created_by, revoked_at)
+         VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::timestamptz)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [record.id, record.name, record.kind, record.role, hash, record.prefix, record.createdAt, record.createdBy, record.revokedAt ?? null],
+      );
+      if (inserted.length === 1) return;
+      // A unique constraint stopped it. Rows are never deleted, so the one in the way is still there.
+      const [taken] = await this.#driver.query<{ id: boolean; hash: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM ${this.#s}.api_keys WHERE id = $1::text) AS id,
+                EXISTS (SELECT 1 FROM ${this.#s}.api_keys WHERE hash = $2::text) AS hash`,
+        [record.id, hash],
+      );
+      throw new Error(
+        taken?.id
+          ? `an API key with id "${record.id}" already exists`
+          : taken?.hash
+            ? `an API key with the same hash (the same secret) already exists`
+            : `an API key with id "${record.id}" or the same hash already exists`,
+      );
+    });
+  }
+
+  /** Marks the key revoked, once: revoking it again keeps the first time and actor. False when there is no such key. */
+  async #revokeApiKey(id: string, actor: string): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError('revoke: the key id must be a string');
+    const rows = await this.#run(() =>
+      this.#driver.query(
+        `UPDATE ${this.#s}.api_keys
+         SET revoked_at = COALESCE(revoked_at, date_trunc('milliseconds', now())),
+             revoked_by = CASE WHEN revoked_at IS NULL THEN $2::text ELSE revoked_by END
+         WHERE id = $1::text RETURNING id`,
+        [id, typeof actor === 'string' ? actor : null],
+      ),
+    );
+    return rows.length > 0;
   }
 
   // ---- audit, snapshots, health ----------------------------------------------------------------------------------
