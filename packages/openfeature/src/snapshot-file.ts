@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { FlagDefinition, SegmentDefinition } from '@vexil/core';
+import { canonicalJson, type FlagDefinition, type SegmentDefinition } from '@vexil/core';
 
 /** The snapshot document format, the same `vexil-snapshot/1` that the store and the CLI export. */
 export const SNAPSHOT_FORMAT = 'vexil-snapshot/1';
@@ -24,21 +24,6 @@ export interface FlagData {
   revision: number;
   /** Per-flag store versions, when known. */
   versions?: Record<string, number>;
-}
-
-/** JSON with object keys sorted recursively, so equal content always gives the same text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? 'null';
-}
-
-function sortKeys(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === 'function') return sortKeys(withJson.toJSON());
-  if (Array.isArray(value)) return value.map(sortKeys);
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-  return sorted;
 }
 
 export function contentHash(flags: Record<string, FlagDefinition>, segments: Record<string, SegmentDefinition>): string {

@@ -1,5 +1,6 @@
 import { compileFlagSet, segmentReferences, type FlagDefinition, type SegmentDefinition, type Snapshot } from '@vexil/core';
-import { canonicalJson, type FlagData } from './snapshot-file.js';
+import { canonicalJson } from '@vexil/core';
+import type { FlagData } from './snapshot-file.js';
 
 /** A change as the server's stream and the store's change feed describe it. */
 export type FlagChange =
