@@ -21,6 +21,8 @@ import { registerRelayRoutes } from './relay/routes.js';
 import { registerStreamRoutes } from './stream/routes.js';
 import { registerAdminRoutes } from './admin/routes.js';
 import { registerContextSample } from './admin/context-sample.js';
+import { DEFAULT_UI_ROOT, registerAdminPage } from './ui/admin-page.js';
+import { isStoreId, storeIdentity } from './stream/store-id.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -127,18 +129,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const collector = new EventCollector({
       ...(options.eventsFile ? { file: options.eventsFile } : {}),
       onEvent: (kind) => metrics.collectedEvents.inc({ kind }),
-      onExposure: (flag, variation) => {
+      onExposure: (flag, variation, count) => {
         const compiled = holder.snapshot.flags.get(flag);
-        if (!compiled) return metrics.recordExposure(UNKNOWN_FLAG, '');
+        if (!compiled) return metrics.recordExposure(UNKNOWN_FLAG, '', count);
         const known = variation === 'SdkDefault' || compiled.phases.some((phase) => Object.hasOwn(phase.variations, variation));
-        metrics.recordExposure(flag, known ? variation : '__other__');
+        metrics.recordExposure(flag, known ? variation : '__other__', count);
       },
     });
     const sse = new SseHub({ heartbeatMs: options.heartbeatMs ?? 15_000, gauge: metrics.sseClients });
 
+    if (options.storeId !== undefined && !isStoreId(options.storeId))
+      throw new TypeError(`storeId "${options.storeId}": use 1 to 64 letters, digits, "_", "." or "-"`);
     const ctx: ServerContext = {
       store,
       holder,
+      storeId: options.storeId ?? storeIdentity(store, options.storeUrl),
+      streamResumeWaitMs: options.streamResumeWaitMs ?? 1000,
+      adminPage: undefined,
       keys,
       metrics,
       collector,
@@ -250,6 +257,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       { config: { auth: 'none', rateLimit: false }, schema: { hide: true } },
       () => app.swagger(),
     );
+
+    if (options.uiRoot !== false) ctx.adminPage = (await registerAdminPage(app, options.uiRoot ?? DEFAULT_UI_ROOT)).root;
 
     app.addHook('preClose', (done: () => void) => {
       sse.closeAll();

@@ -16,6 +16,12 @@ export interface ServerContext {
   publicUrl: string | undefined;
   inactivityDelaySec: number;
   startedAt: Date;
+  /** The store's identity in stream event ids (`<storeId>:<revision>`). */
+  storeId: string;
+  /** How long a stream resume ahead of this server waits for it to catch up (ms). */
+  streamResumeWaitMs: number;
+  /** The admin page folder served at `/`, or undefined when none is served (not built, or `uiRoot: false`). */
+  adminPage: string | undefined;
   /** Keys generated at start (`generateKeys`): shown once, then forget them. */
   generatedKeys: { admin?: string; sdk?: string };
   version: string;

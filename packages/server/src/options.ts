@@ -12,7 +12,10 @@ export interface RateLimitOptions {
 export interface ServerOptions {
   /** An open store. The server does not close it unless `closeStore` is true. */
   store?: FlagStore;
-  /** A store URL (`pglite:…`, `postgres://…`, `redis://…`, `file:…`), opened by the server and closed with it. */
+  /**
+   * A store URL (`pglite:…`, `postgres://…`, `redis://…`, `file:…`), opened by the server and closed with it. Given
+   * with `store`, it only says where that store lives (for the store id in stream event ids).
+   */
   storeUrl?: string;
   storeOptions?: OpenStoreOptions;
   closeStore?: boolean;
@@ -67,6 +70,24 @@ export interface ServerOptions {
    * preview). In memory only, readable with an admin key. Default 1000; 0 turns it off.
    */
   contextSampleSize?: number;
+  /**
+   * The admin page's folder (a Vite build with `index.html` and `assets/`), served at `/` without auth. Default: the
+   * `@vexil/ui` build beside this package (`packages/ui/dist`). When it has no `index.html`, `/` answers a page saying
+   * how to build it. `false`: no page at all.
+   */
+  uiRoot?: string | false;
+  /**
+   * Identifies the store in stream event ids (`<storeId>:<revision>`), so a client resuming with an id from another
+   * store (or from this store before a reset) gets a full snapshot. Default: derived from the store URL (kind,
+   * location, schema or prefix; never credentials), or random per process for stores whose revisions are
+   * per-process (files, in-memory PGlite) or when only a store instance is given.
+   */
+  storeId?: string;
+  /**
+   * A stream client resuming from a revision of this store that this server has not reached yet (it came from a
+   * server further ahead) waits this long for this server to catch up, then gets a full snapshot. Default 1000 ms.
+   */
+  streamResumeWaitMs?: number;
   /** Register prom-client's default process metrics. Default true. */
   defaultMetrics?: boolean;
 }

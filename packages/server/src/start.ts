@@ -84,6 +84,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     app = await buildServer({
       ...options,
       store,
+      ...(storeUrl ? { storeUrl } : {}),
       closeStore: ownsStore,
       generateKeys: options.generateKeys ?? true,
       ...(keyStore ? { keyStore } : {}),
@@ -110,6 +111,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     lines.push(
       `vexil ${ctx.version} listening on ${url}`,
       `  store      ${storeUrl ? redact(storeUrl) : store.kind}${store.writable ? '' : ' (read-only)'}: ${ctx.holder.snapshot.flags.size} flag(s), revision ${ctx.holder.revision}`,
+      ctx.adminPage ? `  admin page ${url}/` : '  admin page not built (npm run build -w @vexil/ui): / explains how',
       `  OFREP      ${url}/ofrep/v1/evaluate/flags`,
       `  GOFF relay ${url}/v1/feature/{key}/eval`,
       `  stream     ${url}/v1/stream`,

@@ -192,6 +192,29 @@ describe('OFREP bulk', () => {
     }
   });
 
+  test('the event stream: a Last-Event-ID other than the current revision (older, or ahead: a fresh store) re-fetches at once', async () => {
+    const revision = app.vexil.holder.revision;
+    for (const [lastEventId, refetch] of [
+      [String(revision), false],
+      [String(revision - 1), true],
+      [String(revision + 100), true],
+    ] as const) {
+      const events = await SseReader.open(`${base}/ofrep/v1/events?key=${SDK}`, { 'last-event-id': lastEventId });
+      try {
+        if (refetch) {
+          const event = await events.waitFor((e) => e.event === 'message', 2000);
+          assert.equal(JSON.parse(event.data).type, 'refetchEvaluation');
+          assert.equal(event.id, String(revision));
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          assert.equal(events.events.length, 0);
+        }
+      } finally {
+        events.close();
+      }
+    }
+  });
+
   test('the event stream needs a key (query or header)', async () => {
     const anonymous = await fetch(`${base}/ofrep/v1/events`);
     assert.equal(anonymous.status, 401);

@@ -128,18 +128,68 @@ describe('GO Feature Flag relay API', () => {
     assert.equal(after.flags['bool-flag'], body.flags['bool-flag']);
   });
 
-  test('/v1/flag/configuration: flag definitions, filtered, with ETag and Last-Modified', async () => {
+  test('/v1/flag/configuration: GO Feature Flag forms in flags, Vexil definitions beside them, filtered, with ETag and Last-Modified', async () => {
     const all = await post('/v1/flag/configuration', {});
     assert.equal(all.status, 200);
     assert.ok(all.headers.get('last-modified'));
     const etag = all.headers.get('etag')!;
     const body = await all.json();
+    assert.deepEqual(Object.keys(body), ['flags', 'evaluationContextEnrichment', 'vexilFlags', 'segments', 'versions', 'revision']);
     assert.deepEqual(body.evaluationContextEnrichment, {});
+    assert.equal(body.revision, app.vexil.holder.revision);
+    assert.equal(all.headers.get('x-vexil-revision'), String(body.revision));
+    assert.deepEqual(body.segments, { staff: { query: 'email ew "@example.com"' } });
     assert.deepEqual(body.flags['number-flag'].variations, { small: 10, large: 50 });
+    assert.deepEqual(Object.keys(body.vexilFlags).sort(), Object.keys(body.flags).sort());
+    assert.deepEqual(Object.keys(body.versions).sort(), Object.keys(body.flags).sort());
+    assert.ok(Object.values(body.versions).every((version) => Number.isInteger(version) && (version as number) >= 1));
+
+    // GO Feature Flag's providers know no segments and no offVariation: `flags` has them inlined / dropped.
+    assert.equal(body.flags['bool-flag'].targeting[0].query, '(email ew "@example.com")');
+    assert.equal(body.vexilFlags['bool-flag'].targeting[0].query, '@staff');
+    assert.equal(body.flags['off-variation-flag'].offVariation, undefined);
+    assert.equal(body.vexilFlags['off-variation-flag'].offVariation, 'off');
+    assert.equal(body.flags['off-variation-flag'].disable, true);
+
     const same = await fetch(`${base}/v1/flag/configuration`, { method: 'POST', headers: json(SDK, { 'if-none-match': etag }), body: '{}' });
     assert.equal(same.status, 304);
-    const some = await (await post('/v1/flag/configuration', { flags: ['bool-flag', 'nope'] })).json();
+    const some = await (await post('/v1/flag/configuration', { flags: ['bool-flag', 'nope', 'bool-flag'] })).json();
     assert.deepEqual(Object.keys(some.flags), ['bool-flag']);
+    assert.deepEqual(Object.keys(some.vexilFlags), ['bool-flag']);
+    assert.deepEqual(Object.keys(some.versions), ['bool-flag']);
+    assert.deepEqual(some.segments, body.segments, 'segments are always complete');
+
+    // A segment change changes what GO Feature Flag's providers get for the flags using it (and the ETag).
+    const segments = await fetch(`${base}/admin/v1/segments`, {
+      method: 'PUT',
+      headers: json(ADMIN),
+      body: JSON.stringify({ segments: { staff: { query: 'email ew "@example.org"' } } }),
+    });
+    assert.equal(segments.status, 200);
+    const changed = await fetch(`${base}/v1/flag/configuration`, { method: 'POST', headers: json(SDK, { 'if-none-match': etag }), body: '{}' });
+    assert.equal(changed.status, 200);
+    const after = await changed.json();
+    assert.equal(after.flags['bool-flag'].targeting[0].query, '(email ew "@example.org")');
+    assert.equal(after.vexilFlags['bool-flag'].targeting[0].query, '@staff');
+    assert.ok(after.revision > body.revision);
+    const restored = await fetch(`${base}/admin/v1/segments`, { method: 'PUT', headers: json(ADMIN), body: JSON.stringify({ segments: body.segments }) });
+    assert.equal(restored.status, 200);
+  });
+
+  test('/v1/flag/change: per-flag hashes follow the GO Feature Flag form (a segment change shows on the flags using it)', async () => {
+    const before = await (await fetch(`${base}/v1/flag/change`, { headers: { 'x-api-key': SDK } })).json();
+    const segments = await fetch(`${base}/admin/v1/segments`, {
+      method: 'PUT',
+      headers: json(ADMIN),
+      body: JSON.stringify({ segments: { staff: { query: 'email ew "@example.net"' } } }),
+    });
+    assert.equal(segments.status, 200);
+    const after = await (await fetch(`${base}/v1/flag/change`, { headers: { 'x-api-key': SDK } })).json();
+    assert.notEqual(after.hash, before.hash);
+    assert.notEqual(after.flags['bool-flag'], before.flags['bool-flag']);
+    assert.equal(after.flags['number-flag'], before.flags['number-flag']);
+    const original = { staff: { query: 'email ew "@example.com"' } };
+    assert.equal((await fetch(`${base}/admin/v1/segments`, { method: 'PUT', headers: json(ADMIN), body: JSON.stringify({ segments: original }) })).status, 200);
   });
 
   test('/v1/data/collector: counts events (skipped ones included), aggregates them, appends JSON lines', async () => {
@@ -176,6 +226,52 @@ describe('GO Feature Flag relay API', () => {
 
     const bad = await post('/v1/data/collector', { meta: {} });
     assert.equal(bad.status, 400);
+  });
+
+  test('/v1/data/collector: a feature event with count stands for that many evaluations', async () => {
+    const file = join(dir, 'counted.jsonl');
+    const other = await fixtureServer({ eventsFile: file });
+    try {
+      const response = await other.inject({
+        method: 'POST',
+        url: '/v1/data/collector',
+        headers: json(),
+        payload: {
+          events: [
+            { kind: 'feature', userKey: 'u1', creationDate: 1_700_000_010, key: 'number-flag', variation: 'large', value: 50, default: false, count: 25 },
+            { kind: 'feature', userKey: 'u2', creationDate: 1_700_000_011, key: 'number-flag', variation: 'large', value: 50, default: false },
+            // Not a positive integer: invalid, not counted.
+            { kind: 'feature', userKey: 'u3', creationDate: 1_700_000_012, key: 'number-flag', variation: 'large', count: 0 },
+            { kind: 'feature', userKey: 'u3', creationDate: 1_700_000_012, key: 'number-flag', variation: 'large', count: 2.5 },
+            { kind: 'feature', userKey: 'u3', creationDate: 1_700_000_012, key: 'number-flag', variation: 'large', count: '3' },
+          ],
+        },
+      });
+      assert.equal(response.statusCode, 200);
+      assert.deepEqual(response.json(), { ingestedContentCount: 5 });
+
+      const summary = (await other.inject({ method: 'GET', url: '/admin/v1/events', headers: { 'x-api-key': ADMIN } })).json();
+      assert.deepEqual(summary.flags['number-flag'], { large: { count: 26, lastSeen: 1_700_000_011 } });
+      assert.equal(summary.received, 5);
+      assert.equal(summary.invalid, 3);
+
+      const metrics = (await other.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /vexil_flag_exposures_total\{flag="number-flag",variation="large"\} 26/);
+      assert.match(metrics, /vexil_collected_events_total\{kind="feature"\} 2/);
+
+      // The events file keeps the count (and none where the SDK sent none).
+      await other.vexil.collector.close();
+      const lines = (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+      assert.deepEqual(
+        lines.map((event) => [event.userKey, event.count]),
+        [
+          ['u1', 25],
+          ['u2', undefined],
+        ],
+      );
+    } finally {
+      await other.close();
+    }
   });
 
   test('/health and /info need no key and answer GO Feature Flag fields', async () => {

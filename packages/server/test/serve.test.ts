@@ -1,9 +1,11 @@
 // `vexil serve` as users run it: a separate process, keys generated on first start, graceful shutdown.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '@vexil/store';
+import { hashSecret } from '@vexil/server';
 import { ADMIN, FIXTURE, SDK, json, spawnServe } from './helpers.js';
 
 let dir: string;
@@ -28,8 +30,14 @@ describe('vexil serve', { timeout: 180_000 }, () => {
       assert.match(output, /loaded \d+ example flag\(s\)/);
       sdkKey = /SDK key\s+(vxl_sdk_\S+)/.exec(output)![1]!;
       adminKey = /admin key\s+(vxl_admin_\S+)/.exec(output)![1]!;
-      const keyFile = await readFile(join(dir, 'data.api-keys.json'), 'utf8');
-      assert.ok(!keyFile.includes(sdkKey) && !keyFile.includes(adminKey), 'only hashes are kept');
+      assert.match(output, /in the pglite store/, 'the embedded store keeps the keys');
+      assert.match(output, /admin page +(http:\/\/\S+\/|not built)/);
+
+      // The admin page (or, when it is not built, a page saying how to build it) at /, without a key.
+      const page = await fetch(`${first.url}/`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      await page.text();
 
       const evaluated = await fetch(`${first.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: json(sdkKey), body: '{"context":{"targetingKey":"u"}}' });
       assert.equal(evaluated.status, 200);
@@ -41,6 +49,18 @@ describe('vexil serve', { timeout: 180_000 }, () => {
       assert.equal(await exitOf(first.child), 0);
     }
     assert.match(first.output(), /SIGTERM: shutting down/);
+
+    // Only the keys' hashes were kept.
+    const stored = await openStore(store);
+    try {
+      const records = await stored.apiKeys!.list();
+      assert.equal(records.length, 2);
+      const text = JSON.stringify(records);
+      assert.ok(!text.includes(sdkKey) && !text.includes(adminKey), 'only hashes are kept');
+      assert.deepEqual(records.map((record) => record.hash).sort(), [hashSecret(adminKey), hashSecret(sdkKey)].sort());
+    } finally {
+      await stored.close();
+    }
 
     const second = await spawnServe(['--store', store]);
     try {

@@ -1,7 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { ADMIN, SDK, SseReader, fixtureServer, json, listen, sleep } from './helpers.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '@vexil/store';
+import { ADMIN, SDK, SseReader, fixtureServer, json, listen, sleep, uniqueId } from './helpers.js';
+import { parseEventId, storeIdentity, storeLocation } from '../src/stream/store-id.js';
 
 let app: FastifyInstance;
 let base: string;
@@ -17,6 +22,9 @@ after(async () => {
 const put = (key: string, flag: unknown) =>
   fetch(`${base}/admin/v1/flags/${key}`, { method: 'PUT', headers: json(ADMIN), body: JSON.stringify(flag) });
 const flagWith = (value: number) => ({ variations: { only: value }, defaultRule: { variation: 'only' } });
+/** The revision in an event id `<storeId>:<revision>`. */
+const revisionOf = (id: string | undefined) => Number(id?.split(':')[1]);
+const idOf = (revision: number) => `${app.vexil.storeId}:${revision}`;
 
 describe('/v1/stream (SSE for in-process SDKs)', () => {
   test('a full snapshot on connect, then each change with its revision as id', async () => {
@@ -25,7 +33,8 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
       assert.equal(stream.status, 200);
       const snapshot = await stream.waitFor((e) => e.event === 'snapshot');
       const data = JSON.parse(snapshot.data);
-      assert.equal(String(data.revision), snapshot.id);
+      assert.equal(snapshot.id, `${app.vexil.storeId}:${data.revision}`);
+      assert.match(app.vexil.storeId, /^[0-9a-f]{12}$/);
       assert.deepEqual(data.flags['number-flag'].variations, { small: 10, large: 50 });
       assert.deepEqual(data.segments, { staff: { query: 'email ew "@example.com"' } });
       assert.equal(data.versions['number-flag'], 1);
@@ -36,13 +45,13 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
       assert.equal(change.key, 'stream-a');
       assert.equal(change.version, 1);
       assert.deepEqual(change.flag, flagWith(1));
-      assert.equal(Number(created.id), data.revision + 1);
+      assert.equal(created.id, idOf(data.revision + 1));
 
       const removed = await fetch(`${base}/admin/v1/flags/stream-a`, { method: 'DELETE', headers: { 'x-api-key': ADMIN } });
       assert.equal(removed.status, 200);
       const deleted = await stream.waitFor((e) => e.event === 'delete');
       assert.equal(JSON.parse(deleted.data).key, 'stream-a');
-      assert.equal(Number(deleted.id), data.revision + 2);
+      assert.equal(deleted.id, idOf(data.revision + 2));
     } finally {
       stream.close();
     }
@@ -52,15 +61,15 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
     const first = await SseReader.open(`${base}/v1/stream`, { 'x-api-key': SDK });
     const snapshot = await first.waitFor((e) => e.event === 'snapshot');
     first.close();
-    const from = Number(snapshot.id);
+    const from = revisionOf(snapshot.id);
 
     for (let i = 1; i <= 3; i++) assert.ok((await put('resume-me', flagWith(i))).ok);
 
-    const resumed = await SseReader.open(`${base}/v1/stream`, { 'x-api-key': SDK, 'last-event-id': String(from) });
+    const resumed = await SseReader.open(`${base}/v1/stream`, { 'x-api-key': SDK, 'last-event-id': idOf(from) });
     try {
-      await resumed.waitFor((e) => e.id === String(from + 3));
+      await resumed.waitFor((e) => e.id === idOf(from + 3));
       assert.deepEqual(
-        resumed.events.map((e) => [e.event, Number(e.id)]),
+        resumed.events.map((e) => [e.event, revisionOf(e.id)]),
         [
           ['put', from + 1],
           ['put', from + 2],
@@ -70,7 +79,7 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
       assert.deepEqual(JSON.parse(resumed.events[2]!.data).flag, flagWith(3));
       // Live changes follow, once each.
       assert.ok((await put('resume-me', flagWith(4))).ok);
-      await resumed.waitFor((e) => e.id === String(from + 4));
+      await resumed.waitFor((e) => e.id === idOf(from + 4));
       assert.equal(resumed.events.length, 4);
     } finally {
       resumed.close();
@@ -78,7 +87,7 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
 
     // The ring keeps 5 changes: resuming from before them gets the whole state instead.
     for (let i = 5; i <= 11; i++) assert.ok((await put('resume-me', flagWith(i))).ok);
-    const tooOld = await SseReader.open(`${base}/v1/stream?key=${SDK}&lastEventId=${from}`);
+    const tooOld = await SseReader.open(`${base}/v1/stream?key=${SDK}&lastEventId=${encodeURIComponent(idOf(from))}`);
     try {
       const full = await tooOld.waitFor(() => true);
       assert.equal(full.event, 'snapshot');
@@ -88,12 +97,123 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
     }
 
     // Already current: nothing until the next change.
+    const current = await SseReader.open(`${base}/v1/stream?key=${SDK}`, { 'last-event-id': idOf(app.vexil.holder.appliedRevision) });
+    try {
+      await sleep(100);
+      assert.equal(current.events.length, 0);
+    } finally {
+      current.close();
+    }
+  });
+
+  test('a plain numeric Last-Event-ID (clients from before store ids) still resumes', async () => {
+    const from = app.vexil.holder.appliedRevision;
+    assert.ok((await put('plain-id', flagWith(1))).ok);
+    const resumed = await SseReader.open(`${base}/v1/stream?key=${SDK}`, { 'last-event-id': String(from) });
+    try {
+      const event = await resumed.waitFor(() => true);
+      assert.equal(event.event, 'put');
+      assert.equal(event.id, idOf(from + 1));
+    } finally {
+      resumed.close();
+    }
+    // Current: nothing until the next change.
     const current = await SseReader.open(`${base}/v1/stream?key=${SDK}`, { 'last-event-id': String(app.vexil.holder.appliedRevision) });
     try {
       await sleep(100);
       assert.equal(current.events.length, 0);
     } finally {
       current.close();
+    }
+  });
+
+  test('an id from another store, or a plain id ahead of this server (a fresh store), gets a full snapshot at once', async () => {
+    const revision = app.vexil.holder.appliedRevision;
+    for (const lastEventId of [`0123456789ab:${revision}`, `0123456789ab:${revision + 50}`, String(revision + 50), 'garbage']) {
+      const stream = await SseReader.open(`${base}/v1/stream?key=${SDK}`, { 'last-event-id': lastEventId });
+      try {
+        const event = await stream.waitFor(() => true, 500);
+        assert.equal(event.event, 'snapshot', lastEventId);
+        assert.equal(event.id, idOf(revision));
+      } finally {
+        stream.close();
+      }
+    }
+  });
+
+  test('an id of this store ahead of this server: later changes once it catches up, else a snapshot after the wait', async () => {
+    // A client coming from a server that already applied the next change.
+    const next = app.vexil.holder.appliedRevision + 1;
+    const ahead = await SseReader.open(`${base}/v1/stream?key=${SDK}`, { 'last-event-id': idOf(next) });
+    try {
+      await sleep(50);
+      assert.ok((await put('ahead', flagWith(1))).ok); // revision `next`: the client has it already
+      assert.ok((await put('ahead', flagWith(2))).ok);
+      const event = await ahead.waitFor(() => true);
+      assert.equal(event.event, 'put');
+      assert.equal(event.id, idOf(next + 1));
+      await sleep(1200);
+      assert.deepEqual(
+        ahead.events.map((e) => e.id),
+        [idOf(next + 1)],
+        'no snapshot once caught up',
+      );
+    } finally {
+      ahead.close();
+    }
+
+    // This server never reaches it (the store was reset, or this server is stuck): the whole state after the wait.
+    const revision = app.vexil.holder.appliedRevision;
+    const started = Date.now();
+    const stuck = await SseReader.open(`${base}/v1/stream?key=${SDK}`, { 'last-event-id': idOf(revision + 100) });
+    try {
+      const event = await stuck.waitFor(() => true, 3000);
+      assert.equal(event.event, 'snapshot');
+      assert.equal(event.id, idOf(revision));
+      assert.ok(Date.now() - started >= 900, 'after the resume wait');
+    } finally {
+      stuck.close();
+    }
+  });
+
+  test('store ids: stable for one store, never from credentials, per process for per-process revisions', async () => {
+    const store = await openStore(`pglite:memory:${uniqueId('s')}`);
+    try {
+      const redis = (url: string) => storeLocation({ ...store, kind: 'redis', prefix: new URL(url).searchParams.get('prefix') ?? 'vexil:' } as never, url);
+      assert.equal(redis('redis://user:secret@Cache.local:6379/0'), redis('redis://cache.local'));
+      assert.doesNotMatch(redis('redis://user:secret@cache.local:6379/0')!, /secret|user/);
+      assert.notEqual(redis('redis://cache.local?prefix=a:'), redis('redis://cache.local?prefix=b:'));
+      assert.notEqual(redis('redis://cache.local/1'), redis('redis://cache.local/2'));
+      const postgres = (url: string) => storeLocation({ kind: 'postgres' } as never, url);
+      assert.equal(postgres('postgres://u:p@db:5432/vexil?schema=a'), postgres('postgresql://db/vexil?schema=a'));
+      assert.notEqual(postgres('postgres://db/vexil?schema=a'), postgres('postgres://db/vexil?schema=b'));
+      assert.doesNotMatch(postgres('postgres://u:p4ss@db/vexil')!, /p4ss/);
+      const disk = await mkdtemp(join(tmpdir(), 'vexil-store-id-'));
+      try {
+        const pglite = (url: string) => storeLocation({ kind: 'pglite', schema: 'vexil' } as never, url);
+        assert.equal(pglite(`pglite:${disk}`), pglite(`pglite:${disk}/./`));
+        assert.notEqual(pglite(`pglite:${disk}`), pglite(`pglite:${disk}-other`));
+      } finally {
+        await rm(disk, { recursive: true, force: true });
+      }
+
+      const url = 'redis://cache.local:6379?prefix=x:';
+      assert.equal(storeIdentity({ kind: 'redis' } as never, url), storeIdentity({ kind: 'redis' } as never, url));
+      assert.match(storeIdentity({ kind: 'redis' } as never, url), /^[0-9a-f]{12}$/);
+      // In-memory and file stores count revisions per process; a store without a URL cannot be told from another.
+      assert.notEqual(storeIdentity(store, 'pglite:memory:x'), storeIdentity(store, 'pglite:memory:x'));
+      assert.notEqual(storeIdentity(store, 'file:./flags.yaml'), storeIdentity(store, 'file:./flags.yaml'));
+      assert.notEqual(storeIdentity(store, undefined), storeIdentity(store, undefined));
+      // A store that keeps its own id is identified by it.
+      assert.equal(storeIdentity({ kind: 'redis', instanceId: 'kept-id' } as never, url), 'kept-id');
+
+      assert.deepEqual(parseEventId('abc:12'), { storeId: 'abc', revision: 12 });
+      assert.deepEqual(parseEventId(' 12 '), { revision: 12 });
+      assert.equal(parseEventId('a:b:12'), undefined);
+      assert.equal(parseEventId('-1'), undefined);
+      assert.equal(parseEventId(undefined), undefined);
+    } finally {
+      await store.close();
     }
   });
 

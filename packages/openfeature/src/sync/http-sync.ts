@@ -273,10 +273,14 @@ function parseJson(text: string): unknown {
 export function toFlagData(data: unknown, id: string): FlagData | undefined {
   if (data === null || typeof data !== 'object') return undefined;
   const body = data as Record<string, unknown>;
-  if (body.flags === null || typeof body.flags !== 'object' || Array.isArray(body.flags)) return undefined;
+  const isMap = (value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value);
+  // /v1/flag/configuration serves GO Feature Flag's form in `flags` and Vexil's own definitions (segment references,
+  // offVariation) in `vexilFlags`; older servers and the stream have only `flags`.
+  const source = isMap(body.vexilFlags) ? body.vexilFlags : body.flags;
+  if (!isMap(source)) return undefined;
   const flags: Record<string, FlagDefinition> = {};
   const versions: Record<string, number> = {};
-  for (const [key, value] of Object.entries(body.flags as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
     if (value === null || typeof value !== 'object') continue;
     const entry = value as Record<string, unknown>;
     // Either a plain definition or { flag, version } as in snapshot documents.
@@ -291,7 +295,8 @@ export function toFlagData(data: unknown, id: string): FlagData | undefined {
     }
   }
   const segments = body.segments !== null && typeof body.segments === 'object' && !Array.isArray(body.segments) ? (body.segments as Record<string, SegmentDefinition>) : {};
-  const revision = Number.isSafeInteger(body.revision) ? (body.revision as number) : /^\d+$/.test(id) ? Number(id) : -1;
+  const numericId = /^(?:[^:]*:)?(\d+)$/.exec(id)?.[1];
+  const revision = Number.isSafeInteger(body.revision) ? (body.revision as number) : numericId !== undefined ? Number(numericId) : -1;
   return { flags, segments, revision, versions };
 }
 

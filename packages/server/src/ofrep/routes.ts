@@ -169,15 +169,19 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['OFREP'],
         summary: 'Flag change notifications (OFREP SSE)',
         description:
-          'Server-sent events: `event: message` with data `{"type":"refetchEvaluation","etag":"<revision>","lastModified":<unix seconds>}` whenever flags change; comment heartbeats in between. The key may be given as `?key=` because browsers cannot set headers on EventSource.',
+          'Server-sent events: `event: message` with data `{"type":"refetchEvaluation","etag":"<revision>","lastModified":<unix seconds>}` whenever flags change (id: the revision); comment heartbeats in between. A `Last-Event-ID` other than the current revision gets one `refetchEvaluation` at once. The key may be given as `?key=` because browsers cannot set headers on EventSource.',
         querystring: { type: 'object', properties: { key: { type: 'string' } }, additionalProperties: true },
       },
     },
     (request: FastifyRequest, reply: FastifyReply) => {
       const client = sse.open(request, reply, 'ofrep');
-      const lastEventId = Number(request.headers['last-event-id']);
+      const lastEventId = request.headers['last-event-id'];
       client.lastSent = holder.revision;
-      if (Number.isInteger(lastEventId) && lastEventId >= 0 && lastEventId < holder.revision) client.write(refetchMessage(holder.revision));
+      // Any other revision than the current one (older, or ahead: a server restarted on a fresh store) may have
+      // missed a change: re-fetch once now (the bulk ETag makes it cheap when nothing changed).
+      if (typeof lastEventId === 'string' && lastEventId.trim() !== '' && lastEventId.trim() !== String(holder.revision)) {
+        client.write(refetchMessage(holder.revision));
+      }
     },
   );
 

@@ -14,6 +14,11 @@ export interface FeatureEvent {
   version?: string;
   source: string;
   metadata?: Record<string, unknown>;
+  /**
+   * How many identical evaluations this event stands for (Vexil extension: the Vexil provider folds repeated
+   * identical exposures into one event). Absent means one.
+   */
+  count?: number;
 }
 
 /** A custom event reported by an SDK's `track()` (GO Feature Flag's `TrackingEvent`). */
@@ -59,11 +64,13 @@ export interface CollectorOptions {
   file?: string;
   /** At most this many flag × variation (plus metric) series are kept. Default 10,000. */
   maxSeries?: number;
-  onExposure?: (flag: string, variation: string) => void;
+  onExposure?: (flag: string, variation: string, count: number) => void;
   onEvent?: (kind: 'feature' | 'tracking' | 'invalid') => void;
 }
 
 const MAX_LABEL = 256;
+/** The largest `count` one feature event may carry (so that counters stay exact integers). */
+const MAX_COUNT = 1_000_000_000;
 
 /**
  * Receives the events SDKs send to `/v1/data/collector`: folds them into bounded in-memory counters (per flag ×
@@ -142,9 +149,10 @@ export class EventCollector {
       count = { count: 0, lastSeen: 0 };
       variations.set(variation, count);
     }
-    count.count++;
+    const n = event.count ?? 1;
+    count.count += n;
     count.lastSeen = Math.max(count.lastSeen, event.creationDate);
-    this.#options.onExposure?.(event.key, variation);
+    this.#options.onExposure?.(event.key, variation, n);
   }
 
   #countTracking(event: TrackingEvent): void {
@@ -191,6 +199,10 @@ function normaliseEvent(raw: unknown, meta: Record<string, unknown> | undefined)
       ...(isObject(event.trackingEventDetails) ? { trackingEventDetails: event.trackingEventDetails } : {}),
     };
   }
+  // A folded event says how many evaluations it stands for: a positive integer, or the event is invalid.
+  if (event.count !== undefined && !(Number.isSafeInteger(event.count) && (event.count as number) >= 1 && (event.count as number) <= MAX_COUNT)) {
+    return undefined;
+  }
   const metadata = meta ?? (isObject(event.metadata) ? event.metadata : undefined);
   return {
     kind: 'feature',
@@ -201,6 +213,7 @@ function normaliseEvent(raw: unknown, meta: Record<string, unknown> | undefined)
     ...(typeof event.version === 'string' ? { version: event.version } : {}),
     source: typeof event.source === 'string' && event.source !== '' ? event.source : 'PROVIDER_CACHE',
     ...(metadata ? { metadata } : {}),
+    ...(event.count !== undefined ? { count: event.count as number } : {}),
   };
 }
 

@@ -1,5 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { evaluate, fnv1a32, type EvaluationContext, type EvaluationDetail, type JsonValue, type Snapshot } from '@vexil/core';
+import {
+  evaluate,
+  fnv1a32,
+  toGoFeatureFlagForm,
+  type EvaluationContext,
+  type EvaluationDetail,
+  type FlagDefinition,
+  type JsonValue,
+  type Snapshot,
+} from '@vexil/core';
 import { canonicalJson } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import { UNKNOWN_FLAG } from '../metrics/metrics.js';
@@ -135,16 +144,32 @@ interface ChangeHashes {
   etag: string;
 }
 
+/**
+ * Every valid flag of a snapshot in GO Feature Flag's own form (`toGoFeatureFlagForm`: segment references inlined,
+ * `offVariation` dropped), for GO Feature Flag's in-process providers, which know neither.
+ */
+const goffForms = new WeakMap<Snapshot, Record<string, FlagDefinition>>();
+export function goFeatureFlagForms(snapshot: Snapshot): Record<string, FlagDefinition> {
+  let forms = goffForms.get(snapshot);
+  if (!forms) {
+    forms = {};
+    for (const [key, definition] of Object.entries(snapshot.definitions)) forms[key] = toGoFeatureFlagForm(definition, snapshot.segments);
+    goffForms.set(snapshot, forms);
+  }
+  return forms;
+}
+
 export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { holder, metrics, collector } = ctx;
   let hashes: ChangeHashes | undefined;
   const changeHashes = (snapshot: Snapshot): ChangeHashes => {
     const revision = snapshot.revision ?? 0;
     if (hashes?.revision === revision) return hashes;
+    // Each flag's hash is of the form GO Feature Flag's providers get, so a segment change shows on the flags using it.
+    const forms = goFeatureFlagForms(snapshot);
     const flags: Record<string, number> = {};
-    const definitions = snapshot.definitions;
-    for (const key of Object.keys(definitions).sort()) flags[key] = fnv1a32(canonicalJson(definitions[key]));
-    const hash = fnv1a32(canonicalJson({ flags: definitions, segments: snapshot.segments }));
+    for (const key of Object.keys(forms).sort()) flags[key] = fnv1a32(canonicalJson(forms[key]));
+    const hash = fnv1a32(canonicalJson({ flags: snapshot.definitions, segments: snapshot.segments }));
     hashes = { revision, body: { hash, flags }, etag: `"${hash.toString(16)}"` };
     return hashes;
   };
@@ -220,7 +245,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['GO Feature Flag relay'],
         summary: 'Collect evaluation and tracking events',
         description:
-          'GO Feature Flag relay API. Events with `kind: "tracking"` are tracking events, all others feature (evaluation) events; `meta` replaces each feature event\'s metadata. Folded into in-memory counters (see `/admin/v1/events`) and, with `--events-file`, appended as JSON lines.',
+          'GO Feature Flag relay API. Events with `kind: "tracking"` are tracking events, all others feature (evaluation) events; `meta` replaces each feature event\'s metadata. A feature event may carry `count` (a positive integer: that many identical evaluations, as the Vexil provider folds them; another value makes the event invalid). Folded into in-memory counters (see `/admin/v1/events`) and, with `--events-file`, appended as JSON lines. `ingestedContentCount` counts the events received, invalid ones included.',
         body: {
           type: 'object',
           properties: { meta: looseObject, events: { type: 'array', items: anyValue } },
@@ -270,8 +295,12 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       schema: {
         tags: ['GO Feature Flag relay'],
         summary: 'Flag configuration for in-process evaluation',
-        description:
-          "GO Feature Flag relay API: the flags' definitions (optionally only those listed in `flags`), with `ETag` and `Last-Modified`; 304 when `If-None-Match` matches.",
+        description: [
+          "GO Feature Flag relay API, for in-process providers: `flags` holds each flag in GO Feature Flag's own form (segment references inlined into the queries, `offVariation` dropped), as GO Feature Flag's providers expect.",
+          'Vexil additions: `vexilFlags` (the flags as stored, with Vexil extensions), `segments`, `versions` (per flag) and `revision`, for the Vexil provider.',
+          'The body `{flags: [keys]}` limits the flags answered (segments are always complete).',
+          'With `ETag`, `Last-Modified` and `X-Vexil-Revision`; 304 when `If-None-Match` matches.',
+        ].join(' '),
         body: {
           type: ['object', 'null'],
           properties: { flags: { type: 'array', items: { type: 'string' } } },
@@ -282,10 +311,22 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
           200: {
             type: 'object',
             properties: {
-              flags: { type: 'object', additionalProperties: looseObject },
+              flags: {
+                type: 'object',
+                description: "Flag key → definition in GO Feature Flag's form (no segment references, no `offVariation`).",
+                additionalProperties: looseObject,
+              },
               evaluationContextEnrichment: looseObject,
               errorCode: { type: 'string' },
               errorDetails: { type: 'string' },
+              vexilFlags: {
+                type: 'object',
+                description: 'Vexil: flag key → definition as stored (may use `@segment` references and `offVariation`).',
+                additionalProperties: looseObject,
+              },
+              segments: { type: 'object', description: 'Vexil: segment name → `{query}`.', additionalProperties: looseObject },
+              versions: { type: 'object', description: "Vexil: flag key → the flag's version.", additionalProperties: { type: 'integer' } },
+              revision: { type: 'integer', description: 'Vexil: the store revision these flags are at.' },
             },
           },
           304: { type: 'null', description: 'Not modified' },
@@ -294,18 +335,28 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     (request, reply) => {
       const snapshot = holder.snapshot;
+      const revision = snapshot.revision ?? 0;
       const wanted = request.body?.flags;
       const definitions = snapshot.definitions;
-      let flags: Record<string, unknown> = definitions;
-      if (Array.isArray(wanted) && wanted.length > 0) {
-        flags = {};
-        for (const key of wanted) if (Object.hasOwn(definitions, key)) flags[key] = definitions[key];
+      const forms = goFeatureFlagForms(snapshot);
+      const allVersions = holder.snapshotVersions;
+      let keys = Object.keys(definitions);
+      if (Array.isArray(wanted) && wanted.length > 0) keys = [...new Set(wanted)].filter((key) => Object.hasOwn(definitions, key));
+      const flags: Record<string, FlagDefinition> = {};
+      const vexilFlags: Record<string, FlagDefinition> = {};
+      const versions: Record<string, number> = {};
+      for (const key of keys) {
+        flags[key] = forms[key]!;
+        vexilFlags[key] = definitions[key]!;
+        const version = allVersions[key];
+        if (version !== undefined) versions[key] = version;
       }
-      const etag = `"${fnv1a32(`${changeHashes(snapshot).body.hash}:${canonicalJson(wanted ?? [])}`).toString(16)}"`;
+      const etag = `"${revision}-${fnv1a32(`${changeHashes(snapshot).body.hash}:${canonicalJson(wanted ?? [])}`).toString(16)}"`;
       reply.header('etag', etag);
       reply.header('last-modified', holder.loadedAt.toUTCString());
+      reply.header('x-vexil-revision', String(revision));
       if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-      return { flags, evaluationContextEnrichment: {} };
+      return { flags, evaluationContextEnrichment: {}, vexilFlags, segments: snapshot.segments, versions, revision };
     },
   );
 

@@ -58,6 +58,8 @@ export class SnapshotHolder extends EventEmitter {
   segments: Record<string, SegmentDefinition> = {};
   /** The revision of the raw state. */
   appliedRevision = 0;
+  /** Each flag's version in the served snapshot (the stored flags at `snapshot.revision`, valid or not). */
+  snapshotVersions: Readonly<Record<string, number>> = {};
   /** When the served snapshot was last replaced. */
   loadedAt = new Date(0);
   storeReachable = false;
@@ -159,6 +161,7 @@ export class SnapshotHolder extends EventEmitter {
         cleanup();
         resolve(false);
       }, timeoutMs);
+      timer.unref();
       const cleanup = (): void => {
         clearTimeout(timer);
         this.off('change', onChange);
@@ -280,7 +283,12 @@ export class SnapshotHolder extends EventEmitter {
 
   #compileNow(): void {
     const definitions: Record<string, unknown> = {};
-    for (const [key, held] of this.flags) definitions[key] = held.flag;
+    const versions: Record<string, number> = {};
+    for (const [key, held] of this.flags) {
+      definitions[key] = held.flag;
+      versions[key] = held.version;
+    }
+    this.snapshotVersions = versions;
     this.snapshot = compileFlagSet(definitions, { segments: this.segments, revision: this.appliedRevision, source: `${this.store.kind} store` });
     this.loadedAt = new Date();
     this.#reportProblems(this.snapshot.problems.filter((problem) => problem.severity === 'error'));

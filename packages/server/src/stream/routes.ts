@@ -3,16 +3,23 @@ import type { ChangeEvent } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import type { SnapshotChange, SnapshotHolder } from '../snapshot/holder.js';
 import { sseMessage, type SseClient } from './sse.js';
+import { parseEventId } from './store-id.js';
 
-/** The event for one store change: `put`, `delete` or `segments`, with the revision as `id`. */
-export function changeMessage(event: ChangeEvent): string {
+/** An event id: `<storeId>:<revision>`. */
+export function eventId(storeId: string, revision: number): string {
+  return `${storeId}:${revision}`;
+}
+
+/** The event for one store change: `put`, `delete` or `segments`, with `<storeId>:<revision>` as `id`. */
+export function changeMessage(event: ChangeEvent, storeId: string): string {
+  const id = eventId(storeId, event.revision);
   switch (event.type) {
     case 'put':
-      return sseMessage('put', event.revision, JSON.stringify({ revision: event.revision, key: event.key, flag: event.flag, version: event.version, at: event.at }));
+      return sseMessage('put', id, JSON.stringify({ revision: event.revision, key: event.key, flag: event.flag, version: event.version, at: event.at }));
     case 'delete':
-      return sseMessage('delete', event.revision, JSON.stringify({ revision: event.revision, key: event.key, version: event.version, at: event.at }));
+      return sseMessage('delete', id, JSON.stringify({ revision: event.revision, key: event.key, version: event.version, at: event.at }));
     case 'segments':
-      return sseMessage('segments', event.revision, JSON.stringify({ revision: event.revision, segments: event.segments, at: event.at }));
+      return sseMessage('segments', id, JSON.stringify({ revision: event.revision, segments: event.segments, at: event.at }));
   }
 }
 
@@ -20,7 +27,10 @@ export function changeMessage(event: ChangeEvent): string {
 class SnapshotMessages {
   #revision = -1;
   #text = '';
-  constructor(private readonly holder: SnapshotHolder) {}
+  constructor(
+    private readonly holder: SnapshotHolder,
+    private readonly storeId: string,
+  ) {}
 
   current(): { revision: number; text: string } {
     const revision = this.holder.appliedRevision;
@@ -28,7 +38,7 @@ class SnapshotMessages {
       const versions: Record<string, number> = {};
       for (const [key, held] of this.holder.flags) versions[key] = held.version;
       const data = JSON.stringify({ revision, flags: this.holder.definitions(), segments: this.holder.segments, versions });
-      this.#text = sseMessage('snapshot', revision, data);
+      this.#text = sseMessage('snapshot', eventId(this.storeId, revision), data);
       this.#revision = revision;
     }
     return { revision, text: this.#text };
@@ -36,8 +46,9 @@ class SnapshotMessages {
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { holder, sse } = ctx;
-  const snapshots = new SnapshotMessages(holder);
+  const { holder, sse, storeId } = ctx;
+  const snapshots = new SnapshotMessages(holder, storeId);
+  const resumeWaitMs = ctx.streamResumeWaitMs;
 
   const sendSnapshot = (client: SseClient): void => {
     const { revision, text } = snapshots.current();
@@ -54,9 +65,9 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
         tags: ['Streaming'],
         summary: 'Flag changes for in-process SDKs (SSE)',
         description: [
-          'Server-sent events. On connect: `event: snapshot` (id = revision; data `{revision, flags: {key: definition}, segments, versions}`).',
-          'Then every change: `event: put` (data `{revision, key, flag, version, at}`), `event: delete` (`{revision, key, version, at}`) or `event: segments` (`{revision, segments, at}`), each with its revision as `id`.',
-          '`Last-Event-ID` (header, or `?lastEventId=`) resumes without a gap from the changes kept in memory; when those no longer reach back far enough, a full `snapshot` is sent instead.',
+          'Server-sent events. Event ids are `<storeId>:<revision>` (the store id is stable for one store). On connect: `event: snapshot` (data `{revision, flags: {key: definition}, segments, versions}`).',
+          'Then every change: `event: put` (data `{revision, key, flag, version, at}`), `event: delete` (`{revision, key, version, at}`) or `event: segments` (`{revision, segments, at}`), in revision order.',
+          '`Last-Event-ID` (header, or `?lastEventId=`) resumes without a gap from the changes kept in memory. A full `snapshot` is sent instead when those no longer reach back far enough, when the id names another store, when a plain numeric id is ahead of this server, or when an id of this store stays ahead of this server for longer than the resume wait.',
           'Comment lines (`: ping`) every 15 s keep the connection open. The key may be sent as `?key=`.',
         ].join(' '),
         querystring: {
@@ -69,18 +80,34 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     (request: FastifyRequest<{ Querystring: { key?: string; lastEventId?: string } }>, reply: FastifyReply) => {
       const header = request.headers['last-event-id'];
       const raw = typeof header === 'string' && header !== '' ? header : request.query.lastEventId;
-      const lastEventId = raw !== undefined && /^[0-9]{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : undefined;
+      const resume = parseEventId(raw);
       const client = sse.open(request, reply, 'sdk');
-      if (lastEventId === undefined) return sendSnapshot(client);
-      if (lastEventId >= holder.appliedRevision) {
-        // Current (or ahead of this server: another server already sent it more): only later changes.
-        client.lastSent = lastEventId;
+      // No (readable) id, or an id from another store (or from this one before a reset): the whole state.
+      if (!resume || (resume.storeId !== undefined && resume.storeId !== storeId)) return sendSnapshot(client);
+      const from = resume.revision;
+      const applied = holder.appliedRevision;
+      if (from === applied) {
+        // Current: only later changes.
+        client.lastSent = from;
         return;
       }
-      const missed = holder.changes.since(lastEventId);
-      if (!missed) return sendSnapshot(client);
-      for (const event of missed) client.write(changeMessage(event));
-      client.lastSent = holder.appliedRevision;
+      if (from < applied) {
+        const missed = holder.changes.since(from);
+        if (!missed) return sendSnapshot(client);
+        for (const event of missed) client.write(changeMessage(event, storeId));
+        client.lastSent = applied;
+        return;
+      }
+      // Ahead of this server. A plain numeric id cannot tell "this store, another server further ahead" from "a store
+      // that was reset since": never take it as current.
+      if (resume.storeId === undefined || resumeWaitMs <= 0) return sendSnapshot(client);
+      // This store, and a client coming from a server further ahead: later changes only, once this server has caught
+      // up; a server that does not catch up in time (degraded, or the store was reset) sends the whole state.
+      client.lastSent = from;
+      void holder.waitFor(from, resumeWaitMs).then((reached) => {
+        if (reached || client.closed || client.lastSent !== from) return;
+        sendSnapshot(client);
+      });
     },
   );
 
@@ -94,6 +121,6 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       }
       return;
     }
-    for (const event of change.events) sse.broadcast('sdk', changeMessage(event), event.revision);
+    for (const event of change.events) sse.broadcast('sdk', changeMessage(event, storeId), event.revision);
   });
 }
