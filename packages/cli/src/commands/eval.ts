@@ -86,7 +86,9 @@ async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | un
     input.once('end', () => resolve());
   });
   const lines = createInterface({ input, crlfDelay: Infinity });
-  const fixedNow = now?.getTime() ?? Date.now(); // one clock for the whole batch, so results are consistent
+  // --now pins the time for every line; without it each line may pin its own (gofeatureflag.currentDateTime, as in
+  // GO Feature Flag), else the wall clock applies.
+  const pinnedNow = now?.getTime();
   let buffer = '';
   let lineNumber = 0;
   for await (const line of lines) {
@@ -111,7 +113,7 @@ async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | un
       buffer += JSON.stringify(errorLine(request.flag, `line ${lineNumber}: "context" must be an object`)) + '\n';
       continue;
     }
-    const detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { now: fixedNow, explain });
+    const detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { ...(pinnedNow !== undefined ? { now: pinnedNow } : {}), explain });
     buffer += JSON.stringify(toOutput(detail, explain)) + '\n';
     if (buffer.length > 1 << 16) {
       if (!process.stdout.write(buffer)) await new Promise((resolve) => process.stdout.once('drain', resolve));
