@@ -18,7 +18,7 @@ const TOKENS = [
 const tokenSoup = fc.array(fc.constantFrom(...TOKENS), { maxLength: 25 }).map((parts) => parts.join(' '));
 const tokenSoupTight = fc.array(fc.constantFrom(...TOKENS), { maxLength: 25 }).map((parts) => parts.join(''));
 
-const seg: CompiledQuery = { kind: 'nikunjy', text: 'x eq 1', matches: (c) => c['x'] === 1 };
+const seg: CompiledQuery = { kind: 'nikunjy', text: 'x eq 1', matches: (c) => c['x'] === 1, usesIdentity: false };
 const resolveSegment = (name: string) => (name === 'seg' ? seg : undefined);
 
 function checkResult(text: string): void {

@@ -118,7 +118,7 @@ test('mixing and/or on one level warns with the column of the later operator', (
 
 test('short-circuit: the right side is not evaluated when the left decides', () => {
   let calls = 0;
-  const seg: CompiledQuery = { kind: 'nikunjy', text: 'x', matches: () => (calls++, true) };
+  const seg: CompiledQuery = { kind: 'nikunjy', text: 'x', matches: () => (calls++, true), usesIdentity: false };
   const options = { resolveSegment: () => seg };
   const andQuery = compiled('a eq 1 and @s', options);
   const orQuery = compiled('a eq 1 or @s', options);

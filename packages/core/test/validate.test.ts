@@ -32,7 +32,7 @@ broken:
       'flags.yaml:4:1 broken defaultRule: missing defaultRule: every flag needs a default rule',
       'flags.yaml:7:5 broken variations.b: variation "b" is a string but "a" is a boolean: all variations must have one type',
       'flags.yaml:8:5 broken variations.c: variation "c" is null: variations must have a value',
-      problems[3],
+      problems[3]!,
       'flags.yaml:13:7 broken targeting[1].name: duplicate rule name "r" (also targeting[0]); names must be unique so scheduled steps can patch them',
       'flags.yaml:15:7 broken targeting[1].variation: unknown variation "zzz" (the flag has "a", "b", "c")',
       'flags.yaml:17:7 broken targeting[2].percentage: the percentages sum to 0: no variation can be served',
