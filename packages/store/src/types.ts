@@ -123,6 +123,15 @@ export interface FlagStore {
   readonly kind: string;
   /** False for the read-only file store. */
   readonly writable: boolean;
+  /**
+   * The identity of the data this store holds: a random id created together with the store's data (its SQL schema,
+   * its Redis key prefix) and kept in it. Every store opened on the same data, in any process and at any time, reads
+   * the same id, and it changes exactly when the data is recreated (a dropped schema, a `FLUSHALL`): revisions then
+   * start again, and the new id tells readers so, which the store's URL alone cannot. Safe to use as a stream id
+   * (letters, digits and `-`). Undefined for stores that keep no such id (the file store), and for a Redis store
+   * whose server did not answer while it opened.
+   */
+  readonly instanceId?: string;
   list(): Promise<FlagList>;
   get(key: string): Promise<StoredFlag | undefined>;
   /** Validates with the core first: an invalid flag is a `StoreValidationError` and never reaches the store. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { SEGMENTS_KEY, type FlagDefinition, type Problem, type SegmentDefinition } from '@vexil/core';
 import type {
@@ -20,7 +20,7 @@ import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreVali
 import { assertWritableFlag, assertWritableSegments, readStoredSegments, storedFlagChecker } from '../validation.js';
 import { canonicalJson, checkSnapshot, createSnapshot } from '../snapshot/index.js';
 import { AsyncQueue } from '../util/async-queue.js';
-import { APPLY, CREATE_API_KEY, REVOKE_API_KEY, SNAPSHOT } from './scripts.js';
+import { APPLY, CREATE_API_KEY, INSTANCE, REVOKE_API_KEY, SNAPSHOT } from './scripts.js';
 import { parseRedisUrl } from './url.js';
 
 export { parseRedisUrl } from './url.js';
@@ -185,6 +185,9 @@ function timeBound(value: string, name: string): number {
  *                   about `changeLogMaxLength` entries.
  * - `P apikeys`     hash: API key id → record JSON (`apiKeys`; hashes of secrets only).
  * - `P apikeys:hashes` hash: secret hash → key id, so one secret is never stored twice.
+ * - `P instance`    string: a random id (a UUID), set by the first store to open on this prefix (`SET NX`), never
+ *                   changed after: `instanceId`. Deleting the prefix's keys (or `FLUSHALL`) deletes it too, so the
+ *                   next store to open makes a new one.
  * - channel `P changes`: every change event, published by the write itself.
  *
  * Every write is one Lua script (version check, revision, flag, metadata, audit, change log, publish), so it is
@@ -205,6 +208,14 @@ export class RedisFlagStore implements FlagStore {
   /** API keys shared by every server on this Redis: the hash `{prefix}apikeys`, id → record JSON. */
   readonly apiKeys: ApiKeyStore;
 
+  /**
+   * The prefix's random id (the key `{prefix}instance`), read once, at open: the same for every store opened on this
+   * prefix, new once the prefix's keys were deleted. Undefined when Redis did not answer while the store opened.
+   */
+  get instanceId(): string | undefined {
+    return this.instance;
+  }
+
   private readonly client: Redis;
   private subscriber: Redis | undefined;
   private readonly connection: RedisOptions;
@@ -220,11 +231,13 @@ export class RedisFlagStore implements FlagStore {
     channel: string;
     flagPrefix: string;
     apiKeys: string;
+    instance: string;
   };
   private readonly maxLength: number;
   private readonly watchers = new Set<RedisWatcher>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private instance: string | undefined;
   private readonly checkCache = new Map<string, { raw: string; segmentsRaw: string | null; problems: Problem[] | null }>();
 
   private constructor(connection: RedisOptions, prefix: string, options: RedisStoreOptions) {
@@ -243,6 +256,7 @@ export class RedisFlagStore implements FlagStore {
       channel: `${prefix}changes`,
       flagPrefix: `${prefix}flag:`,
       apiKeys: `${prefix}apikeys`,
+      instance: `${prefix}instance`,
     };
     this.client = new Redis({
       ...options.redis,
@@ -288,8 +302,24 @@ export class RedisFlagStore implements FlagStore {
   static async open(url: string, options: RedisStoreOptions = {}): Promise<RedisFlagStore> {
     const { connection, prefix } = parseRedisUrl(url);
     const store = new RedisFlagStore(connection, options.prefix ?? prefix ?? DEFAULT_PREFIX, options);
-    await store.waitReady(options.connectTimeoutMs ?? 3_000);
+    if (await store.waitReady(options.connectTimeoutMs ?? 3_000)) await store.loadInstanceId();
     return store;
+  }
+
+  /**
+   * Creates the prefix's instance id unless it exists, and reads it (one script, so every store opening on a fresh
+   * prefix at the same moment reads the one id that won). Redis not answering leaves it undefined, as `open()`
+   * returns even then; a reply error (the key holds another type) closes the store and throws.
+   */
+  private async loadInstanceId(): Promise<void> {
+    try {
+      const id = await this.evalScript(INSTANCE, [this.keys.instance], [randomUUID()]);
+      if (typeof id === 'string') this.instance = id;
+    } catch (error) {
+      if (!isServerReply(error)) return;
+      await this.close();
+      throw new Error(`cannot read the instance id in ${this.keys.instance}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** The flag key an application reads for `key` (holds the plain GO Feature Flag JSON). */

@@ -182,3 +182,12 @@ if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[1]) == 0 then return -2 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `;
+
+/**
+ * The prefix's instance id: set to ARGV[1] unless one exists (`SET NX`), then read, in one atomic step (so a key
+ * deleted in between cannot leave the caller with nothing). KEYS: 1 instance key. Returns the id in the key.
+ */
+export const INSTANCE = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`;

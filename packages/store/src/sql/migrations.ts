@@ -74,6 +74,22 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'instance id',
+    statements: [
+      // A random id created with the schema (`SqlFlagStore.instanceId`): the same for every store opened on it, new
+      // when the schema is dropped and created again, so readers can tell a reset store (revisions starting again)
+      // from the one before. Written once, never updated. Idempotent, so a migration record deleted by hand cannot
+      // replace an existing id.
+      `CREATE TABLE IF NOT EXISTS $schema.instance (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        instance_id text NOT NULL CHECK (instance_id ~ '^[A-Za-z0-9_.-]{1,64}$'),
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `INSERT INTO $schema.instance (id, instance_id) VALUES (1, gen_random_uuid()::text) ON CONFLICT (id) DO NOTHING`,
+    ],
+  },
 ];
 
 export async function migrate(driver: SqlDriver, schema: string): Promise<number> {

@@ -147,6 +147,25 @@ function checkTime(value: string | undefined, name: string): string | undefined 
 }
 
 /**
+ * The schema's instance id (see `SqlFlagStore.instanceId`). Migration 3 creates it with the schema, under the
+ * migration lock, so stores opening a fresh schema at the same moment all read the one id. Should the row have been
+ * deleted by hand, a new one is created: `ON CONFLICT DO NOTHING` and the second read make every store that finds it
+ * missing at the same moment agree on whichever insert won.
+ */
+async function readInstanceId(driver: SqlDriver, schema: string): Promise<string> {
+  const table = `"${schema}".instance`;
+  const read = async () =>
+    (await driver.query<{ instance_id: string }>(`SELECT instance_id FROM ${table} WHERE id = 1`))[0]?.instance_id;
+  let id = await read();
+  if (id === undefined) {
+    await driver.query(`INSERT INTO ${table} (id, instance_id) VALUES (1, gen_random_uuid()::text) ON CONFLICT (id) DO NOTHING`);
+    id = await read();
+  }
+  if (typeof id !== 'string') throw new Error(`${table} holds no instance id`);
+  return id;
+}
+
+/**
  * The SQL flag store: one implementation, the same schema and queries, over two drivers — PGlite (embedded, the
  * default) and PostgreSQL.
  *
@@ -161,6 +180,11 @@ export class SqlFlagStore implements FlagStore {
   readonly writable = true;
   readonly kind: 'pglite' | 'postgres';
   readonly schema: string;
+  /**
+   * The schema's random id (the one-row table `instance`, created by migration 3 together with the schema): the same
+   * for every store opened on this schema, new when the schema is dropped and created again. Read once, at open.
+   */
+  readonly instanceId: string;
   /**
    * API keys shared by every server on this database (the table `api_keys`; hashes of secrets only). Creating or
    * revoking a key does not bump the store revision and is not written to the audit log: that log is also the change
@@ -186,10 +210,11 @@ export class SqlFlagStore implements FlagStore {
   readonly #valid = new Map<string, string>();
   #validSignature = '';
 
-  private constructor(driver: SqlDriver, schema: string, options: SqlStoreOptions) {
+  private constructor(driver: SqlDriver, schema: string, instanceId: string, options: SqlStoreOptions) {
     this.#driver = driver;
     this.kind = driver.kind;
     this.schema = schema;
+    this.instanceId = instanceId;
     this.#s = `"${schema}"`;
     this.#channel = `${schema}_changes`;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
@@ -214,7 +239,8 @@ export class SqlFlagStore implements FlagStore {
           ? await openPGliteDriver({ location: location.location, ...(options.cwd ? { cwd: options.cwd } : {}) })
           : openPostgresDriver(location.url, options);
       await migrate(driver, schema);
-      return new SqlFlagStore(driver, schema, options);
+      const instanceId = await readInstanceId(driver, schema);
+      return new SqlFlagStore(driver, schema, instanceId, options);
     } catch (error) {
       await driver?.close().catch(() => undefined);
       if (driver?.isUnavailable(error))
