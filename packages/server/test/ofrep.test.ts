@@ -70,8 +70,31 @@ describe('OFREP single flag', () => {
     assert.equal(body.errorCode, 'TARGETING_KEY_MISSING');
   });
 
+  test('errorDetails are GO Feature Flag\'s "Error while evaluating the flag: <key>" (404 and 400)', async () => {
+    const missing = await post('/ofrep/v1/evaluate/flags/no-such-flag', { context: { targetingKey: 'u' } });
+    assert.deepEqual(await missing.json(), { key: 'no-such-flag', errorCode: 'FLAG_NOT_FOUND', errorDetails: 'Error while evaluating the flag: no-such-flag' });
+    const noKey = await post('/ofrep/v1/evaluate/flags/split-flag', { context: {} });
+    assert.deepEqual(await noKey.json(), { key: 'split-flag', errorCode: 'TARGETING_KEY_MISSING', errorDetails: 'Error while evaluating the flag: split-flag' });
+    // Vexil's reason stays available in the admin playground.
+    const playground = await post('/admin/v1/evaluate', { flag: 'split-flag', context: {} }, json(ADMIN));
+    assert.match((await playground.json()).errorMessage, /targetingKey is missing/);
+  });
+
+  test('an empty key (POST /ofrep/v1/evaluate/flags/) is 404 {message: "Not Found"}, as GO Feature Flag answers', async () => {
+    const response = await post('/ofrep/v1/evaluate/flags/', { context: { targetingKey: 'u' } });
+    assert.equal(response.status, 404);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await response.json(), { message: 'Not Found' });
+    assert.equal((await post('/ofrep/v1/evaluate/flags/', {}, { 'content-type': 'application/json' })).status, 401, 'the key is checked first');
+  });
+
   test('malformed JSON and a non-object body are 400 INVALID_CONTEXT', async () => {
-    const bad = await post('/ofrep/v1/evaluate/flags/bool-flag', '{"context": ', json());
+    // A cut-off body: GO Feature Flag's words (its invalid_context_with_key.json).
+    const cut = await post('/ofrep/v1/evaluate/flags/bool-flag', '{"context": ', json());
+    assert.equal(cut.status, 400);
+    assert.deepEqual(await cut.json(), { key: 'bool-flag', errorCode: 'INVALID_CONTEXT', errorDetails: 'code=400, message=unexpected EOF, internal=unexpected EOF' });
+    // Other malformed JSON: the parser's message.
+    const bad = await post('/ofrep/v1/evaluate/flags/bool-flag', '{"context": }', json());
     assert.equal(bad.status, 400);
     const body = await bad.json();
     assert.equal(body.key, 'bool-flag');
@@ -160,8 +183,22 @@ describe('OFREP bulk', () => {
     assert.equal(response.status, 200);
     const body = await response.json();
     const split = body.flags.find((flag: { key: string }) => flag.key === 'split-flag');
-    assert.deepEqual(Object.keys(split).sort(), ['errorCode', 'errorDetails', 'key']);
-    assert.equal(split.errorCode, 'TARGETING_KEY_MISSING');
+    assert.deepEqual(split, { key: 'split-flag', errorCode: 'TARGETING_KEY_MISSING', errorDetails: 'Error: Empty targeting key' });
+  });
+
+  test('entries keep the flag metadata but not gofeatureflag_cacheable (single-flag answers only)', async () => {
+    const body = await (await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'u', email: 'a@example.com' } })).json();
+    const bool = body.flags.find((flag: { key: string }) => flag.key === 'bool-flag');
+    assert.deepEqual(bool, { key: 'bool-flag', value: true, reason: 'TARGETING_MATCH', variant: 'on', metadata: { owner: 'web', evaluatedRuleName: 'staff' } });
+    assert.ok(body.flags.every((flag: { metadata?: Record<string, unknown> }) => flag.metadata?.gofeatureflag_cacheable === undefined));
+  });
+
+  test('gofeatureflag.flagList in the context limits the flags; keys of no flag are left out (as GO Feature Flag)', async () => {
+    const context = { targetingKey: 'u', gofeatureflag: { flagList: ['number-flag', 'nope', 'bool-flag', 'number-flag'] } };
+    const body = await (await post('/ofrep/v1/evaluate/flags', { context })).json();
+    assert.deepEqual(body.flags.map((flag: { key: string }) => flag.key), ['bool-flag', 'number-flag']);
+    const empty = await (await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'u', gofeatureflag: { flagList: [] } } })).json();
+    assert.equal(empty.flags.length, 6, 'an empty list means every flag');
   });
 
   test('the ETag changes when a flag changes, and the event stream sends refetchEvaluation', async () => {

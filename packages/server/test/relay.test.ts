@@ -64,7 +64,7 @@ describe('GO Feature Flag relay API', () => {
     assert.equal(body.value, 'dflt');
     assert.equal(body.reason, 'ERROR');
     assert.equal(body.cacheable, false);
-    assert.equal(typeof body.errorDetails, 'string');
+    assert.equal('errorDetails' in body, false, 'GO Feature Flag sends no errorDetails for an unknown flag');
   });
 
   test('a disabled flag: reason DISABLED, SdkDefault, the default value, not failed', async () => {
@@ -95,10 +95,10 @@ describe('GO Feature Flag relay API', () => {
     assert.equal(disabled.variationType, '');
     assert.equal(disabled.reason, 'DISABLED');
 
+    // As GO Feature Flag (GetFlagStates): listed keys of no flag are left out.
     const some = await (await post('/v1/allflags', { evaluationContext: { key: 'u', custom: { gofeatureflag: { flagList: ['bool-flag', 'nope'] } } } })).json();
-    assert.deepEqual(Object.keys(some.flags), ['bool-flag', 'nope']);
-    assert.equal(some.valid, false);
-    assert.equal(some.flags.nope.errorCode, 'FLAG_NOT_FOUND');
+    assert.deepEqual(Object.keys(some.flags), ['bool-flag']);
+    assert.equal(some.valid, true);
 
     const anonymous = await (await post('/v1/allflags', {})).status;
     assert.equal(anonymous, 400);
@@ -293,5 +293,85 @@ describe('GO Feature Flag relay API', () => {
     assert.match(text, /vexil_store_up\{store="pglite"\} 1/);
     assert.match(text, /vexil_sse_clients\{stream="sdk"\} 0/);
     assert.match(text, /vexil_snapshot_last_reload_timestamp_seconds \d+/);
+  });
+});
+
+describe("GO Feature Flag's error texts on the relay routes", () => {
+  const raw = (path: string, text: string) => fetch(`${base}${path}`, { method: 'POST', headers: json(), body: text });
+
+  test('bucketing key errors answer GO Feature Flag\'s errorDetails (relay and OFREP bulk); the playground keeps Vexil\'s reason', async () => {
+    const created = await fetch(`${base}/admin/v1/flags/team-split`, {
+      method: 'PUT',
+      headers: json(ADMIN),
+      body: JSON.stringify({ variations: { a: 'A', b: 'B' }, bucketingKey: 'company.id', defaultRule: { percentage: { a: 50, b: 50 } } }),
+    });
+    assert.equal(created.status, 201);
+    try {
+      const details = async (custom: Record<string, unknown>) =>
+        (await (await post('/v1/feature/team-split/eval', { evaluationContext: { key: 'u', custom }, defaultValue: 'z' })).json()).errorDetails;
+      assert.equal(await details({}), 'impossible to find bucketingKey in context: Error: nested key not found: company.id');
+      assert.equal(await details({ company: { id: 7 } }), 'invalid bucketing key');
+      assert.equal(await details({ company: { id: '' } }), 'Error: Empty bucketing key');
+      assert.equal(await details({ company: { id: 'c-1' } }), undefined);
+
+      const all = await (await post('/v1/allflags', { evaluationContext: { key: 'u', custom: { gofeatureflag: { flagList: ['team-split'] } } } })).json();
+      assert.equal(all.flags['team-split'].errorDetails, 'impossible to find bucketingKey in context: Error: nested key not found: company.id');
+      const bulk = await (await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'u', gofeatureflag: { flagList: ['team-split'] } } })).json();
+      assert.deepEqual(bulk.flags, [
+        { key: 'team-split', errorCode: 'TARGETING_KEY_MISSING', errorDetails: 'impossible to find bucketingKey in context: Error: nested key not found: company.id' },
+      ]);
+
+      const playground = await (await post('/admin/v1/evaluate', { flag: 'team-split', context: { targetingKey: 'u' } }, json(ADMIN))).json();
+      assert.match(playground.errorMessage, /bucketingKey "company.id"/);
+    } finally {
+      assert.equal((await fetch(`${base}/admin/v1/flags/team-split`, { method: 'DELETE', headers: { 'x-api-key': ADMIN } })).status, 200);
+    }
+  });
+
+  test('a cut-off JSON body: GO Feature Flag\'s words on every relay route', async () => {
+    for (const path of ['/v1/feature/bool-flag/eval', '/v1/allflags']) {
+      const response = await raw(path, '{"evaluationContext": {"key": "u"}');
+      assert.equal(response.status, 400, path);
+      assert.deepEqual(await response.json(), { message: 'unexpected EOF' }, path);
+    }
+    const collector = await raw('/v1/data/collector', '{"events": [');
+    assert.equal(collector.status, 400);
+    assert.deepEqual(await collector.json(), { message: 'collectEvalData: invalid input data code=400, message=unexpected EOF, internal=unexpected EOF' });
+    const configuration = await raw('/v1/flag/configuration', '{"flags": ["bool-flag"]');
+    assert.equal(configuration.status, 400);
+    assert.deepEqual(await configuration.json(), {
+      errorCode: 'INVALID_REQUEST',
+      errorDetails: 'impossible to read request body: code=400, message=unexpected EOF, internal=unexpected EOF',
+    });
+    // Other malformed JSON keeps the parser's message, in the route's shape.
+    const other = await (await raw('/v1/flag/configuration', '{"flags": }')).json();
+    assert.equal(other.errorCode, 'INVALID_REQUEST');
+    assert.match(other.errorDetails, /^impossible to read request body: the request body is not valid JSON: /);
+    const otherEval = await (await raw('/v1/allflags', '{"user": }')).json();
+    assert.match(otherEval.message, /not valid JSON/);
+  });
+
+  test('/v1/data/collector: events must be a list (no type coercion: null and a string are 400)', async () => {
+    for (const body of [{ events: null }, { events: 'x' }, { events: { kind: 'feature' } }, { meta: {} }, [{ kind: 'feature' }]]) {
+      const response = await post('/v1/data/collector', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.deepEqual(await response.json(), { message: 'collectEvalData: invalid input data' }, JSON.stringify(body));
+    }
+    const none = await post('/v1/data/collector', { events: [] });
+    assert.deepEqual(await none.json(), { ingestedContentCount: 0 });
+  });
+
+  test('/v1/flag/configuration: a body it cannot read is 400 INVALID_REQUEST (no type coercion); flags: null is every flag', async () => {
+    for (const body of [{ flags: 'bool-flag' }, { flags: [1] }, [1]]) {
+      const response = await post('/v1/flag/configuration', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      const answer = await response.json();
+      assert.deepEqual(Object.keys(answer), ['errorCode', 'errorDetails']);
+      assert.equal(answer.errorCode, 'INVALID_REQUEST');
+      assert.match(answer.errorDetails, /^impossible to read request body: /);
+    }
+    const all = await post('/v1/flag/configuration', { flags: null });
+    assert.equal(all.status, 200);
+    assert.equal(Object.keys((await all.json()).flags).length, 6);
   });
 });

@@ -34,7 +34,9 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
       const snapshot = await stream.waitFor((e) => e.event === 'snapshot');
       const data = JSON.parse(snapshot.data);
       assert.equal(snapshot.id, `${app.vexil.storeId}:${data.revision}`);
-      assert.match(app.vexil.storeId, /^[0-9a-f]{12}$/);
+      // The embedded store keeps an instance id made with its data: the stream's store id is that.
+      assert.ok(app.vexil.store.instanceId);
+      assert.equal(app.vexil.storeId, app.vexil.store.instanceId);
       assert.deepEqual(data.flags['number-flag'].variations, { small: 10, large: 50 });
       assert.deepEqual(data.segments, { staff: { query: 'email ew "@example.com"' } });
       assert.equal(data.versions['number-flag'], 1);
@@ -200,10 +202,15 @@ describe('/v1/stream (SSE for in-process SDKs)', () => {
       const url = 'redis://cache.local:6379?prefix=x:';
       assert.equal(storeIdentity({ kind: 'redis' } as never, url), storeIdentity({ kind: 'redis' } as never, url));
       assert.match(storeIdentity({ kind: 'redis' } as never, url), /^[0-9a-f]{12}$/);
-      // In-memory and file stores count revisions per process; a store without a URL cannot be told from another.
-      assert.notEqual(storeIdentity(store, 'pglite:memory:x'), storeIdentity(store, 'pglite:memory:x'));
-      assert.notEqual(storeIdentity(store, 'file:./flags.yaml'), storeIdentity(store, 'file:./flags.yaml'));
-      assert.notEqual(storeIdentity(store, undefined), storeIdentity(store, undefined));
+      // Without an id of their own: in-memory and file stores count revisions per process, and a store without a URL
+      // cannot be told from another, so each gets a random id.
+      const bare = { kind: 'pglite' } as never;
+      assert.notEqual(storeIdentity(bare, 'pglite:memory:x'), storeIdentity(bare, 'pglite:memory:x'));
+      assert.notEqual(storeIdentity({ kind: 'file' } as never, 'file:./flags.yaml'), storeIdentity({ kind: 'file' } as never, 'file:./flags.yaml'));
+      assert.notEqual(storeIdentity(bare, undefined), storeIdentity(bare, undefined));
+      // An in-memory store that keeps an instance id (made with it, so new for every such store) is identified by it.
+      assert.ok(store.instanceId);
+      assert.equal(storeIdentity(store, 'pglite:memory:x'), store.instanceId);
       // A store that keeps its own id is identified by it.
       assert.equal(storeIdentity({ kind: 'redis', instanceId: 'kept-id' } as never, url), 'kept-id');
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpError } from './errors.js';
+import { JsonBodyError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,6 +10,13 @@ declare module 'fastify' {
 
 const POISON = /"(?:__proto__|constructor|prototype)"\s*:/;
 
+/** True when JSON.parse failed at the end of the text: the body is a cut-off JSON document. */
+function endsTooEarly(text: string, parserMessage: string): boolean {
+  if (/unexpected end of JSON input/i.test(parserMessage)) return true;
+  const at = /at position (\d+)/.exec(parserMessage);
+  return at !== null && Number(at[1]) >= text.trimEnd().length;
+}
+
 /** Parses JSON text; strips `__proto__`-style keys so that no merge can ever reach a prototype. */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
@@ -17,7 +24,8 @@ export function parseJsonBody(text: string): unknown {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    throw new JsonBodyError(message, endsTooEarly(text, message));
   }
   if (POISON.test(text)) value = scrub(value);
   return value;

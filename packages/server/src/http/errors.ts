@@ -24,6 +24,17 @@ export class HttpError extends Error {
   }
 }
 
+/** A request body that is not valid JSON (400 `invalid_json`). */
+export class JsonBodyError extends HttpError {
+  /** The body ends before its JSON does (what Go's decoder, so GO Feature Flag, reports as "unexpected EOF"). */
+  readonly truncated: boolean;
+  constructor(parserMessage: string, truncated: boolean) {
+    super(400, 'invalid_json', `the request body is not valid JSON: ${parserMessage}`);
+    this.name = 'JsonBodyError';
+    this.truncated = truncated;
+  }
+}
+
 /** A rejected flag: 400 with every problem, each also formatted as `vexil lint` prints it. */
 export function validationError(problems: Problem[], message = 'the flag is not valid'): HttpError {
   const errors = problems.filter((problem) => problem.severity === 'error');
@@ -31,6 +42,29 @@ export function validationError(problems: Problem[], message = 'the flag is not 
     problems: problems.map((problem) => ({ ...problem, text: formatProblem(problem) })),
   });
 }
+
+/** A 400 on a GO Feature Flag route, for a route that words it its own way (`config.goffBadRequest`). */
+export interface GoffBadRequest {
+  /** The message Vexil would send. */
+  message: string;
+  /**
+   * When the body could not be read (malformed JSON, or a shape the route's schema rejects): the text GO Feature
+   * Flag's handlers embed (`err.Error()` of Echo's binder error) — for a cut-off JSON body exactly GO Feature Flag's
+   * `code=400, message=unexpected EOF, internal=unexpected EOF`, otherwise Vexil's parser or schema message.
+   */
+  bindError?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** GO Feature Flag routes whose 400 answers have their own wording or shape (GO Feature Flag's). */
+    goffBadRequest?: (bad: GoffBadRequest) => Record<string, unknown>;
+  }
+}
+
+/** Go's `io.ErrUnexpectedEOF`, what GO Feature Flag's JSON binding reports for a body that ends too early. */
+const UNEXPECTED_EOF = 'unexpected EOF';
+const ECHO_UNEXPECTED_EOF = `code=400, message=${UNEXPECTED_EOF}, internal=${UNEXPECTED_EOF}`;
 
 /** Which response shape a path uses for errors. */
 type Family = 'ofrep-single' | 'ofrep-bulk' | 'goff' | 'vexil';
@@ -48,9 +82,12 @@ interface Normalised {
   message: string;
   extra?: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** The request body could not be read: malformed JSON, or rejected by the route's body schema. */
+  unreadableBody?: boolean;
 }
 
 function normalise(error: unknown): Normalised {
+  if (error instanceof JsonBodyError) return { status: 400, code: error.code, message: error.message, unreadableBody: true };
   if (error instanceof HttpError)
     return { status: error.statusCode, code: error.code, message: error.message, extra: error.extra, headers: error.headers };
   if (error instanceof StoreValidationError) {
@@ -70,7 +107,12 @@ function normalise(error: unknown): Normalised {
   if (error instanceof StoreUnavailableError) return { status: 503, code: 'store_unavailable', message: error.message, headers: { 'retry-after': '1' } };
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (fastifyError?.validation) {
-    return { status: 400, code: 'bad_request', message: `invalid ${fastifyError.validationContext ?? 'request'}: ${fastifyError.message}` };
+    return {
+      status: 400,
+      code: 'bad_request',
+      message: `invalid ${fastifyError.validationContext ?? 'request'}: ${fastifyError.message}`,
+      ...(fastifyError.validationContext === 'body' ? { unreadableBody: true } : {}),
+    };
   }
   const status = typeof fastifyError?.statusCode === 'number' ? fastifyError.statusCode : 500;
   switch (fastifyError?.code) {
@@ -98,18 +140,28 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (n.headers) for (const [name, value] of Object.entries(n.headers)) reply.header(name, value);
     reply.code(n.status);
     const family = familyOf(request.url);
+    // GO Feature Flag's words for a cut-off JSON body (its testdata pins them); other unreadable bodies keep Vexil's
+    // message (GO Feature Flag's would be Go's decoder message, which Vexil cannot reproduce). Vexil's own message is
+    // in the debug log above.
+    const truncated = error instanceof JsonBodyError && error.truncated;
     switch (family) {
       case 'ofrep-single': {
         const key = (request.params as { key?: string } | undefined)?.key ?? '';
         const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
-        return reply.send({ key, errorCode, errorDetails: n.message });
+        return reply.send({ key, errorCode, errorDetails: truncated ? ECHO_UNEXPECTED_EOF : n.message });
       }
       case 'ofrep-bulk': {
         const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
-        return reply.send({ errorCode, errorDetails: n.message });
+        return reply.send({ errorCode, errorDetails: truncated ? ECHO_UNEXPECTED_EOF : n.message });
       }
-      case 'goff':
-        return reply.send({ message: n.message, ...(n.status === 429 || n.status === 401 || n.status === 403 ? { error: n.code } : {}) });
+      case 'goff': {
+        const custom = request.routeOptions.config?.goffBadRequest;
+        if (n.status === 400 && custom) {
+          return reply.send(custom({ message: n.message, ...(n.unreadableBody ? { bindError: truncated ? ECHO_UNEXPECTED_EOF : n.message } : {}) }));
+        }
+        const message = truncated ? UNEXPECTED_EOF : n.message;
+        return reply.send({ message, ...(n.status === 429 || n.status === 401 || n.status === 403 ? { error: n.code } : {}) });
+      }
       default:
         return reply.send({ error: n.code, message: n.message, ...(n.extra ?? {}) });
     }

@@ -32,20 +32,24 @@ export interface OfrepFailure {
  * One evaluation in OFREP's shape. A disabled flag without an `offVariation` answers like an OpenFeature default:
  * reason `DISABLED`, no `value` and no `variant`, so the provider uses the code default (OFREP ADR-0006). A value of
  * `null` would make the OFREP providers report TYPE_MISMATCH instead.
+ *
+ * `single`: a single-flag answer, which carries `cacheable` and GO Feature Flag's `gofeatureflag_cacheable` metadata
+ * marker (GO Feature Flag adds it to single-flag answers only). `errorDetails`: the text of an error (by default the
+ * core's message).
  */
-export function toOfrep(detail: EvaluationDetail, includeCacheable: boolean): OfrepSuccess | OfrepFailure {
+export function toOfrep(detail: EvaluationDetail, single: boolean, errorDetails?: string): OfrepSuccess | OfrepFailure {
   if (detail.errorCode !== undefined) {
-    return { key: detail.key, errorCode: detail.errorCode, errorDetails: detail.errorMessage ?? detail.errorCode };
+    return { key: detail.key, errorCode: detail.errorCode, errorDetails: errorDetails ?? detail.errorMessage ?? detail.errorCode };
   }
   const result: OfrepSuccess = {
     key: detail.key,
     reason: detail.reason,
-    metadata: ofrepMetadata(detail.flagMetadata, detail.cacheable),
+    metadata: ofrepMetadata(detail.flagMetadata, single && detail.cacheable),
   };
   if (detail.variant !== undefined) {
     result.value = detail.value;
     result.variant = detail.variant;
   }
-  if (includeCacheable) result.cacheable = detail.cacheable;
+  if (single) result.cacheable = detail.cacheable;
   return result;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { evaluate, evaluateAll, formatProblem, type EvaluationContext, type Snapshot } from '@vexil/core';
+import { evaluate, evaluateAll, formatProblem, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
 import type { ServerContext } from '../context.js';
 import { UNKNOWN_FLAG } from '../metrics/metrics.js';
 import { flagKeyParams, metadataSchema, anyValue } from '../http/schemas.js';
@@ -8,6 +8,7 @@ import { sseMessage } from '../stream/sse.js';
 import type { SnapshotChange } from '../snapshot/holder.js';
 import { toOfrep, type OfrepFailure, type OfrepSuccess } from './mapping.js';
 import { etagMatches } from '../http/etag.js';
+import { flagListOf, goffErrorDetails, goffOfrepErrorDetails, logEvaluationErrors } from '../relay/goff-errors.js';
 
 interface OfrepBody {
   context?: EvaluationContext | null;
@@ -44,6 +45,14 @@ const failureSchema = {
   required: ['key', 'errorCode'],
 } as const;
 
+/** GO Feature Flag's answer to `POST /ofrep/v1/evaluate/flags/` (no key): the route does not exist there. */
+const noRouteSchema = {
+  type: 'object',
+  description: 'An empty flag key (`POST /ofrep/v1/evaluate/flags/`), answered as GO Feature Flag does.',
+  properties: { message: { type: 'string' } },
+  required: ['message'],
+} as const;
+
 /** Codes OFREP allows on a 400 (`evaluationFailure`); anything else is GENERAL. */
 const OFREP_400 = new Set(['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL']);
 
@@ -76,10 +85,16 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['OFREP'],
         summary: 'Evaluate one flag (OFREP)',
         description:
-          'OpenFeature Remote Evaluation Protocol, single flag. 404 `FLAG_NOT_FOUND` for an unknown flag, 400 with `errorCode` for other errors. A disabled flag answers reason `DISABLED` with no value (the provider serves its code default).',
+          'OpenFeature Remote Evaluation Protocol, single flag. 404 `FLAG_NOT_FOUND` for an unknown flag, 400 with `errorCode` for other errors; `errorDetails` is GO Feature Flag\'s `Error while evaluating the flag: <key>` (the reason is in the debug log and the admin playground). A disabled flag answers reason `DISABLED` with no value (the provider serves its code default). An empty key is 404 `{message: "Not Found"}`, as GO Feature Flag answers it.',
         params: flagKeyParams,
         body: requestBody,
-        response: { 200: successSchema, 400: failureSchema, 404: failureSchema },
+        response: { 200: successSchema, 400: failureSchema, 404: { anyOf: [failureSchema, noRouteSchema] } },
+      },
+      // `POST /ofrep/v1/evaluate/flags/` is no route in GO Feature Flag (404 {message: "Not Found"}, its "Empty flag
+      // key" test): answered before the key's schema would make it a 400.
+      preValidation: (request, reply, done) => {
+        if ((request.params as { key?: string }).key !== '') return done();
+        reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify({ message: 'Not Found' }));
       },
     },
     (request, reply) => {
@@ -88,13 +103,17 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const detail = evaluate(snapshot, key, contextOf(request.body));
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
       if (detail.errorCode === undefined) return toOfrep(detail, true);
+      // GO Feature Flag's words for every evaluation error; Vexil's reason goes to the debug log.
+      const errorDetails = goffOfrepErrorDetails(key);
       const invalid = invalidFlag(snapshot, key);
-      if (invalid) return reply.code(400).send(invalid);
-      if (detail.errorCode === 'FLAG_NOT_FOUND') {
-        return reply.code(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: detail.errorMessage ?? `flag "${key}" not found` });
+      if (invalid) {
+        request.log.debug({ evaluationErrors: [{ flag: key, errorCode: invalid.errorCode, reason: invalid.errorDetails }] }, 'evaluation errors');
+        return reply.code(400).send({ key, errorCode: invalid.errorCode, errorDetails });
       }
+      logEvaluationErrors(request.log, [detail]);
+      if (detail.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails });
       const errorCode = OFREP_400.has(detail.errorCode) ? detail.errorCode : 'GENERAL';
-      return reply.code(400).send({ key, errorCode, errorDetails: detail.errorMessage ?? errorCode });
+      return reply.code(400).send({ key, errorCode, errorDetails });
     },
   );
 
@@ -106,7 +125,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['OFREP'],
         summary: 'Evaluate every flag (OFREP bulk)',
         description:
-          'Every flag for one context, sorted by key. The `ETag` depends on the flag revision and the result for this context; send it back as `If-None-Match` to get 304. `eventStreams` advertises an SSE URL that sends `refetchEvaluation` when flags change (OFREP ADR-0008).',
+          'Every flag for one context, sorted by key; `gofeatureflag.flagList` in the context (a list of keys) limits the flags evaluated, as in GO Feature Flag (keys of no flag are left out). The `ETag` depends on the flag revision and the result for this context; send it back as `If-None-Match` to get 304. `eventStreams` advertises an SSE URL that sends `refetchEvaluation` when flags change (OFREP ADR-0008).',
         body: requestBody,
         querystring: {
           type: 'object',
@@ -138,16 +157,29 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     (request, reply) => {
       const snapshot = holder.snapshot;
       const context = contextOf(request.body);
-      const details = evaluateAll(snapshot, context);
+      // Like GO Feature Flag, `gofeatureflag.flagList` evaluates only the listed flags that exist.
+      const only = flagListOf(context);
+      let details: EvaluationDetail[];
+      let invalidKeys: Iterable<string>;
+      if (only) {
+        details = only.filter((key) => snapshot.flags.has(key)).sort().map((key) => evaluate(snapshot, key, context));
+        invalidKeys = only.filter((key) => snapshot.invalid.has(key));
+      } else {
+        details = evaluateAll(snapshot, context);
+        invalidKeys = snapshot.invalid.keys();
+      }
       const flags: (OfrepSuccess | OfrepFailure)[] = [];
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
-        flags.push(toOfrep(detail, false));
+        flags.push(toOfrep(detail, false, goffErrorDetails(snapshot, detail, context)));
       }
-      if (snapshot.invalid.size > 0) {
-        for (const key of snapshot.invalid.keys()) flags.push(invalidFlag(snapshot, key)!);
-        flags.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      logEvaluationErrors(request.log, details);
+      let withInvalid = false;
+      for (const key of invalidKeys) {
+        flags.push(invalidFlag(snapshot, key)!);
+        withInvalid = true;
       }
+      if (withInvalid) flags.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const secret = request.presentedKey;
       const url = `${baseUrl(request, ctx.publicUrl)}/ofrep/v1/events${secret ? `?key=${encodeURIComponent(secret)}` : ''}`;
       const json = JSON.stringify({ flags, eventStreams: [{ type: 'sse', url, inactivityDelaySec: ctx.inactivityDelaySec }] });

@@ -15,6 +15,7 @@ import { UNKNOWN_FLAG } from '../metrics/metrics.js';
 import { anyValue, flagKeyParams, goffErrorSchema, looseObject, metadataSchema } from '../http/schemas.js';
 import { HttpError } from '../http/errors.js';
 import { etagMatches } from '../http/etag.js';
+import { flagListOf, goffErrorDetails, logEvaluationErrors } from './goff-errors.js';
 
 /**
  * GO Feature Flag relay-proxy compatibility: the same paths and the same request and response shapes, so GO Feature
@@ -103,8 +104,11 @@ function metadataOf(detail: EvaluationDetail): Record<string, JsonValue> | undef
   return undefined;
 }
 
-/** GO Feature Flag's `VariationResult`, in its key order. */
-export function toVariationResult(detail: EvaluationDetail, defaultValue: JsonValue | undefined): Record<string, unknown> {
+/**
+ * GO Feature Flag's `VariationResult`, in its key order. `errorDetails` is the text to answer for an error (GO
+ * Feature Flag's: `goffErrorDetails`); none is sent when it is undefined (as for an unknown flag).
+ */
+export function toVariationResult(detail: EvaluationDetail, defaultValue: JsonValue | undefined, errorDetails: string | undefined): Record<string, unknown> {
   const served = detail.variant !== undefined;
   const metadata = metadataOf(detail);
   return {
@@ -114,7 +118,7 @@ export function toVariationResult(detail: EvaluationDetail, defaultValue: JsonVa
     version: detail.version ?? '',
     reason: detail.reason,
     errorCode: detail.errorCode ?? '',
-    ...(detail.errorMessage ? { errorDetails: detail.errorMessage } : {}),
+    ...(errorDetails ? { errorDetails } : {}),
     value: served ? detail.value : (defaultValue ?? null),
     cacheable: detail.cacheable,
     ...(metadata ? { metadata } : {}),
@@ -122,7 +126,7 @@ export function toVariationResult(detail: EvaluationDetail, defaultValue: JsonVa
 }
 
 /** GO Feature Flag's `FlagState` (an entry of `/v1/allflags`). */
-function toFlagState(detail: EvaluationDetail, timestamp: number): Record<string, unknown> {
+function toFlagState(detail: EvaluationDetail, timestamp: number, errorDetails: string | undefined): Record<string, unknown> {
   const served = detail.variant !== undefined;
   const metadata = metadataOf(detail);
   return {
@@ -131,7 +135,7 @@ function toFlagState(detail: EvaluationDetail, timestamp: number): Record<string
     variationType: detail.variant ?? '',
     trackEvents: detail.trackEvents,
     errorCode: detail.errorCode ?? '',
-    ...(detail.errorMessage ? { errorDetails: detail.errorMessage } : {}),
+    ...(errorDetails ? { errorDetails } : {}),
     reason: detail.reason,
     ...(metadata ? { metadata } : {}),
   };
@@ -181,7 +185,8 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       schema: {
         tags: ['GO Feature Flag relay'],
         summary: 'All flags for a user',
-        description: 'GO Feature Flag relay API. `custom.gofeatureflag.flagList` limits the flags evaluated.',
+        description:
+          'GO Feature Flag relay API. `custom.gofeatureflag.flagList` limits the flags evaluated (keys of no flag are left out, as GO Feature Flag does).',
         body: relayRequestSchema,
         response: {
           200: {
@@ -195,19 +200,20 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     (request) => {
       const context = relayContext(request.body);
       const snapshot = holder.snapshot;
-      const goff = context.gofeatureflag as { flagList?: unknown } | undefined;
-      const only = Array.isArray(goff?.flagList) && goff.flagList.length > 0 ? goff.flagList.filter((key): key is string => typeof key === 'string') : undefined;
-      const keys = only ?? [...snapshot.flags.keys()].sort();
+      // Like GO Feature Flag (GetFlagStates), a flagList evaluates only the listed flags that exist.
+      const only = flagListOf(context);
+      const keys = (only ? only.filter((key) => snapshot.flags.has(key)) : [...snapshot.flags.keys()]).sort();
       const timestamp = Math.floor(Date.now() / 1000);
       const flags: Record<string, unknown> = {};
-      let valid = true;
+      const failed: EvaluationDetail[] = [];
       for (const key of keys) {
         const detail = evaluate(snapshot, key, context);
-        metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-        if (detail.errorCode !== undefined) valid = false;
-        flags[key] = toFlagState(detail, timestamp);
+        metrics.recordEvaluation(key, detail.variant, detail.reason);
+        if (detail.errorCode !== undefined) failed.push(detail);
+        flags[key] = toFlagState(detail, timestamp, goffErrorDetails(snapshot, detail, context));
       }
-      return { flags, valid };
+      logEvaluationErrors(request.log, failed);
+      return { flags, valid: failed.length === 0 };
     },
   );
 
@@ -233,14 +239,24 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const defaultValue = body?.defaultValue;
       const detail = evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue });
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-      return toVariationResult(detail, defaultValue);
+      if (detail.errorCode !== undefined) logEvaluationErrors(request.log, [detail]);
+      return toVariationResult(detail, defaultValue, goffErrorDetails(snapshot, detail, context));
     },
   );
 
   app.post<{ Body: { meta?: Record<string, unknown>; events?: unknown[] } }>(
     '/v1/data/collector',
     {
-      config: { auth: 'sdk' },
+      config: {
+        auth: 'sdk',
+        // GO Feature Flag: `collectEvalData: invalid input data <the binder's error>` for a body it cannot read.
+        goffBadRequest: ({ message, bindError }) => ({ message: bindError === undefined ? message : `${COLLECTOR_INVALID} ${bindError}` }),
+      },
+      // Before the schema, whose type coercion would turn `events: null` into `[null]` (and `"x"` into `["x"]`).
+      preValidation: (request, _reply, done) => {
+        const body = request.body as { events?: unknown } | null | undefined;
+        done(body !== null && typeof body === 'object' && Array.isArray(body.events) ? undefined : new HttpError(400, 'bad_request', COLLECTOR_INVALID));
+      },
       schema: {
         tags: ['GO Feature Flag relay'],
         summary: 'Collect evaluation and tracking events',
@@ -256,7 +272,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     (request) => {
       const events = request.body?.events;
-      if (!Array.isArray(events)) throw new HttpError(400, 'bad_request', 'collectEvalData: invalid input data');
+      if (!Array.isArray(events)) throw new HttpError(400, 'bad_request', COLLECTOR_INVALID);
       const meta = request.body?.meta;
       return { ingestedContentCount: collector.ingest(events, isObject(meta) ? meta : undefined) };
     },
@@ -288,10 +304,20 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  app.post<{ Body: { flags?: string[] } | undefined }>(
+  app.post<{ Body: { flags?: string[] | null } | null | undefined }>(
     '/v1/flag/configuration',
     {
-      config: { auth: 'sdk' },
+      config: {
+        auth: 'sdk',
+        // GO Feature Flag answers a body it cannot read with 400 {errorCode: INVALID_REQUEST, errorDetails}.
+        goffBadRequest: ({ message, bindError }) => ({ errorCode: 'INVALID_REQUEST', errorDetails: `impossible to read request body: ${bindError ?? message}` }),
+      },
+      // Before the schema, whose type coercion would turn `flags: "a"` into `["a"]` and `[1]` into `["1"]`.
+      preValidation: (request, _reply, done) => {
+        const flags = (request.body as { flags?: unknown } | null | undefined)?.flags;
+        const readable = flags === undefined || flags === null || (Array.isArray(flags) && flags.every((key) => typeof key === 'string'));
+        done(readable ? undefined : new HttpError(400, 'bad_request', '"flags" must be a list of flag keys'));
+      },
       schema: {
         tags: ['GO Feature Flag relay'],
         summary: 'Flag configuration for in-process evaluation',
@@ -303,7 +329,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         ].join(' '),
         body: {
           type: ['object', 'null'],
-          properties: { flags: { type: 'array', items: { type: 'string' } } },
+          properties: { flags: { type: ['array', 'null'], items: { type: 'string' } } },
           additionalProperties: true,
         },
         headers: { type: 'object', properties: { 'if-none-match': { type: 'string' } } },
@@ -330,6 +356,11 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
             },
           },
           304: { type: 'null', description: 'Not modified' },
+          400: {
+            type: 'object',
+            description: 'A body that cannot be read, as GO Feature Flag answers it.',
+            properties: { errorCode: { type: 'string', enum: ['INVALID_REQUEST'] }, errorDetails: { type: 'string' } },
+          },
         },
       },
     },
@@ -441,6 +472,9 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     }),
   );
 }
+
+/** GO Feature Flag's message for a collector request without a list of events. */
+const COLLECTOR_INVALID = 'collectEvalData: invalid input data';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
