@@ -6,7 +6,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('Serve flags over OFREP, the GO Feature Flag relay API, the SSE stream and the admin API')
+    .description('Serve flags over OFREP, the GO Feature Flag relay API, the SSE stream and the admin API, with the admin page at /')
     .option('--store <url>', 'pglite:<dir> | pglite:memory: | postgres://… | redis://… | file:<path>[,<path>…] (env VEXIL_STORE; default pglite:./.vexil/data)')
     .option('--flags <files...>', 'flag files: served read-only when no --store is given (GitOps), imported at start into a writable store (env VEXIL_FLAGS)')
     .option('--port <port>', 'port (env VEXIL_PORT; default 1031; 0 picks a free one)')
@@ -24,7 +24,7 @@ export function registerServe(program: Command): void {
       'after',
       `
 Examples:
-  vexil serve                                          embedded store in ./.vexil/data; prints generated keys on first start
+  vexil serve                                          embedded store in ./.vexil/data, admin page at /; prints generated keys on first start
   vexil serve --flags flags.goff.yaml                  serve flag files read-only (GitOps), reloaded when they change
   vexil serve --store redis://localhost:6379 --flags flags.goff.yaml   import the files into Redis at start
   VEXIL_STORE=postgres://localhost/vexil VEXIL_ADMIN_KEYS=secret vexil serve --host 0.0.0.0`,
