@@ -330,17 +330,30 @@ admin-only:
       query: anonymous eq true
       percentage: { "False": 0, "True": 100 }
   defaultRule: { name: legacyDefaultRule, variation: Default }
-broken-query:
+escaped-quotes:
   variations: { Default: { test: test }, "True": { test2: test } }
   targeting:
     - query: key eq \\"key\\"
       percentage: { "True": 100 }
   defaultRule: { variation: Default }
+broken-query:
+  variations: { Default: { test: test }, "True": { test2: test } }
+  targeting:
+    - query: key eq
+      percentage: { "True": 100 }
+  defaultRule: { variation: Default }
 `, { source: 'compat.yaml' });
 
-  it('serves a flag whose rule query does not parse, the rule never matching (and lint still reports it)', () => {
-    const detail = evaluate(snap, 'broken-query', { targetingKey: 'key' });
-    assert.deepEqual(pick(detail), { value: { test: 'test' }, variant: 'Default', reason: 'DEFAULT' });
+  it('serves a flag whose query holds JSON-escaped quotes (key eq \\"key\\"), as GO Feature Flag serves its relay testdata', () => {
+    assert.deepEqual(pick(evaluate(snap, 'escaped-quotes', { targetingKey: 'random-key' })), { value: { test: 'test' }, variant: 'Default', reason: 'DEFAULT' });
+    assert.deepEqual(pick(evaluate(snap, 'escaped-quotes', { targetingKey: 'key' })), { value: { test2: 'test' }, variant: 'True', reason: 'TARGETING_MATCH' });
+  });
+
+  it('drops a flag whose rule query does not parse, as GO Feature Flag drops what IsValid rejects (FLAG_NOT_FOUND, why in errorMessage)', () => {
+    const detail = evaluate(snap, 'broken-query', { targetingKey: 'key' }, { defaultValue: { test: 'default' } });
+    assert.deepEqual(pick(detail), { value: { test: 'default' }, variant: undefined, reason: 'ERROR' });
+    assert.equal(detail.errorCode, 'FLAG_NOT_FOUND');
+    assert.match(detail.errorMessage!, /query does not parse/);
     const errors = snap.problems.filter((p) => p.severity === 'error');
     assert.equal(errors.length, 1);
     assert.equal(errors[0]!.flagKey, 'broken-query');

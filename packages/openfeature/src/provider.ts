@@ -6,13 +6,14 @@ import {
   StandardResolutionReasons,
   type EvaluationContext,
   type FlagMetadata,
+  type Hook,
   type JsonValue,
   type Logger,
   type Provider,
   type ResolutionDetails,
   type TrackingEventDetails,
 } from '@openfeature/server-sdk';
-import { evaluate, type EvaluationContext as CoreContext, type FlagValueType } from '@vexil/core';
+import { evaluate, type EvaluationContext as CoreContext, type EvaluationDetail, type FlagValueType } from '@vexil/core';
 import { EventCollector, type CollectorStats } from './events/collector.js';
 import type { VexilProviderOptions } from './options.js';
 import { readFlagData, readSnapshotFile, writeSnapshotFile, type FlagData } from './snapshot-file.js';
@@ -43,6 +44,18 @@ export interface VexilProviderStats {
 const PROVIDER_NAME = 'vexil';
 const EMPTY_METADATA: FlagMetadata = Object.freeze({});
 
+/**
+ * The provider's event emitter. The OpenFeature SDK adds three listeners to it each time the provider is registered
+ * (its status tracking) and never removes them, so a provider set again and again (tests, hot reloads) would trip
+ * Node's "possible EventEmitter memory leak" warning after a few registrations: the limit is lifted here.
+ */
+class VexilEventEmitter extends OpenFeatureEventEmitter {
+  constructor() {
+    super();
+    this.eventEmitter.setMaxListeners(0);
+  }
+}
+
 const defaultLogger: Logger = {
   error: (...args: unknown[]) => console.error('[vexil]', ...args),
   warn: (...args: unknown[]) => console.warn('[vexil]', ...args),
@@ -57,7 +70,9 @@ const defaultLogger: Logger = {
 export class VexilProvider implements Provider {
   readonly metadata = { name: PROVIDER_NAME } as const;
   readonly runsOn = 'server' as const;
-  readonly events = new OpenFeatureEventEmitter();
+  /** Provider hooks (OpenFeature 2.3.1): none. */
+  readonly hooks: Hook[] = [];
+  readonly events: OpenFeatureEventEmitter = new VexilEventEmitter();
 
   private readonly options: VexilProviderOptions;
   private readonly logger: Logger;
@@ -73,9 +88,16 @@ export class VexilProvider implements Provider {
   /** initialize() gave up waiting: the first flags to arrive later announce READY themselves. */
   private initFailed = false;
   private lastFailure: string | undefined;
-  private closed = false;
+  /**
+   * Bumped by every initialize() and onClose(): a start, a sync callback or a timer of an earlier run sees that it is
+   * no longer current and does nothing (the SDK may close a provider and initialize it again without waiting).
+   */
+  private generation = 0;
+  /** The onClose() in progress, shared by concurrent calls and awaited by the next initialize(). */
+  private closing: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
-  private writePending = false;
+  /** The flags the next snapshot write saves (taken when the write is scheduled, not when it runs). */
+  private toWrite: FlagData | undefined;
   private writeWarned = false;
   private readonly metadataCache = new WeakMap<object, FlagMetadata>();
   /** The last metadata converted, checked before the WeakMap (a hot flag evaluated in a loop hits it). */
@@ -106,32 +128,42 @@ export class VexilProvider implements Provider {
    * `ProviderFatalError` when the server refuses the SDK key.
    */
   initialize(): Promise<void> {
-    this.initializing ??= this.start();
+    this.initializing ??= this.start(++this.generation);
     return this.initializing;
   }
 
-  private async start(): Promise<void> {
-    this.closed = false;
+  private async start(generation: number): Promise<void> {
+    // A close still in progress (the SDK does not wait for it before initializing again) finishes first.
+    if (this.closing) await this.closing;
+    this.assertCurrent(generation);
     const cold = await this.loadColdStart();
+    this.assertCurrent(generation);
     if (cold) {
       this.state.replace(cold);
       this.freshness = this.hasLiveSource ? 'cached' : 'live';
     }
     this.setUpEvents();
     this.sync = this.createSync();
-    const waitForFlags = this.freshness === 'none' && this.sync !== undefined ? this.waitForFlags() : undefined;
+    const target = this.targetFor(generation);
     if (this.freshness !== 'none') {
       // Serving from the snapshot already: connect on the next turn, so that the first evaluations do not wait
       // for Node to load its HTTP client (tens of milliseconds on a cold process).
       const sync = this.sync;
-      if (sync) setImmediate(() => !this.closed && this.sync === sync && sync.start(this.target));
+      if (sync) setImmediate(() => generation === this.generation && this.sync === sync && sync.start(target));
       return;
     }
-    this.sync?.start(this.target);
-    if (!waitForFlags) {
-      throw new Error('VexilProvider: no flags: give a url, a store, a snapshotFile that exists, or bootstrap flags');
+    if (!this.sync) {
+      // Nothing to serve and nowhere to get flags from: a configuration error no retry can fix (OpenFeature 2.4.2.1).
+      throw new ProviderFatalError('VexilProvider: no flags: give a url, a store, a snapshotFile that exists, or bootstrap flags');
     }
+    const waitForFlags = this.waitForFlags();
+    this.sync.start(target);
     await waitForFlags;
+  }
+
+  /** Throws when onClose() (or a newer initialize()) made this run obsolete. */
+  private assertCurrent(generation: number): void {
+    if (generation !== this.generation) throw new Error('VexilProvider: closed before flags arrived');
   }
 
   private waitForFlags(): Promise<void> {
@@ -241,23 +273,33 @@ export class VexilProvider implements Provider {
 
   /**
    * Stops syncing, writes the last snapshot, and sends the events still waiting (for at most
-   * `events.closeTimeoutMs`). Idempotent. Afterwards the provider is back to its uninitialized state.
+   * `events.closeTimeoutMs`). Idempotent: concurrent calls share one close. The provider is back to its uninitialized
+   * state at once (evaluations answer PROVIDER_NOT_READY), and can be initialized again.
    */
-  async onClose(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  onClose(): Promise<void> {
+    // Whatever run exists or waits to start (an initialize() called during a close waits for it) is over.
+    this.generation++;
+    this.initializing = undefined;
+    if (this.closing) return this.closing;
     const sync = this.sync;
     const collector = this.collector;
+    this.waiter?.reject(new Error('VexilProvider: closed before flags arrived'));
     this.sync = undefined;
     this.collector = undefined;
-    this.waiter?.reject(new Error('VexilProvider: closed before flags arrived'));
-    await sync?.close();
-    await collector?.close(this.options.events === false ? 0 : (this.options.events?.closeTimeoutMs ?? 2_000));
-    await this.writing;
+    this.exposures = false;
     this.state = new FlagState();
     this.freshness = 'none';
-    this.initializing = undefined;
     this.initFailed = false;
+    this.lastFailure = undefined;
+    const closeTimeoutMs = this.options.events === false ? 0 : (this.options.events?.closeTimeoutMs ?? 2_000);
+    const closing = (async () => {
+      await Promise.all([sync?.close(), collector?.close(closeTimeoutMs)]);
+      await this.writing;
+    })().finally(() => {
+      if (this.closing === closing) this.closing = undefined;
+    });
+    this.closing = closing;
+    return closing;
   }
 
   /** Counters for monitoring: freshness, revision, event delivery (sent, dropped, pending). */
@@ -278,61 +320,65 @@ export class VexilProvider implements Provider {
 
   // ------------------------------------------------------------------------------------------------ sync target
 
-  private readonly target: SyncTarget = {
-    full: (data, forwardOnly) => {
-      if (this.closed) return;
-      if (forwardOnly && this.freshness !== 'none' && data.revision < this.state.revision) return;
-      const before = this.freshness;
-      const changed = this.state.replace(data);
-      this.freshness = 'live';
-      this.lastFailure = undefined;
-      this.scheduleWrite();
-      if (before === 'none') return this.announceFirstFlags();
-      if (before === 'stale') this.events.emit(ProviderEvents.Ready, { message: 'connection restored' });
-      if (changed.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
-    },
-    changes: (changes) => {
-      if (this.closed || this.freshness === 'none') return;
-      const changed = new Set<string>();
-      let applied = false;
-      for (const change of changes) {
-        const keys = this.state.apply(change as FlagChange);
-        if (keys === undefined) continue;
-        applied = true;
-        for (const key of keys) changed.add(key);
-      }
-      if (this.freshness === 'stale') {
+  /** What the sync of one run reports to; everything it reports after that run ended is ignored. */
+  private targetFor(generation: number): SyncTarget {
+    const stale = () => generation !== this.generation;
+    return {
+      full: (data, forwardOnly) => {
+        if (stale()) return;
+        if (forwardOnly && this.freshness !== 'none' && data.revision < this.state.revision) return;
+        const before = this.freshness;
+        const changed = this.state.replace(data);
         this.freshness = 'live';
+        this.lastFailure = undefined;
+        this.scheduleWrite();
+        if (before === 'none') return this.announceFirstFlags();
+        if (before === 'stale') this.events.emit(ProviderEvents.Ready, { message: 'connection restored' });
+        if (changed.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
+      },
+      changes: (changes) => {
+        if (stale() || this.freshness === 'none') return;
+        const changed = new Set<string>();
+        let applied = false;
+        for (const change of changes) {
+          const keys = this.state.apply(change as FlagChange);
+          if (keys === undefined) continue;
+          applied = true;
+          for (const key of keys) changed.add(key);
+        }
+        if (this.freshness === 'stale') {
+          this.freshness = 'live';
+          this.events.emit(ProviderEvents.Ready, { message: 'connection restored' });
+        }
+        if (!applied) return;
+        this.scheduleWrite();
+        if (changed.size > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: [...changed].sort() });
+      },
+      resumed: () => {
+        if (stale() || this.freshness !== 'stale') return;
+        this.freshness = 'live';
+        this.lastFailure = undefined;
         this.events.emit(ProviderEvents.Ready, { message: 'connection restored' });
-      }
-      if (!applied) return;
-      this.scheduleWrite();
-      if (changed.size > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: [...changed].sort() });
-    },
-    resumed: () => {
-      if (this.closed || this.freshness !== 'stale') return;
-      this.freshness = 'live';
-      this.lastFailure = undefined;
-      this.events.emit(ProviderEvents.Ready, { message: 'connection restored' });
-    },
-    lost: (reason) => {
-      if (this.closed) return;
-      if (this.lastFailure !== reason) this.logger.debug(`[vexil] ${reason}`);
-      this.lastFailure = reason;
-      if (this.freshness === 'live' && this.hasLiveSource) {
-        this.freshness = 'stale';
-        this.logger.warn(`lost the connection to the flag source (${reason}): serving the last flags (reason STALE) while reconnecting`);
-        this.events.emit(ProviderEvents.Stale, { message: reason });
-      }
-    },
-    fatal: (error) => {
-      if (this.closed) return;
-      this.lastFailure = error.message;
-      this.logger.error(error.message);
-      if (this.waiter) return this.waiter.reject(new ProviderFatalError(`VexilProvider: ${error.message}`));
-      this.events.emit(ProviderEvents.Error, { message: error.message, errorCode: ErrorCode.PROVIDER_FATAL });
-    },
-  };
+      },
+      lost: (reason) => {
+        if (stale()) return;
+        if (this.lastFailure !== reason) this.logger.debug(`[vexil] ${reason}`);
+        this.lastFailure = reason;
+        if (this.freshness === 'live' && this.hasLiveSource) {
+          this.freshness = 'stale';
+          this.logger.warn(`lost the connection to the flag source (${reason}): serving the last flags (reason STALE) while reconnecting`);
+          this.events.emit(ProviderEvents.Stale, { message: reason });
+        }
+      },
+      fatal: (error) => {
+        if (stale()) return;
+        this.lastFailure = error.message;
+        this.logger.error(error.message);
+        if (this.waiter) return this.waiter.reject(new ProviderFatalError(`VexilProvider: ${error.message}`));
+        this.events.emit(ProviderEvents.Error, { message: error.message, errorCode: ErrorCode.PROVIDER_FATAL });
+      },
+    };
+  }
 
   private announceFirstFlags(): void {
     if (this.waiter) return this.waiter.resolve();
@@ -346,13 +392,15 @@ export class VexilProvider implements Provider {
   private scheduleWrite(): void {
     const file = this.options.snapshotFile;
     if (!file) return;
-    this.writePending = true;
+    // Taken now: a close that follows at once empties the state, and must not leave an empty snapshot behind.
+    this.toWrite = this.state.flagData;
     if (this.writing) return;
     this.writing = (async () => {
-      while (this.writePending) {
-        this.writePending = false;
+      while (this.toWrite) {
+        const data = this.toWrite;
+        this.toWrite = undefined;
         try {
-          await writeSnapshotFile(file, this.state.flagData);
+          await writeSnapshotFile(file, data);
           this.writeWarned = false;
         } catch (error) {
           if (!this.writeWarned) this.logger.warn(`cannot write snapshot file ${file}: ${(error as Error).message}`);
@@ -382,7 +430,7 @@ export class VexilProvider implements Provider {
     return Promise.resolve(this.resolve(flagKey, defaultValue, context, 'object'));
   }
 
-  /** The synchronous evaluation behind the four resolve methods. */
+  /** The synchronous evaluation behind the four resolve methods. Never throws: a failure is an error code. */
   resolve<T>(flagKey: string, defaultValue: T, context: EvaluationContext | undefined, type: FlagValueType): ResolutionDetails<T> {
     const snapshot = this.state.snapshot;
     if (snapshot === undefined || this.freshness === 'none') {
@@ -394,13 +442,27 @@ export class VexilProvider implements Provider {
       };
     }
     const ctx = context ?? {};
-    const detail = evaluate<T>(snapshot, flagKey, toCoreContext(ctx), { defaultValue, expectedType: type });
+    let detail: EvaluationDetail<T>;
+    try {
+      detail = evaluate<T>(snapshot, flagKey, toCoreContext(ctx), { defaultValue, expectedType: type });
+    } catch (error) {
+      // The engine does not throw on any flag or context it accepts; this is a last line of defence.
+      return {
+        value: defaultValue,
+        reason: StandardResolutionReasons.ERROR,
+        errorCode: ErrorCode.GENERAL,
+        errorMessage: `evaluating flag "${flagKey}" failed: ${(error as Error)?.message ?? String(error)}`,
+      };
+    }
     const flagMetadata = this.toFlagMetadata(detail.flagMetadata);
     if (detail.errorCode !== undefined) {
+      // A definition the engine could not compile (sent by a newer server, or in a hand-made snapshot) is a flag
+      // configuration that failed to parse: PARSE_ERROR, as the server's OFREP endpoint answers, not FLAG_NOT_FOUND.
+      const invalid = detail.errorCode === 'FLAG_NOT_FOUND' && snapshot.invalid.has(flagKey);
       const result: ResolutionDetails<T> = {
         value: defaultValue,
         reason: StandardResolutionReasons.ERROR,
-        errorCode: detail.errorCode as ErrorCode,
+        errorCode: invalid ? ErrorCode.PARSE_ERROR : (detail.errorCode as ErrorCode),
         flagMetadata,
       };
       if (detail.errorMessage !== undefined) result.errorMessage = detail.errorMessage;
@@ -418,39 +480,42 @@ export class VexilProvider implements Provider {
     return result;
   }
 
-  /** OpenFeature flag metadata holds primitives only: other values are left out (computed once per flag). */
+  /**
+   * OpenFeature flag metadata holds primitives only (boolean, string, number): other values are left out. Computed once
+   * per flag, frozen, and never the engine's own object (a caller changing it cannot change the flag).
+   */
   private toFlagMetadata(metadata: Readonly<Record<string, unknown>>): FlagMetadata {
     if (metadata === this.lastMetadataIn) return this.lastMetadataOut;
-    const cached = this.metadataCache.get(metadata);
-    if (cached) {
-      this.lastMetadataIn = metadata;
-      this.lastMetadataOut = cached;
-      return cached;
-    }
-    let out: Record<string, string | number | boolean> | undefined;
-    let primitiveOnly = true;
-    for (const value of Object.values(metadata)) {
-      const kind = typeof value;
-      if (kind !== 'string' && kind !== 'number' && kind !== 'boolean') primitiveOnly = false;
-    }
-    if (primitiveOnly) out = metadata as Record<string, string | number | boolean>;
-    else {
-      out = {};
+    let result = this.metadataCache.get(metadata);
+    if (result === undefined) {
+      const out: Record<string, string | number | boolean> = {};
+      let empty = true;
       for (const [key, value] of Object.entries(metadata)) {
-        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = value;
+        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+          out[key] = value;
+          empty = false;
+        }
       }
-      Object.freeze(out);
+      result = empty ? EMPTY_METADATA : Object.freeze(out);
+      this.metadataCache.set(metadata, result);
     }
-    const result = Object.keys(out).length === 0 ? EMPTY_METADATA : out;
-    this.metadataCache.set(metadata, result);
+    this.lastMetadataIn = metadata;
+    this.lastMetadataOut = result;
     return result;
   }
 
   // ------------------------------------------------------------------------------------------------- tracking
 
-  /** Records a tracking event (a conversion, a metric) for the server's collector. Never blocks, never throws. */
+  /**
+   * Records a tracking event (OpenFeature 2.7, 6.x: a conversion, a metric; `details.value` is its number) for the
+   * server's collector. Never blocks on I/O and never throws; sent in batches, flushed by onClose().
+   */
   track(trackingEventName: string, context: EvaluationContext, trackingEventDetails: TrackingEventDetails): void {
-    this.collector?.track(trackingEventName, context ?? {}, trackingEventDetails ?? {});
+    try {
+      this.collector?.track(trackingEventName, context ?? {}, trackingEventDetails ?? {});
+    } catch (error) {
+      this.logger.debug(`[vexil] track(${JSON.stringify(trackingEventName)}) ignored: ${(error as Error)?.message}`);
+    }
   }
 }
 

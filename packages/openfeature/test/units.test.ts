@@ -66,3 +66,21 @@ test('snapshot file: atomic write, read back, damaged file refused; offline eval
   await OpenFeature.clearProviders();
   await rm(dir, { recursive: true, force: true });
 });
+
+test('pollIntervalMs 0 never polls: the flags are fetched once, with no request loop (stream off, or a server without one)', async () => {
+  for (const stream of [false, true]) {
+    const requests: string[] = [];
+    const fetch = (async (url: string) => {
+      requests.push(new URL(url).pathname);
+      if (url.endsWith('/v1/stream')) return new Response('not here', { status: 404 });
+      const body = { flags: { f: { variations: { a: 'A' }, defaultRule: { variation: 'a' } } } };
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+    }) as unknown as typeof globalThis.fetch;
+    const provider = new VexilProvider({ url: 'http://vexil.test', stream, pollIntervalMs: 0, fetch, events: false, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    await provider.initialize();
+    assert.equal(provider.resolve('f', '', {}, 'string').value, 'A');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(requests, stream ? ['/v1/stream', '/v1/flag/configuration'] : ['/v1/flag/configuration'], `stream ${stream}`);
+    await provider.onClose();
+  }
+});

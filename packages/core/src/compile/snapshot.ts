@@ -11,6 +11,8 @@ import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/schedule
 
 export type RuleOutcome =
   | { kind: 'variation'; variation: string }
+  /** A rule GO Feature Flag cannot serve (a progressive rollout without both dates, nothing to serve): an error when reached. */
+  | { kind: 'error'; message: string }
   | { kind: 'percentage'; buckets: PercentageBuckets; percentages: Record<string, number> }
   | {
       kind: 'progressive';
@@ -50,7 +52,17 @@ export interface FlagPhase {
   disable: boolean;
   experimentStart: number;
   experimentEnd: number;
+  /**
+   * The flag needs a bucketing key (a rule of this phase or of any scheduled step, due or not, splits users), as GO
+   * Feature Flag's `RequiresBucketing` decides: an empty key is then TARGETING_KEY_MISSING.
+   */
   requiresBucketing: boolean;
+  /**
+   * Index of the first targeting rule that splits users; else `rules.length` when the default rule splits users, else
+   * `rules.length + 1`. With `bucketingKey: ""` and no targeting key, GO Feature Flag evaluates the rules before that
+   * one and fails on it.
+   */
+  firstSplittingRule: number;
   offVariation?: string;
   needsQueryContext: boolean;
   /** Some query reads `key`/`targetingKey`/`anonymous`: it needs the query view of the context, not the context. */
@@ -64,6 +76,8 @@ export interface CompiledFlag {
   phases: FlagPhase[];
   /** Dot path of `bucketingKey`, split once. */
   bucketingPath?: string[];
+  /** `bucketingKey: ""`: GO Feature Flag then hashes the targeting key but never reports it missing (see `firstSplittingRule`). */
+  emptyBucketingKey: boolean;
   /** FNV-1a state after hashing the flag key: bucketing continues from here with the user's key. */
   hashSeed: number;
   metadata: Readonly<Record<string, JsonValue>>;
@@ -168,11 +182,15 @@ function buildSnapshot(parsed: ParsedFlagFile, revision?: number): Snapshot {
 /** Compiles one flag that already passed validation. */
 export function compileFlag(key: string, definition: FlagDefinition, resolveSegment?: SegmentResolver): CompiledFlag {
   const metadata = Object.freeze({ ...(definition.metadata ?? {}) }) as Readonly<Record<string, JsonValue>>;
-  const phases: FlagPhase[] = [compilePhase(key, definition, Number.NEGATIVE_INFINITY, metadata, resolveSegment)];
+  // GO Feature Flag asks for a bucketing key when any scheduled step, due or not (or undated), has a splitting rule.
+  const stepsSplit = (definition.scheduledRollout ?? []).some(
+    (step) => isMap(step) && ((Array.isArray(step.targeting) && step.targeting.some(splitsUsers)) || splitsUsers(step.defaultRule)),
+  );
+  const phases: FlagPhase[] = [compilePhase(key, definition, Number.NEGATIVE_INFINITY, metadata, resolveSegment, stepsSplit)];
   let current = definition;
   for (const { step, at } of orderedSteps(definition.scheduledRollout)) {
     current = applyScheduledStep(current, step);
-    phases.push(compilePhase(key, current, at, metadata, resolveSegment));
+    phases.push(compilePhase(key, current, at, metadata, resolveSegment, stepsSplit));
   }
   const timeDependent = phases.length > 1 || definition.experimentation !== undefined || (definition.scheduledRollout?.length ?? 0) > 0;
   const firstValue = Object.values(definition.variations ?? {})[0];
@@ -182,6 +200,7 @@ export function compileFlag(key: string, definition: FlagDefinition, resolveSegm
     definition,
     phases,
     ...(definition.bucketingKey ? { bucketingPath: definition.bucketingKey.split('.') } : {}),
+    emptyBucketingKey: definition.bucketingKey === '',
     hashSeed: fnv1a32(key),
     metadata,
     trackEvents: definition.trackEvents ?? true,
@@ -198,10 +217,12 @@ function compilePhase(
   from: number,
   metadata: Readonly<Record<string, JsonValue>>,
   resolveSegment: SegmentResolver | undefined,
+  stepsSplit: boolean,
 ): FlagPhase {
-  const rules = (flag.targeting ?? []).map((rule, index) => compileRule(key, rule, index, metadata, resolveSegment));
+  const targeting = flag.targeting ?? [];
+  const rules = targeting.map((rule, index) => compileRule(key, rule, index, metadata, resolveSegment));
   const defaultRule = compileRule(key, flag.defaultRule ?? {}, -1, metadata, resolveSegment);
-  const all = [...rules, defaultRule];
+  const firstSplittingRule = targeting.findIndex(splitsUsers);
   return {
     from,
     variations: Object.freeze({ ...(flag.variations ?? {}) }),
@@ -212,7 +233,8 @@ function compilePhase(
     experimentStart: flag.experimentation?.start ? parseDate(flag.experimentation.start) : Number.NEGATIVE_INFINITY,
     experimentEnd: flag.experimentation?.end ? parseDate(flag.experimentation.end) : Number.POSITIVE_INFINITY,
     // GO Feature Flag counts every rule here, disabled ones included.
-    requiresBucketing: all.some((rule) => rule.outcome.kind !== 'variation'),
+    requiresBucketing: stepsSplit || firstSplittingRule >= 0 || splitsUsers(flag.defaultRule),
+    firstSplittingRule: firstSplittingRule >= 0 ? firstSplittingRule : rules.length + (splitsUsers(flag.defaultRule) ? 0 : 1),
     ...(flag.offVariation !== undefined ? { offVariation: flag.offVariation } : {}),
     needsQueryContext: rules.some((rule) => !rule.disabled && rule.query !== undefined && rule.query.kind !== 'match-all'),
     needsIdentityView: rules.some((rule) => !rule.disabled && rule.query !== undefined && rule.query.usesIdentity),
@@ -236,7 +258,7 @@ function compileRule(
   }
   const outcome = compileOutcome(rule);
   const dynamic =
-    outcome.kind === 'progressive' ||
+    rule.progressiveRollout !== undefined ||
     (outcome.kind === 'percentage' && !Object.values(outcome.percentages).some((weight) => weight === 100));
   const named = index >= 0 && typeof rule.name === 'string' && rule.name !== '';
   return {
@@ -250,18 +272,42 @@ function compileRule(
   };
 }
 
+/** GO Feature Flag's `Rule.RequiresBucketing`: the rule has a non-empty percentage or a progressive rollout. */
+function splitsUsers(rule: Rule | undefined): boolean {
+  if (!isMap(rule)) return false;
+  return (isMap(rule.percentage) && Object.keys(rule.percentage).length > 0) || rule.progressiveRollout !== undefined;
+}
+
+function isMap<T>(value: T | null | undefined): value is T {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** GO Feature Flag's words when a progressive rollout lacks a variation or a date, or ends before it starts. */
+const PROGRESSIVE_ERROR = 'error in the progressive rollout, missing params';
+
 function compileOutcome(rule: Rule): RuleOutcome {
+  // progressiveRollout > percentage > variation, as in GO Feature Flag's Rule.Evaluate.
   const progressive = rule.progressiveRollout;
-  if (progressive?.initial && progressive.end) {
+  if (progressive !== undefined) {
+    if (!isMap(progressive) || !isMap(progressive.initial) || !isMap(progressive.end)) return { kind: 'error', message: PROGRESSIVE_ERROR };
     const startMs = parseDate(progressive.initial.date);
     const endMs = parseDate(progressive.end.date);
+    if (
+      typeof progressive.initial.variation !== 'string' ||
+      typeof progressive.end.variation !== 'string' ||
+      Number.isNaN(startMs) ||
+      Number.isNaN(endMs) ||
+      !(endMs > startMs)
+    ) {
+      return { kind: 'error', message: PROGRESSIVE_ERROR };
+    }
     let endPercentage = progressive.end.percentage ?? 0;
     // GO Feature Flag forces an end percentage of 0 (unset) or above 100 to 100.
     if (endPercentage === 0 || endPercentage > 100) endPercentage = 100;
     return {
       kind: 'progressive',
-      initialVariation: progressive.initial.variation ?? '',
-      endVariation: progressive.end.variation ?? '',
+      initialVariation: progressive.initial.variation,
+      endVariation: progressive.end.variation,
       startMs,
       endMs,
       startSeconds: Math.floor(startMs / 1000),
@@ -270,8 +316,9 @@ function compileOutcome(rule: Rule): RuleOutcome {
       endShare: endPercentage * 1000,
     };
   }
-  if (rule.percentage && Object.keys(rule.percentage).length > 0) {
+  if (isMap(rule.percentage) && Object.keys(rule.percentage).length > 0) {
     return { kind: 'percentage', buckets: buildPercentageBuckets(rule.percentage), percentages: rule.percentage };
   }
-  return { kind: 'variation', variation: rule.variation ?? '' };
+  if (typeof rule.variation !== 'string') return { kind: 'error', message: 'error in the configuration, no variation available for this rule' };
+  return { kind: 'variation', variation: rule.variation };
 }

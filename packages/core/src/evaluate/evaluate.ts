@@ -100,19 +100,26 @@ function evaluateFlag<T>(
     const key = context.targetingKey;
     bucketingValue = typeof key === 'string' ? key : '';
   }
+  // `bucketingKey: ""` hashes the targeting key without ever reporting it missing (GO Feature Flag): without one, the
+  // rules run up to the first that splits users, which is then a configuration error.
+  let keyless = false;
   if (bucketingValue === '' && phase.requiresBucketing) {
-    const message = flag.bucketingPath
-      ? `empty bucketing key "${flag.definition.bucketingKey}": this flag splits users and needs one`
-      : 'targetingKey is missing: this flag splits users by percentage and needs one';
-    explain?.push({ step: 'bucketing key', detail: message });
-    return failure(flag.key, 'TARGETING_KEY_MISSING', message, options, flag, explain);
+    if (flag.emptyBucketingKey) keyless = true;
+    else {
+      const message = flag.bucketingPath
+        ? `empty bucketing key "${flag.definition.bucketingKey}": this flag splits users and needs one`
+        : 'targetingKey is missing: this flag splits users by percentage and needs one';
+      explain?.push({ step: 'bucketing key', detail: message });
+      return failure(flag.key, 'TARGETING_KEY_MISSING', message, options, flag, explain);
+    }
   }
 
   if (phase.disable || now < phase.experimentStart || now > phase.experimentEnd) {
     const why = phase.disable ? 'the flag is disabled' : 'the time is outside the experimentation window';
-    if (phase.offVariation !== undefined) {
+    const offValue = phase.offVariation !== undefined ? phase.variations[phase.offVariation] : undefined;
+    if (offValue !== undefined) {
       explain?.push({ step: 'disabled', detail: `${why}: serving offVariation "${phase.offVariation}"` });
-      return typed(flag, phase.variations[phase.offVariation]!, phase.offVariation, 'DISABLED', flag.metadata, false, options, explain);
+      return typed(flag, offValue, phase.offVariation!, 'DISABLED', flag.metadata, false, options, explain);
     }
     explain?.push({ step: 'disabled', detail: `${why}: serving the caller's default` });
     return {
@@ -133,7 +140,8 @@ function evaluateFlag<T>(
       ? toQueryContext(context, bucketingKeyForQuery(context))
       : (context as Record<string, unknown>);
   const rules = phase.rules;
-  for (let i = 0; i < rules.length; i++) {
+  const end = keyless ? Math.min(phase.firstSplittingRule, rules.length) : rules.length;
+  for (let i = 0; i < end; i++) {
     const rule = rules[i]!;
     if (rule.disabled) {
       explain?.push({ step: 'rule', rule: ruleLabel(rule), matched: false, detail: 'disabled, skipped' });
@@ -146,6 +154,12 @@ function evaluateFlag<T>(
     }
     explain?.push({ step: 'rule', rule: ruleLabel(rule), matched: true, detail: rule.query ? `query matched: ${rule.query.text}` : 'empty query matches everyone' });
     return serveRule(flag, phase, rule, bucketingValue, now, rule.dynamic ? 'TARGETING_MATCH_SPLIT' : 'TARGETING_MATCH', options, explain);
+  }
+  if (keyless && phase.firstSplittingRule <= rules.length) {
+    // GO Feature Flag's words (FLAG_CONFIG there; GENERAL here, which the relay API passes on as errorDetails).
+    const message = 'evaluate Rule: no key for bucketing-required rule';
+    explain?.push({ step: 'bucketing key', detail: message });
+    return failure(flag.key, 'GENERAL', message, options, flag, explain);
   }
   const reason: Reason = phase.defaultRule.dynamic ? 'SPLIT' : phase.hasTargeting ? 'DEFAULT' : 'STATIC';
   explain?.push({ step: 'default rule', detail: phase.hasTargeting ? 'no targeting rule matched: default rule' : 'no targeting rules: default rule' });
@@ -181,6 +195,9 @@ function serveRule<T>(
       bucket,
       range: [outcome.buckets.starts[index]!, outcome.buckets.ends[index]!],
     });
+  } else if (outcome.kind === 'error') {
+    explain?.push({ step: 'rule', detail: outcome.message });
+    return failure(flag.key, 'GENERAL', outcome.message, options, flag, explain);
   } else {
     cacheable = false;
     const bucket = fnv1a32Continue(flag.hashSeed, bucketingValue) % PROGRESSIVE_BUCKETS;

@@ -19,7 +19,10 @@ export type Reason =
   | 'STALE'
   | 'UNKNOWN';
 
-/** OpenFeature error codes (plus GO Feature Flag's FLAG_CONFIG for a flag that cannot produce a value). */
+/**
+ * OpenFeature error codes. GO Feature Flag's own FLAG_CONFIG (a rule that cannot produce a value: a progressive rollout
+ * without dates, nothing to serve, no key to bucket with under `bucketingKey: ""`) is reported as GENERAL.
+ */
 export type ErrorCode =
   | 'FLAG_NOT_FOUND'
   | 'TYPE_MISMATCH'

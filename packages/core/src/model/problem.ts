@@ -13,11 +13,6 @@ export interface Problem {
   /** Dotted path of the field inside the flag, e.g. `targeting[0].query`. */
   path?: string;
   message: string;
-  /**
-   * The flag is still served despite this error, for GO Feature Flag compatibility: a targeting rule whose query does
-   * not parse never matches (GO Feature Flag treats query errors as "no match"). Lint and API writes still reject it.
-   */
-  flagStillServed?: boolean;
 }
 
 /** `file:line:col flag-key field.path: message`, leaving out what is unknown. */

@@ -5,7 +5,7 @@ import { load as loadYaml, FAILSAFE_SCHEMA, Type as YamlType, YAMLException } fr
 
 type TaggedType = YamlType & { tag: string };
 // js-yaml exports its built-in scalar types, but its type definitions do not declare them.
-const yamlTypes = (jsYaml as unknown as { types: Record<'null' | 'bool' | 'int' | 'float', TaggedType> }).types;
+const yamlTypes = (jsYaml as unknown as { types: Record<'null' | 'bool' | 'int' | 'float' | 'merge', TaggedType> }).types;
 import type { Problem } from '../model/problem.js';
 import { describeType } from '../model/describe.js';
 
@@ -100,9 +100,12 @@ function keepingText(base: TaggedType): YamlType {
   });
 }
 
-/** YAML 1.2 core schema (no timestamps: dates stay RFC 3339 strings), keys kept as written. */
+/**
+ * YAML 1.2 core schema (no timestamps: dates stay RFC 3339 strings), keys kept as written, and `<<` merge keys, which
+ * GO Feature Flag's YAML decoder (yaml.v3) applies: flags sharing fields through an anchor (`<<: *base`).
+ */
 const YAML_DATA_SCHEMA = FAILSAFE_SCHEMA.extend({
-  implicit: [yamlTypes.null, keepingText(yamlTypes.bool), keepingText(yamlTypes.int), keepingText(yamlTypes.float)],
+  implicit: [yamlTypes.null, keepingText(yamlTypes.bool), keepingText(yamlTypes.int), keepingText(yamlTypes.float), yamlTypes.merge],
 });
 
 function unwrapScalars(value: unknown): unknown {

@@ -74,6 +74,13 @@ export function tokenize(text: string): Token[] {
       i++;
     } else if (ch === '"') {
       i = readString(text, i, tokens);
+    } else if (ch === '\\' && text[i + 1] === '"' && text.indexOf('\\"', i + 2) > 0) {
+      // A JSON-escaped string pasted into a YAML plain scalar: key eq \"x\". GO Feature Flag still serves such a flag
+      // (its relay testdata does); read it as the string it was meant to be.
+      const close = text.indexOf('\\"', i + 2);
+      const value = text.slice(i + 2, close);
+      i = close + 2;
+      tokens.push({ kind: 'string', value, raw: text.slice(start, i), start, end: i });
     } else if (isDigit(c) || (ch === '-' && i + 1 < n && isDigit(text.charCodeAt(i + 1)))) {
       i++;
       while (i < n && isNumberRunChar(text.charCodeAt(i))) i++;

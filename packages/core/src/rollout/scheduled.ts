@@ -19,25 +19,19 @@ export function orderedSteps(steps: readonly ScheduledStep[] | undefined): Array
 }
 
 /**
- * Applies one scheduled step to a flag, with GO Feature Flag's merge rules: targeting rules merge by name (unnamed or
- * unknown rules are appended), rules merge field by field, percentage maps merge per key and a negative value removes
- * the key, variations merge per key, `disable`/`trackEvents`/`version` are overwritten, experimentation bounds are
- * overwritten one by one. `metadata` and `bucketingKey` are not applied, as in GO Feature Flag.
+ * Applies one scheduled step to a flag, with GO Feature Flag's merge rules (`InternalFlag.applyScheduledRolloutSteps`,
+ * `MergeSetOfRules`, `Rule.MergeRules`): targeting rules merge by name (see `mergeTargeting`), rules merge field by
+ * field, percentage maps merge per key and a negative value removes the key, a progressive rollout merges its initial
+ * and end steps field by field, variations merge per key, `disable`/`trackEvents`/`version` are overwritten,
+ * experimentation bounds are overwritten one by one. `metadata` and `bucketingKey` are not applied, as in GO Feature
+ * Flag; neither is a `scheduledRollout` nested in a step.
  */
 export function applyScheduledStep(flag: FlagDefinition, step: ScheduledStep): FlagDefinition {
   const next: FlagDefinition = structuredCloneJson(flag);
   if (step.variations && typeof step.variations === 'object') {
     next.variations = { ...(next.variations ?? {}), ...structuredCloneJson(step.variations) };
   }
-  if (Array.isArray(step.targeting)) {
-    const rules = next.targeting ? [...next.targeting] : [];
-    for (const patch of step.targeting) {
-      const at = patch?.name ? rules.findIndex((rule) => rule?.name === patch.name) : -1;
-      if (at >= 0) rules[at] = mergeRule(rules[at]!, patch);
-      else rules.push(mergeRule({}, patch));
-    }
-    next.targeting = rules;
-  }
+  if (Array.isArray(step.targeting)) next.targeting = mergeTargeting(next.targeting ?? [], step.targeting);
   if (step.defaultRule && typeof step.defaultRule === 'object') {
     next.defaultRule = mergeRule(next.defaultRule ?? {}, step.defaultRule);
   }
@@ -53,29 +47,71 @@ export function applyScheduledStep(flag: FlagDefinition, step: ScheduledStep): F
   return next;
 }
 
+/**
+ * GO Feature Flag's `MergeSetOfRules`: the step's rules are keyed by `name` (the last one wins when a step repeats a
+ * name; a rule with `name: ""` is keyed too); each existing rule whose name (`""` when it has none) is a key is merged
+ * field by field with that patch; every patch whose name merged nothing is appended as written.
+ */
+function mergeTargeting(rules: Rule[], patches: Rule[]): Rule[] {
+  const byName = new Map<string, Rule>();
+  for (const patch of patches) {
+    if (isObject(patch) && typeof patch.name === 'string') byName.set(patch.name, patch);
+  }
+  const merged = new Set<string>();
+  const out = rules.map((rule) => {
+    const name = ruleName(rule);
+    const patch = byName.get(name);
+    if (patch === undefined) return rule;
+    merged.add(name);
+    return mergeRule(rule, patch);
+  });
+  for (const patch of patches) {
+    if (!merged.has(ruleName(patch))) out.push(structuredCloneJson(patch));
+  }
+  return out;
+}
+
+function ruleName(rule: Rule | undefined): string {
+  return isObject(rule) && typeof rule.name === 'string' ? rule.name : '';
+}
+
+/** A map (JSON object), as data read from a file may hold anything where a map is expected. */
+function isObject<T>(value: T | null | undefined): value is T {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 function mergeRule(base: Rule, patch: Rule): Rule {
   const rule: Rule = { ...base };
-  if (patch.name !== undefined) rule.name = patch.name;
+  if (!isObject(patch)) return rule;
   if (patch.query !== undefined) rule.query = patch.query;
   if (patch.variation !== undefined) rule.variation = patch.variation;
   if (patch.disable !== undefined) rule.disable = patch.disable;
-  if (patch.percentage && typeof patch.percentage === 'object') {
-    const merged: Record<string, number> = { ...(base.percentage ?? {}) };
+  if (isObject(patch.progressiveRollout)) {
+    // GO Feature Flag starts from empty initial and end steps when the rule had no progressive rollout.
+    const current: ProgressiveRollout = isObject(base.progressiveRollout) ? base.progressiveRollout : {};
+    const merged: ProgressiveRollout = {};
+    for (const side of ['initial', 'end'] as const) {
+      const part = patch.progressiveRollout[side];
+      const was = isObject(current[side]) ? current[side] : {};
+      merged[side] = isObject(part) ? { ...was, ...definedFields(part) } : { ...was };
+    }
+    rule.progressiveRollout = merged;
+  }
+  if (isObject(patch.percentage)) {
+    const merged: Record<string, number> = { ...(isObject(base.percentage) ? base.percentage : {}) };
     for (const [name, weight] of Object.entries(patch.percentage)) {
       if (typeof weight === 'number' && weight < 0) delete merged[name];
       else merged[name] = weight;
     }
     rule.percentage = merged;
   }
-  if (patch.progressiveRollout && typeof patch.progressiveRollout === 'object') {
-    const merged: ProgressiveRollout = { ...(base.progressiveRollout ?? {}) };
-    for (const side of ['initial', 'end'] as const) {
-      const part = patch.progressiveRollout[side];
-      if (part && typeof part === 'object') merged[side] = { ...(merged[side] ?? {}), ...part };
-    }
-    rule.progressiveRollout = merged;
-  }
   return rule;
+}
+
+function definedFields<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, field] of Object.entries(value)) if (field !== undefined && field !== null) (out as Record<string, unknown>)[key] = field;
+  return out;
 }
 
 /** Deep copy of JSON data (flag definitions are plain JSON). */

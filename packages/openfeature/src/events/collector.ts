@@ -59,9 +59,14 @@ export interface CollectorStats {
   merged: number;
 }
 
+/** The largest `count` one exposure event carries (the server refuses larger ones as invalid). */
+const MAX_COUNT = 1_000_000_000;
+
 /**
  * Batches exposure and tracking events and posts them to the server's collector. Recording never blocks and never
- * throws: it only touches memory. Sending happens on a timer (unref'd), at most one request at a time.
+ * throws: it only touches memory, and at most `maxPending` events are held (more are dropped and counted). Sending
+ * happens on a timer (unref'd), at most one request at a time, at most `batchSize` events per request (halved while
+ * the server answers 413, so a batch always fits its body limit).
  */
 export class EventCollector {
   /**
@@ -71,19 +76,25 @@ export class EventCollector {
   private exposures = new Map<string, Map<string, Map<string, FeatureEvent>>>();
   private exposureCount = 0;
   private tracking: TrackingEvent[] = [];
-  /** Events taken from a failed send, retried first. */
-  private retry: CollectedEvent[] = [];
+  /** Events taken out of the maps, oldest first, waiting for their request (or its retry). */
+  private outbox: CollectedEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
+  private flushScheduled = false;
   private readonly backoff: Backoff;
   private notBefore = 0;
   /** Events in the request being sent. */
   private sending = 0;
+  /** Events per request: `batchSize`, halved on each 413, doubled back after each success. */
+  private batchLimit: number;
   private closed = false;
+  /** Aborts the request in flight when close() runs out of time, so that nothing outlives the provider. */
+  private readonly abort = new AbortController();
   private warnedUnreachable = false;
   private readonly counters = { sent: 0, dropped: 0, merged: 0 };
 
   constructor(private readonly options: CollectorOptions) {
+    this.batchLimit = Math.max(1, options.batchSize);
     this.backoff = new Backoff(Math.min(1_000, options.flushIntervalMs), 60_000);
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
     this.timer.unref();
@@ -93,29 +104,29 @@ export class EventCollector {
     return { pending: this.pending, sent: this.counters.sent, dropped: this.counters.dropped, merged: this.counters.merged };
   }
 
-  /** Events in memory: waiting, waiting for a retry, or being sent. */
+  /** Events in memory: waiting, waiting for a retry, or being sent. Never above `maxPending`. */
   private get pending(): number {
-    return this.exposureCount + this.tracking.length + this.retry.length + this.sending;
+    return this.exposureCount + this.tracking.length + this.outbox.length + this.sending;
   }
 
   /** Counts one evaluation of a flag that has `trackEvents`. */
   exposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault = false): void {
     if (this.closed) return;
     const userKey = typeof context.targetingKey === 'string' && context.targetingKey !== '' ? context.targetingKey : 'anonymous';
-    let variants = this.exposures.get(key);
-    if (variants === undefined) this.exposures.set(key, (variants = new Map()));
-    let users = variants.get(variant);
-    if (users === undefined) variants.set(variant, (users = new Map()));
-    const existing = users.get(userKey);
-    if (existing !== undefined) {
+    const existing = this.exposures.get(key)?.get(variant)?.get(userKey);
+    if (existing !== undefined && existing.count < MAX_COUNT) {
       existing.count++;
       this.counters.merged++;
       return;
     }
-    if (this.pending >= this.options.maxPending) {
+    if (existing !== undefined || this.pending >= this.options.maxPending) {
       this.counters.dropped++;
       return;
     }
+    let variants = this.exposures.get(key);
+    if (variants === undefined) this.exposures.set(key, (variants = new Map()));
+    let users = variants.get(variant);
+    if (users === undefined) variants.set(variant, (users = new Map()));
     const event: FeatureEvent = {
       kind: 'feature',
       contextKind: context.anonymous === true ? 'anonymousUser' : 'user',
@@ -134,7 +145,7 @@ export class EventCollector {
     this.maybeFlushEarly();
   }
 
-  /** Records one `track()` call. */
+  /** Records one `track()` call: the context and the details (its `value` and custom fields) as JSON. */
   track(name: string, context: EvaluationContext, details: TrackingEventDetails): void {
     if (this.closed) return;
     if (this.pending >= this.options.maxPending) {
@@ -147,72 +158,104 @@ export class EventCollector {
       userKey: typeof context.targetingKey === 'string' && context.targetingKey !== '' ? context.targetingKey : 'anonymous',
       creationDate: Math.floor(Date.now() / 1000),
       key: name,
-      evaluationContext: toJson(context) as Record<string, unknown>,
-      trackingEventDetails: toJson(details ?? {}) as Record<string, unknown>,
+      evaluationContext: toJsonObject(context),
+      trackingEventDetails: toJsonObject(details ?? {}),
     });
     this.maybeFlushEarly();
   }
 
   private maybeFlushEarly(): void {
-    if (this.pending >= this.options.batchSize && !this.inFlight && Date.now() >= this.notBefore) {
-      setImmediate(() => void this.flush());
-    }
+    if (this.flushScheduled || this.inFlight || this.pending - this.sending < this.options.batchSize || Date.now() < this.notBefore) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
   }
 
-  /** Sends what is pending (one request at a time). Never rejects. */
+  /**
+   * Sends what is waiting now, in as many requests as needed (one at a time); stops at the first failure (the events
+   * are kept for a retry with backoff). Never rejects.
+   */
   flush(): Promise<void> {
     if (this.inFlight) return this.inFlight;
     if (this.pending === 0) return Promise.resolve();
     if (!this.closed && Date.now() < this.notBefore) return Promise.resolve();
-    this.inFlight = this.send().finally(() => {
+    this.inFlight = this.sendWaiting().finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
   }
 
-  private async send(): Promise<void> {
-    const now = Date.now();
-    const oldest = Math.floor((now - this.options.maxAgeMs) / 1000);
-    const events: CollectedEvent[] = [];
-    for (const event of this.retry) {
-      if (event.creationDate < oldest) this.counters.dropped += weight(event);
-      else events.push(event);
+  /** Sends the events waiting when it starts (not those recorded meanwhile, so that a flush under load ends). */
+  private async sendWaiting(): Promise<void> {
+    let budget = this.pending;
+    while (budget > 0) {
+      const sent = await this.sendBatch();
+      if (sent < 0) return;
+      budget -= sent;
     }
-    events.push(...this.takeExposures(), ...this.tracking);
-    this.retry = [];
-    this.tracking = [];
-    if (events.length === 0) return;
+    if (!this.closed) setImmediate(() => this.maybeFlushEarly());
+  }
+
+  /** One request. Returns how many events it settled (sent or refused for good), or -1 when it should stop. */
+  private async sendBatch(): Promise<number> {
+    // What was recorded since goes behind what waits for a retry.
+    if (this.exposureCount > 0) for (const event of this.takeExposures()) this.outbox.push(event);
+    if (this.tracking.length > 0) {
+      for (const event of this.tracking) this.outbox.push(event);
+      this.tracking = [];
+    }
+    // Events not delivered within maxAgeMs (the collector was unreachable) are given up on.
+    const oldest = Math.floor((Date.now() - this.options.maxAgeMs) / 1000);
+    const before = this.outbox.length;
+    if (this.outbox.some((event) => event.creationDate < oldest)) {
+      this.outbox = this.outbox.filter((event) => {
+        if (event.creationDate >= oldest) return true;
+        this.counters.dropped += weight(event);
+        return false;
+      });
+    }
+    const expired = before - this.outbox.length;
+    if (this.outbox.length === 0) return expired > 0 ? expired : -1;
+    const events = this.outbox.splice(0, this.batchLimit);
     this.sending = events.length;
     try {
       const response = await this.options.fetch(this.options.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...this.options.headers },
         body: JSON.stringify({ meta: this.options.meta, events }),
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs), this.abort.signal]),
       });
       await response.arrayBuffer().catch(() => undefined);
+      if (response.status === 413 && events.length > 1) {
+        // Too large for the server's body limit: smaller requests, at once.
+        this.batchLimit = Math.max(1, Math.floor(events.length / 2));
+        this.outbox.unshift(...events);
+        return 0;
+      }
       if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
-        // The collector refuses these events (bad key, bad shape): retrying would not help.
+        // The collector refuses these events (bad key, bad shape, one event too large): retrying would not help.
         for (const event of events) this.counters.dropped += weight(event);
         this.options.warn(`the collector refused ${events.length} events (HTTP ${response.status}); they were dropped`);
-        return;
+        return events.length;
       }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       for (const event of events) this.counters.sent += weight(event);
+      this.batchLimit = Math.min(Math.max(1, this.options.batchSize), this.batchLimit * 2);
       this.backoff.reset();
       this.notBefore = 0;
       this.warnedUnreachable = false;
+      return events.length;
     } catch (error) {
-      if (!this.warnedUnreachable) {
+      if (!this.warnedUnreachable && !this.abort.signal.aborted) {
         this.warnedUnreachable = true;
         this.options.warn(`cannot send events to ${this.options.endpoint} (${describe(error)}); keeping them for retry`);
       }
       this.notBefore = Date.now() + this.backoff.next();
-      // Keep them for the next attempt, within the memory bound; newer events already waiting keep their place.
-      const room = Math.max(0, this.options.maxPending - (this.exposureCount + this.tracking.length));
-      const kept = events.slice(0, room);
-      for (const event of events.slice(room)) this.counters.dropped += weight(event);
-      this.retry = kept;
+      // Kept, in order, for the next attempt: they already count in `pending`, so the memory bound holds.
+      this.outbox.unshift(...events);
+      return -1;
     } finally {
       this.sending = 0;
     }
@@ -227,20 +270,35 @@ export class EventCollector {
     return events;
   }
 
-  /** Stops the timer and sends what is left, waiting at most `timeoutMs`. Events still unsent are counted as dropped. */
+  /**
+   * Stops the timer and sends what is left, waiting at most `timeoutMs`. Events still unsent then are counted as
+   * dropped. Leaves nothing running that keeps the process alive.
+   */
   async close(timeoutMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     const deadline = Date.now() + timeoutMs;
-    const until = (promise: Promise<void>) =>
-      Promise.race([promise, new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]);
-    if (this.inFlight) await until(this.inFlight);
-    if (this.pending > 0 && Date.now() < deadline) await until(this.flush());
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, timeoutMs));
+    });
+    try {
+      // The request in flight, then what is left (closed, flush ignores the backoff), until done or out of time.
+      while (this.pending > 0 && Date.now() < deadline) {
+        const before = this.pending;
+        await Promise.race([this.flush(), expired]);
+        if (this.pending >= before && !this.inFlight) break; // the collector failed again: no point in spinning
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    this.abort.abort();
+    await this.inFlight;
     // Whatever could not be delivered in time is lost: count it.
-    for (const event of [...this.retry, ...this.takeExposures(), ...this.tracking]) this.counters.dropped += weight(event);
-    this.retry = [];
+    for (const event of [...this.outbox, ...this.takeExposures(), ...this.tracking]) this.counters.dropped += weight(event);
+    this.outbox = [];
     this.tracking = [];
   }
 }
@@ -249,16 +307,35 @@ function weight(event: CollectedEvent): number {
   return event.kind === 'feature' ? event.count : 1;
 }
 
-/** Context and details as JSON: dates become ISO strings. */
-function toJson(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(toJson);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = toJson(item);
-    return out;
+/**
+ * A context or details object as JSON, built at once (so a later change by the caller does not show, and nothing
+ * unserialisable is left for the request): dates become ISO strings, bigints strings; functions, symbols, undefined
+ * and circular references are left out.
+ */
+function toJsonObject(value: object): Record<string, unknown> {
+  const out = toJson(value, new Set());
+  return out !== null && typeof out === 'object' && !Array.isArray(out) ? (out as Record<string, unknown>) : {};
+}
+
+function toJson(value: unknown, seen: Set<object>): unknown {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (value === null || typeof value !== 'object') return typeof value === 'string' || typeof value === 'boolean' ? value : undefined;
+  if (seen.has(value)) return undefined;
+  seen.add(value);
+  let out: unknown;
+  if (Array.isArray(value)) out = value.map((item) => toJson(item, seen) ?? null);
+  else {
+    const object: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const converted = toJson(item, seen);
+      if (converted !== undefined) object[key] = converted;
+    }
+    out = object;
   }
-  return value;
+  seen.delete(value);
+  return out;
 }
 
 function describe(error: unknown): string {

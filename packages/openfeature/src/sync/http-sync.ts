@@ -102,16 +102,20 @@ export class HttpSync implements FlagSync {
         await sleep(backoff.next(), this.abort.signal);
         continue;
       }
-      // Polling only.
+      // Polling only. With `pollIntervalMs` 0 (never poll), the flags are fetched once, then never again.
       const poll = await this.pollOnce(target);
       if (this.closed) return;
       if (poll.kind === 'fatal') return target.fatal(poll.error);
       if (poll.kind === 'ok') {
         backoff.reset();
-        await sleep(this.options.pollIntervalMs, this.abort.signal);
+        if (this.options.pollIntervalMs > 0) await sleep(this.options.pollIntervalMs, this.abort.signal);
+        else if (!this.options.stream) return;
+        // No polling, and a server without a stream: nothing to do until it is time to look for a stream again.
+        else await sleep(Math.max(1_000, STREAM_RECHECK_MS - (Date.now() - this.streamCheckedAt)), this.abort.signal);
       } else {
         target.lost(poll.reason);
-        await sleep(Math.min(backoff.next(), this.options.pollIntervalMs), this.abort.signal);
+        const delay = backoff.next();
+        await sleep(this.options.pollIntervalMs > 0 ? Math.min(delay, this.options.pollIntervalMs) : delay, this.abort.signal);
       }
     }
   }
