@@ -15,7 +15,8 @@ import { ServerMetrics, UNKNOWN_FLAG } from './metrics/metrics.js';
 import { EventCollector } from './relay/collector.js';
 import { SseHub } from './stream/sse.js';
 import { registerBodyParsing } from './http/body.js';
-import { HttpError, registerErrorHandling } from './http/errors.js';
+import { documentObject, documentRoute } from './http/openapi.js';
+import { HttpError, registerErrorHandling, sendError } from './http/errors.js';
 import { registerOfrepRoutes } from './ofrep/routes.js';
 import { registerRelayRoutes } from './relay/routes.js';
 import { registerStreamRoutes } from './stream/routes.js';
@@ -88,6 +89,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Requests are logged by our onResponse hook (evaluations at debug level only).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     return503OnClosing: true,
+    // Flag keys have up to 256 characters, and a path parameter arrives percent-encoded (up to 12 characters each).
+    routerOptions: { maxParamLength: 256 * 12 },
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
 
@@ -178,7 +182,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       maxAge: 600,
     });
 
+    const limits = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
+    const rateLimited = limits !== false && limits.max > 0;
     await app.register(swagger, {
+      // The document adds the shared statuses (401, 403, 413, 429…) and headers to each route (http/openapi.ts).
+      transform: ({ schema, url, route }) => ({ schema: documentRoute(schema as Record<string, unknown> | undefined, url, route, rateLimited) as typeof schema, url }),
+      transformObject: (documents) => documentObject(('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject) as Record<string, unknown>),
       openapi: {
         openapi: '3.1.0',
         info: {
@@ -203,8 +212,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
     registerAuth(app, { keys, openEvaluation: options.openEvaluation ?? false });
 
-    const limits = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
-    if (limits !== false && limits.max > 0) {
+    if (limits !== false && rateLimited) {
       await app.register(rateLimit, {
         global: true,
         max: limits.max,
@@ -234,6 +242,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done();
     });
 
+    // Graceful shutdown: requests in flight finish, each with `Connection: close` so that keep-alive clients let go of
+    // the connection at once (the process would otherwise wait for their idle timeouts); streams end (preClose).
+    let closing = false;
+    app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void) => {
+      if (closing && request.raw.httpVersionMajor < 2) reply.header('connection', 'close');
+      done(null, payload);
+    });
+
     registerOfrepRoutes(app, ctx);
     registerRelayRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
@@ -243,7 +259,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     app.get(
       '/metrics',
       {
-        config: { auth: 'none', rateLimit: false },
+        config: { auth: 'none', rateLimit: false, produces: 'text/plain' },
         schema: { tags: ['Monitoring'], summary: 'Prometheus metrics', produces: ['text/plain'] },
       },
       async (_request, reply) => {
@@ -261,6 +277,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (options.uiRoot !== false) ctx.adminPage = (await registerAdminPage(app, options.uiRoot ?? DEFAULT_UI_ROOT)).root;
 
     app.addHook('preClose', (done: () => void) => {
+      closing = true;
       sse.closeAll();
       done();
     });

@@ -274,3 +274,77 @@ describe('read-only file store (GitOps)', () => {
     }
   });
 });
+
+describe('admin API: aliases, keys and long flag keys', () => {
+  test('a 200-character flag key can be created, read, changed, audited and deleted through its URL', async () => {
+    const key = `k-${'x'.repeat(198)}`;
+    const path = `/admin/v1/flags/${key}`;
+    assert.equal((await call('PUT', path, flag('yes'))).status, 201);
+    assert.equal((await call('GET', path)).status, 200);
+    assert.equal((await call('PATCH', path, { defaultRule: { variation: 'no' } }, json(ADMIN, { 'if-match': '"1"' }))).status, 200);
+    assert.equal((await call('POST', `${path}/toggle`, { disable: true })).status, 200);
+    assert.equal((await (await call('GET', `${path}/audit`)).json()).entries.length, 3);
+    assert.equal((await call('DELETE', path, undefined, { 'x-api-key': ADMIN, 'if-match': '"3"' })).status, 200);
+  });
+
+  test('the kill switch also takes disabled, or enabled for the opposite', async () => {
+    await call('PUT', '/admin/v1/flags/alias-toggle', flag('yes'));
+    assert.equal((await (await call('POST', '/admin/v1/flags/alias-toggle/toggle', { disabled: true })).json()).disabled, true);
+    assert.equal((await (await call('POST', '/admin/v1/flags/alias-toggle/toggle', { enabled: true })).json()).disabled, false);
+    const same = await (await call('POST', '/admin/v1/flags/alias-toggle/toggle', { enabled: true, disable: false })).json();
+    assert.deepEqual([same.disabled, same.changed], [false, false]);
+    assert.equal((await call('POST', '/admin/v1/flags/alias-toggle/toggle', { enabled: true, disable: true })).status, 400);
+  });
+
+  test('GET /admin/v1/audit?flag= is ?key=', async () => {
+    await call('PUT', '/admin/v1/flags/alias-audit', flag(), json(ADMIN, { 'x-vexil-reason': 'alias' }));
+    const byFlag = await (await call('GET', '/admin/v1/audit?flag=alias-audit')).json();
+    const byKey = await (await call('GET', '/admin/v1/audit?key=alias-audit')).json();
+    assert.deepEqual(byFlag, byKey);
+    assert.equal(byFlag.entries.length, 1);
+    assert.equal(byFlag.entries[0].reason, 'alias');
+    assert.equal((await call('GET', '/admin/v1/audit?flag=alias-audit&key=other')).status, 400);
+  });
+
+  test('the playground takes the flag as flag or key', async () => {
+    const context = { targetingKey: 'u', email: 'a@example.com' };
+    const byFlag = await (await call('POST', '/admin/v1/evaluate', { flag: 'bool-flag', context })).json();
+    const byKey = await (await call('POST', '/admin/v1/evaluate', { key: 'bool-flag', context })).json();
+    assert.deepEqual(byKey, byFlag);
+    assert.equal(byKey.value, true);
+    assert.ok(byKey.explain.length > 0);
+    assert.equal((await call('POST', '/admin/v1/evaluate', { key: 'bool-flag', flag: 'number-flag' })).status, 400);
+  });
+
+  test('keys: a name is optional, a role alone means an admin key; lists never show a configured secret', async () => {
+    const editor = await call('POST', '/admin/v1/keys', { role: 'editor' });
+    assert.equal(editor.status, 201);
+    const body = await editor.json();
+    assert.equal(body.kind, 'admin');
+    assert.equal(body.role, 'editor');
+    assert.equal(body.name, 'editor key');
+    assert.equal((await call('PUT', '/admin/v1/flags/made-by-role-key', flag(), json(body.secret))).status, 201);
+    const sdk = await (await call('POST', '/admin/v1/keys', { kind: 'sdk' })).json();
+    assert.equal(sdk.name, 'sdk key');
+    assert.equal((await call('POST', '/admin/v1/keys', { name: 'no kind, no role' })).status, 400);
+
+    const short = await fixtureServer({ adminKeys: ['adm1', 'a-longer-admin-secret'], sdkKeys: ['s1'] });
+    try {
+      const listed = await short.inject({ method: 'GET', url: '/admin/v1/keys', headers: { 'x-api-key': 'adm1' } });
+      assert.equal(listed.statusCode, 200);
+      const text = listed.body;
+      for (const secret of ['adm1', 'a-longer-admin-secret', 's1']) assert.ok(!text.includes(`"${secret}"`) && !text.includes(secret.slice(0, 5)), secret);
+      const prefixes = listed.json().keys.map((key: { prefix: string }) => key.prefix);
+      assert.deepEqual(prefixes, ['', 'a-lo', '']);
+    } finally {
+      await short.close();
+    }
+  });
+
+  test('a role error says which role the key has', async () => {
+    const reader = await (await call('POST', '/admin/v1/keys', { name: 'reads', kind: 'admin', role: 'reader' })).json();
+    const refused = await call('PUT', '/admin/v1/flags/x', flag(), json(reader.secret));
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).message, /needs an admin key with the editor role; "reads" has the reader role/);
+  });
+});

@@ -253,11 +253,31 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns `vexil serve …` as a separate process and waits for its "listening on" line. */
-export async function spawnServe(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
+/** A TCP port free right now on the loopback interface. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+  return port;
+}
+
+/**
+ * Spawns `vexil serve …` as a separate process and waits for its "listening on" line. Unless `defaults` is false, it
+ * listens on a free loopback port and logs warnings only (`--host 127.0.0.1 --port 0 --log-level warn`).
+ */
+export async function spawnServe(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, defaults = true): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', resolve(REPO_ROOT, 'packages/cli/src/bin/vexil.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args],
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      resolve(REPO_ROOT, 'packages/cli/src/bin/vexil.ts'),
+      'serve',
+      ...(defaults ? ['--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'] : []),
+      ...args,
+    ],
     { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -281,3 +281,115 @@ describe('CORS for browser providers', () => {
     await actual.body?.cancel();
   });
 });
+
+describe('OFREP: configuration, ETags and ADR-0008 re-fetches', () => {
+  test('GET /ofrep/v1/configuration (OFREP extension): name and capabilities, ETag and 304, a key is needed', async () => {
+    const response = await fetch(`${base}/ofrep/v1/configuration`, { headers: { 'x-api-key': SDK } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    const body = await response.json();
+    assert.equal(body.name, 'vexil');
+    assert.deepEqual(body.capabilities.cacheInvalidation.polling, { enabled: true, minPollingIntervalMs: 1000 });
+    assert.deepEqual([...body.capabilities.flagEvaluation.supportedTypes].sort(), ['boolean', 'float', 'int', 'object', 'string']);
+    const etag = response.headers.get('etag');
+    assert.ok(etag);
+    const again = await fetch(`${base}/ofrep/v1/configuration`, { headers: { 'x-api-key': SDK, 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), '');
+    const anonymous = await fetch(`${base}/ofrep/v1/configuration`);
+    assert.equal(anonymous.status, 401);
+    assert.equal((await anonymous.json()).errorCode, 'GENERAL');
+  });
+
+  test('the bulk ETag depends on the context even when the answer is the same (and not on its key order)', async () => {
+    const etagOf = async (context: Record<string, unknown>): Promise<string> => {
+      const response = await post('/ofrep/v1/evaluate/flags', { context });
+      await response.body?.cancel();
+      return response.headers.get('etag')!;
+    };
+    const a = await etagOf({ targetingKey: 'same-user', unused: 1 });
+    const b = await etagOf({ targetingKey: 'same-user', unused: 2 });
+    const c = await etagOf({ unused: 1, targetingKey: 'same-user' });
+    assert.notEqual(a, b, 'another context, same flags and same answer: another ETag');
+    assert.equal(a, c, 'the same context written in another order');
+    const other = await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'same-user', unused: 2 } }, json(SDK, { 'if-none-match': a }));
+    assert.equal(other.status, 200, 'never a 304 for another context');
+    await other.body?.cancel();
+  });
+
+  test('bulk entries only carry the error codes of OFREP\'s evaluationFailure', async () => {
+    const body = await (await post('/ofrep/v1/evaluate/flags', { context: {} })).json();
+    const codes = body.flags.filter((flag: { errorCode?: string }) => flag.errorCode !== undefined).map((flag: { errorCode: string }) => flag.errorCode);
+    assert.ok(codes.length > 0);
+    for (const code of codes) assert.ok(['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'].includes(code), code);
+  });
+
+  test('flagConfigEtag (ADR-0008): the current revision keeps If-None-Match working; another revision is never a 304', async () => {
+    const context = { context: { targetingKey: 'refetch-user' } };
+    const first = await post('/ofrep/v1/evaluate/flags', context);
+    await first.body?.cancel();
+    const etag = first.headers.get('etag')!;
+    const revision = app.vexil.holder.revision;
+    const current = await post(`/ofrep/v1/evaluate/flags?flagConfigEtag=${revision}&flagConfigLastModified=1771622898`, context, json(SDK, { 'if-none-match': etag }));
+    assert.equal(current.status, 304);
+    const quoted = await post(`/ofrep/v1/evaluate/flags?flagConfigEtag=${encodeURIComponent(`W/"${revision}"`)}`, context, json(SDK, { 'if-none-match': etag }));
+    assert.equal(quoted.status, 304, 'a quoted or weak revision is read too');
+    const older = await post(`/ofrep/v1/evaluate/flags?flagConfigEtag=${revision - 1}`, context, json(SDK, { 'if-none-match': etag }));
+    assert.equal(older.status, 200);
+    assert.equal(older.headers.get('etag'), etag, 'the 200 still names this answer');
+    await older.body?.cancel();
+    const opaque = await post('/ofrep/v1/evaluate/flags?flagConfigEtag=not-a-revision', context, json(SDK, { 'if-none-match': etag }));
+    assert.equal(opaque.status, 304, 'a value that is no revision of this server changes nothing');
+  });
+
+  test('flagConfigEtag ahead of this server (the event came from a server further ahead): the answer waits for that revision', async () => {
+    const revision = app.vexil.holder.revision;
+    const started = Date.now();
+    const refetch = post(`/ofrep/v1/evaluate/flags?flagConfigEtag=${revision + 1}`, { context: { targetingKey: 'ahead' } });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const write = await fetch(`${base}/admin/v1/flags/number-flag`, { method: 'PATCH', headers: json(ADMIN), body: JSON.stringify({ defaultRule: { variation: 'large' } }) });
+    assert.equal(write.status, 200);
+    const response = await refetch;
+    assert.equal(response.status, 200);
+    assert.ok(Date.now() - started >= 150, 'it waited');
+    assert.match(response.headers.get('etag') ?? '', new RegExp(`^"${revision + 1}-`));
+    const flags = (await response.json()).flags;
+    assert.equal(flags.find((flag: { key: string }) => flag.key === 'number-flag').value, 50);
+
+    // A revision this server never reaches: at most a second, then the current flags.
+    const far = Date.now();
+    const late = await post(`/ofrep/v1/evaluate/flags?flagConfigEtag=${revision + 1000}`, { context: { targetingKey: 'ahead' } });
+    assert.equal(late.status, 200);
+    const waited = Date.now() - far;
+    assert.ok(waited >= 900 && waited < 3000, `waited ${waited} ms`);
+    await late.body?.cancel();
+  });
+
+  test('a key too long to be a flag (over 256 characters) is 404 FLAG_NOT_FOUND; a long valid key works', async () => {
+    const tooLong = 'k'.repeat(300);
+    const response = await post(`/ofrep/v1/evaluate/flags/${tooLong}`, { context: { targetingKey: 'u' } });
+    assert.equal(response.status, 404);
+    assert.deepEqual(await response.json(), { key: tooLong, errorCode: 'FLAG_NOT_FOUND', errorDetails: `Error while evaluating the flag: ${tooLong}` });
+    const longKey = `long-${'é'.repeat(200)}`;
+    const created = await fetch(`${base}/admin/v1/flags/${encodeURIComponent(longKey)}`, {
+      method: 'PUT',
+      headers: json(ADMIN),
+      body: JSON.stringify({ variations: { a: 'yes' }, defaultRule: { variation: 'a' } }),
+    });
+    assert.equal(created.status, 201);
+    const evaluated = await post(`/ofrep/v1/evaluate/flags/${encodeURIComponent(longKey)}`, {});
+    assert.equal(evaluated.status, 200);
+    assert.equal((await evaluated.json()).value, 'yes');
+    const deleted = await fetch(`${base}/admin/v1/flags/${encodeURIComponent(longKey)}`, { method: 'DELETE', headers: { 'x-api-key': ADMIN } });
+    assert.equal(deleted.status, 200);
+  });
+
+  test('a path that is not valid percent-encoding is a 400 in the route\'s own error shape', async () => {
+    const ofrep = await post('/ofrep/v1/evaluate/flags/%E0%A4%A', {});
+    assert.equal(ofrep.status, 400);
+    assert.equal((await ofrep.json()).errorCode, 'INVALID_CONTEXT');
+    const admin = await fetch(`${base}/admin/v1/flags/%E0%A4%A`, { headers: { 'x-api-key': ADMIN } });
+    assert.equal(admin.status, 400);
+    assert.equal((await admin.json()).error, 'bad_request');
+  });
+});

@@ -1,12 +1,13 @@
 // `vexil serve` as users run it: a separate process, keys generated on first start, graceful shutdown.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '@vexil/store';
 import { hashSecret } from '@vexil/server';
-import { ADMIN, FIXTURE, SDK, json, spawnServe } from './helpers.js';
+import { ADMIN, FIXTURE, SDK, SseReader, freePort, json, spawnServe } from './helpers.js';
 
 let dir: string;
 before(async () => {
@@ -85,5 +86,89 @@ describe('vexil serve', { timeout: 180_000 }, () => {
     } finally {
       await server.stop();
     }
+  });
+
+  test('every option from the environment alone: VEXIL_STORE, VEXIL_FLAGS, VEXIL_PORT, VEXIL_HOST, VEXIL_ADMIN_KEYS, VEXIL_SDK_KEYS', async () => {
+    const port = await freePort();
+    const server = await spawnServe(
+      [],
+      {
+        VEXIL_STORE: 'pglite:memory:',
+        VEXIL_FLAGS: FIXTURE,
+        VEXIL_PORT: String(port),
+        VEXIL_HOST: '127.0.0.1',
+        VEXIL_ADMIN_KEYS: 'env-admin-1, env-admin-2',
+        VEXIL_SDK_KEYS: 'env-sdk-1,env-sdk-2',
+        VEXIL_LOG_LEVEL: 'warn',
+      },
+      60_000,
+      false,
+    );
+    try {
+      assert.equal(server.url, `http://127.0.0.1:${port}`);
+      assert.match(server.output(), /imported \d+ flag\(s\)/, 'VEXIL_FLAGS with a writable store: imported');
+      assert.doesNotMatch(server.output(), /generated/);
+      for (const key of ['env-sdk-1', 'env-sdk-2']) {
+        const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/number-flag`, { method: 'POST', headers: json(key), body: '{}' });
+        assert.equal((await evaluated.json()).value, 50, key);
+      }
+      const written = await fetch(`${server.url}/admin/v1/flags/env-flag`, { method: 'PUT', headers: json('env-admin-2'), body: '{"variations":{"a":1},"defaultRule":{"variation":"a"}}' });
+      assert.equal(written.status, 201, 'a writable store (VEXIL_STORE), the second admin key');
+      assert.equal((await fetch(`${server.url}/admin/v1/flags`, { headers: json('env-sdk-1') })).status, 403);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('--config vexil.yaml (relative paths from the file), under the environment', async () => {
+    const port = await freePort();
+    const config = join(dir, 'vexil.yaml');
+    await writeFile(join(dir, 'config-flags.yaml'), 'from-config-file:\n  variations: { a: 7 }\n  defaultRule: { variation: a }\n');
+    await writeFile(config, `store: "pglite:memory:"\nflags: [config-flags.yaml]\nport: 1\nhost: 127.0.0.1\nadminKeys: [file-admin]\nsdkKeys: file-sdk\nlogLevel: warn\n`);
+    const server = await spawnServe(['--config', config], { VEXIL_PORT: String(port) }, 60_000, false);
+    try {
+      assert.equal(server.url, `http://127.0.0.1:${port}`, 'VEXIL_PORT over the file');
+      const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/from-config-file`, { method: 'POST', headers: json('file-sdk'), body: '{}' });
+      assert.equal((await evaluated.json()).value, 7, 'flags relative to the config file, imported into its store');
+      assert.equal((await fetch(`${server.url}/admin/v1/keys`, { headers: json('file-admin') })).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('graceful shutdown: an in-flight request finishes, streams end, new connections are refused, the process exits at once', async () => {
+    const server = await spawnServe(['--store', 'pglite:memory:', '--flags', FIXTURE, '--admin-key', ADMIN, '--sdk-key', SDK]);
+    const stream = await SseReader.open(`${server.url}/v1/stream?key=${SDK}`);
+    assert.equal(stream.status, 200);
+    await stream.waitFor((event) => event.event === 'snapshot');
+    // A request whose body is still arriving when the signal comes.
+    const request = httpRequest(`${server.url}/ofrep/v1/evaluate/flags/number-flag`, {
+      method: 'POST',
+      headers: { 'x-api-key': SDK, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    });
+    const answered = new Promise<{ status: number; body: string; connection: string | undefined }>((resolvePromise, reject) => {
+      request.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolvePromise({ status: response.statusCode ?? 0, body, connection: response.headers.connection }));
+      });
+      request.on('error', reject);
+    });
+    request.write('{"context": ');
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 200));
+    const exited = exitOf(server.child);
+    server.child.kill('SIGTERM');
+    await stream.closed;
+    assert.ok(stream.ended, 'the stream ended');
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 300));
+    await assert.rejects(fetch(`${server.url}/health`), 'no new connection while shutting down');
+    request.end('{"targetingKey": "u"}}');
+    const response = await answered;
+    assert.equal(response.status, 200);
+    assert.equal(JSON.parse(response.body).value, 50);
+    assert.equal(response.connection, 'close', 'the client lets go of the connection');
+    const started = Date.now();
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - started < 3000, `exited ${Date.now() - started} ms after the last answer`);
   });
 });

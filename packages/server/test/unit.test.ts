@@ -289,6 +289,8 @@ describe('vexil serve configuration', () => {
     assert.equal(gitops.store, 'file:a.yaml,b.json');
     assert.equal(gitops.storeSource, 'flags');
     assert.deepEqual(gitops.flags, []);
+    assert.equal((await resolveServeConfig({ flags: ['a.yaml,b.json', 'c.toml'] }, {})).store, 'file:a.yaml,b.json,c.toml', 'comma separated too');
+    assert.equal((await resolveServeConfig({}, { VEXIL_FLAGS: 'a.yaml, b.json' })).store, 'file:a.yaml,b.json');
     const imported = await resolveServeConfig({ flags: ['a.yaml'], store: 'redis://localhost:6379' }, {});
     assert.equal(imported.store, 'redis://localhost:6379');
     assert.deepEqual(imported.flags, ['a.yaml']);
@@ -314,6 +316,11 @@ describe('vexil serve configuration', () => {
       assert.equal(fromCli.port, 4000);
       assert.deepEqual(fromCli.adminKeys, ['c1']);
       assert.equal(fromCli.examples, false);
+
+      await writeFile(file, 'store: pglite:memory:\n');
+      await assert.rejects(resolveServeConfig({ config: file }, {}), (error: unknown) => error instanceof ConfigError && /store: "pglite:memory:"/.test(error.message));
+      await writeFile(file, 'store: "pglite:memory:"\n');
+      assert.equal((await resolveServeConfig({ config: file }, {})).store, 'pglite:memory:');
 
       await writeFile(file, 'prot: 1\n');
       await assert.rejects(resolveServeConfig({ config: file }, {}), (error: unknown) => error instanceof ConfigError && /unknown option prot/.test(error.message));

@@ -20,6 +20,7 @@ import { HttpError, validationError } from '../http/errors.js';
 import { etagMatches, parseIfMatch, versionTag } from '../http/etag.js';
 import { errorSchema, flagDefinitionSchema, flagKeyParams, looseObject, anyValue } from '../http/schemas.js';
 import { mergePatch } from './merge-patch.js';
+import type { HeaderDoc } from '../http/openapi.js';
 
 /** Where validation messages say the flag came from. */
 const SOURCE = 'request body';
@@ -71,7 +72,8 @@ const auditPageSchema = {
 const auditQuerySchema = {
   type: 'object',
   properties: {
-    key: { type: 'string' },
+    key: { type: 'string', description: 'Only this flag’s entries.' },
+    flag: { type: 'string', description: 'Same as `key`.' },
     since: { type: 'string', description: 'ISO 8601, inclusive' },
     until: { type: 'string', description: 'ISO 8601, inclusive' },
     limit: { type: 'integer', minimum: 1, maximum: 500 },
@@ -132,6 +134,12 @@ const explainSchema = {
   },
   required: ['key', 'reason'],
 } as const;
+
+const VERSION_HEADERS: Record<string, HeaderDoc> = { ETag: { type: 'string', description: 'The flag version, `"<version>"`: send it back as If-Match.' } };
+const CREATED_HEADERS: Record<string, HeaderDoc> = {
+  ...VERSION_HEADERS,
+  Location: { type: 'string', description: '`/admin/v1/flags/{key}`' },
+};
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -241,7 +249,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post<{ Body: { key: string; flag: unknown; reason?: string } }>(
     '/admin/v1/flags',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', responseHeaders: { 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Create a flag',
@@ -270,7 +278,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get<{ Params: { key: string } }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', responseHeaders: { 200: VERSION_HEADERS, 304: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Get a flag',
@@ -292,7 +300,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.put<{ Params: { key: string }; Body: unknown }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Create or replace a flag',
@@ -339,7 +347,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.patch<{ Params: { key: string }; Body: unknown }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Patch a flag (JSON merge patch)',
@@ -379,7 +387,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.delete<{ Params: { key: string }; Body: { reason?: string } | undefined }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', responseHeaders: { 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Delete a flag',
@@ -403,20 +411,25 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  app.post<{ Params: { key: string }; Body: { disable?: boolean; reason?: string } | undefined }>(
+  app.post<{ Params: { key: string }; Body: { disable?: boolean; disabled?: boolean; enabled?: boolean; reason?: string } | undefined }>(
     '/admin/v1/flags/:key/toggle',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Kill switch: disable or enable a flag',
         description:
-          'One audited call. Body `{disable: true}` disables (a disabled flag serves the caller\'s default, or its `offVariation`), `{disable: false}` enables, no body flips. Unchanged when already in that state (`changed: false`).',
+          'One audited call. Body `{disable: true}` disables (a disabled flag serves the caller\'s default, or its `offVariation`), `{disable: false}` enables, no body flips (`disabled`, and `enabled` for the opposite, are accepted for `disable`). Unchanged when already in that state (`changed: false`).',
         params: flagKeyParams,
         headers: writeHeaders,
         body: {
           type: ['object', 'null'],
-          properties: { disable: { type: 'boolean' }, reason: { type: 'string' } },
+          properties: {
+            disable: { type: 'boolean' },
+            disabled: { type: 'boolean', description: 'Same as `disable`.' },
+            enabled: { type: 'boolean', description: 'The opposite of `disable`.' },
+            reason: { type: 'string' },
+          },
           additionalProperties: false,
         },
         response: {
@@ -443,7 +456,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       const ifMatch = parseIfMatch(request.headers['if-match']);
       if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
       const expectedVersion = typeof ifMatch === 'number' ? ifMatch : current.version;
-      const disable = request.body?.disable ?? !(current.flag.disable === true);
+      const body = request.body ?? {};
+      const asked = [body.disable, body.disabled, body.enabled === undefined ? undefined : !body.enabled].filter((value) => value !== undefined);
+      if (new Set(asked).size > 1) throw new HttpError(400, 'bad_request', 'disable, disabled and enabled disagree');
+      const disable = asked[0] ?? !(current.flag.disable === true);
       if ((current.flag.disable === true) === disable && expectedVersion === current.version) {
         reply.header('etag', versionTag(current.version));
         return { key, disabled: disable, changed: false, version: current.version, revision: current.revision };
@@ -469,7 +485,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     }
   };
 
-  app.get<{ Querystring: AuditQuery }>(
+  app.get<{ Querystring: AuditQuery & { flag?: string } }>(
     '/admin/v1/audit',
     {
       config: { auth: 'reader' },
@@ -481,7 +497,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         response: { 200: auditPageSchema },
       },
     },
-    (request) => auditPage(request.query),
+    (request) => {
+      const { flag, ...query } = request.query;
+      if (flag !== undefined && query.key !== undefined && flag !== query.key) throw new HttpError(400, 'bad_request', 'key and flag name different flags');
+      return auditPage({ ...query, ...(flag !== undefined && query.key === undefined ? { key: flag } : {}) });
+    },
   );
 
   app.get<{ Params: { key: string }; Querystring: Omit<AuditQuery, 'key'> }>(
@@ -529,7 +549,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           required: ['segments'],
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { revision: { type: 'integer' } } }, 400: errorSchema },
+        response: { 200: { type: 'object', properties: { revision: { type: 'integer' } } }, 400: errorSchema, 501: errorSchema },
       },
     },
     async (request) => {
@@ -557,14 +577,15 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     () => ({ keys: keys.list() }),
   );
 
-  app.post<{ Body: { name: string; kind: 'sdk' | 'admin'; role?: 'reader' | 'editor' | 'admin' } }>(
+  app.post<{ Body: { name?: string; kind?: 'sdk' | 'admin'; role?: 'reader' | 'editor' | 'admin' } }>(
     '/admin/v1/keys',
     {
-      config: { auth: 'admin' },
+      config: { auth: 'admin', responseHeaders: { 201: { 'Cache-Control': { type: 'string', description: '`no-store`: the secret is shown once' } } } },
       schema: {
         tags: ['Admin keys'],
         summary: 'Create an API key',
-        description: 'SDK keys evaluate; admin keys manage with a role: reader (read-only), editor (flag writes), admin (keys too). The secret is in this response only.',
+        description:
+          'SDK keys evaluate; admin keys manage with a role: reader (read-only), editor (flag writes), admin (keys too). `kind` may be left out when `role` is given (an admin key); `name` (the actor in the audit log) defaults to the kind and role. The secret is in this response only.',
         body: {
           type: 'object',
           properties: {
@@ -572,15 +593,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
             kind: { type: 'string', enum: ['sdk', 'admin'] },
             role: { type: 'string', enum: ['reader', 'editor', 'admin'] },
           },
-          required: ['name', 'kind'],
+          anyOf: [{ required: ['kind'] }, { required: ['role'] }],
           additionalProperties: false,
         },
         response: { 201: keyInfoSchema, 400: errorSchema },
       },
     },
     async (request, reply) => {
-      const { name, kind, role } = request.body;
+      const { role } = request.body;
+      const kind = request.body.kind ?? 'admin';
       if (kind === 'sdk' && role !== undefined && role !== 'reader') throw new HttpError(400, 'bad_request', 'SDK keys have no role: they only evaluate');
+      const name = request.body.name ?? (kind === 'sdk' ? 'sdk key' : `${role ?? 'reader'} key`);
       const created = await keys.create({ name, kind, role: role ?? 'reader', createdBy: request.principal?.name ?? 'anonymous' });
       request.log.info({ keyId: created.key.id, kind, role: created.key.role }, 'API key created');
       reply.code(201).header('cache-control', 'no-store');
@@ -596,7 +619,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['Admin keys'],
         summary: 'Revoke an API key',
         params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] },
-        response: { 200: { type: 'object', properties: { id: { type: 'string' }, revoked: { type: 'boolean' } } }, 404: errorSchema },
+        response: { 200: { type: 'object', properties: { id: { type: 'string' }, revoked: { type: 'boolean' } } }, 404: errorSchema, 409: errorSchema },
       },
     },
     async (request) => {
@@ -625,7 +648,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   // ---- playground and events -------------------------------------------------------------------------------------
 
   app.post<{
-    Body: { flag?: string; context?: EvaluationContext; definition?: unknown; now?: string | number; defaultValue?: JsonValue } | undefined;
+    Body: { flag?: string; key?: string; context?: EvaluationContext; definition?: unknown; now?: string | number; defaultValue?: JsonValue } | undefined;
   }>(
     '/admin/v1/evaluate',
     {
@@ -639,6 +662,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           type: ['object', 'null'],
           properties: {
             flag: { type: 'string', minLength: 1, maxLength: 256 },
+            key: { type: 'string', minLength: 1, maxLength: 256, description: 'Same as `flag`.' },
             context: looseObject,
             definition: flagDefinitionSchema,
             now: { anyOf: [{ type: 'string' }, { type: 'number' }] },
@@ -660,8 +684,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         now = typeof body.now === 'number' ? body.now : Date.parse(body.now);
         if (!Number.isFinite(now)) throw new HttpError(400, 'bad_request', `now is not a date: ${String(body.now)}`);
       }
+      if (body.flag !== undefined && body.key !== undefined && body.flag !== body.key) throw new HttpError(400, 'bad_request', 'flag and key name different flags');
       let snapshot: Snapshot = holder.snapshot;
-      let key = body.flag;
+      let key = body.flag ?? body.key;
       if (body.definition !== undefined) {
         key ??= 'playground';
         const definition = checkForWrite(key, body.definition, request, ['definition']);

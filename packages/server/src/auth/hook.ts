@@ -78,6 +78,6 @@ function authorize(request: FastifyRequest, secret: string, principal: Principal
   if (principal.kind !== 'admin')
     return new HttpError(403, 'forbidden', 'an SDK key can only evaluate flags: this endpoint needs an admin key');
   if (needed !== 'none' && !roleAtLeast(principal.role, needed))
-    return new HttpError(403, 'forbidden', `this endpoint needs an admin key with the ${needed} role; "${principal.name}" is a ${principal.role}`);
+    return new HttpError(403, 'forbidden', `this endpoint needs an admin key with the ${needed} role; "${principal.name}" has the ${principal.role} role`);
   return undefined;
 }

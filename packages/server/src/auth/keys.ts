@@ -64,8 +64,16 @@ export function generateSecret(kind: KeyKind): string {
   return `vxl_${kind}_${randomBytes(24).toString('base64url')}`;
 }
 
-function prefixOf(secret: string): string {
-  return secret.slice(0, Math.min(secret.length, secret.startsWith('vxl_') ? secret.indexOf('_', 4) + 5 : 4));
+/**
+ * What lists show of a secret to recognise it: `vxl_sdk_` / `vxl_admin_` and four random characters of a generated
+ * key (192 random bits stay hidden); of a configured key at most a quarter of it, up to four characters, and nothing
+ * of one shorter than 8 characters, so that a list never gives away a configured secret.
+ */
+export function prefixOf(secret: string): string {
+  const generated = /^vxl_[a-z]+_/.exec(secret);
+  if (generated && secret.length >= generated[0].length + 24) return secret.slice(0, generated[0].length + 4);
+  if (secret.length < 8) return '';
+  return secret.slice(0, Math.min(4, Math.floor(secret.length / 4)));
 }
 
 /**

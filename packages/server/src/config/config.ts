@@ -82,7 +82,7 @@ export class ConfigError extends Error {
 function list(value: unknown, name: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return (value as string[]).map((item) => item.trim()).filter(Boolean);
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return (value as string[]).flatMap((item) => list(item, name) ?? []);
   throw new ConfigError(`${name} must be a list of strings (or one comma-separated string)`);
 }
 
@@ -133,7 +133,10 @@ async function readConfigFile(path: string): Promise<FileConfig> {
   try {
     data = parseYaml(source);
   } catch (error) {
-    throw new ConfigError(`${path}: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    // `store: pglite:memory:` reads as a map in YAML: say how to write it.
+    const hint = /compact mappings|Nested mappings/i.test(message) ? '\n(quote values that contain ": " or end with ":", e.g. store: "pglite:memory:")' : '';
+    throw new ConfigError(`${path}: ${message}${hint}`);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`${path}: the config must be a map of options`);
@@ -177,8 +180,11 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
 
   const storeOption =
     text(cli.store, '--store') ?? text(env.VEXIL_STORE, 'VEXIL_STORE') ?? fromFile(text(file.store, 'store'), (url) => storeRelativeTo(base, url));
+  // `--flags a.yaml,b.yaml` as well as `--flags a.yaml b.yaml` (a comma cannot be in a path: file store URLs list
+  // paths with commas).
+  const cliFlags = list(cli.flags, '--flags');
   const flags =
-    (cli.flags && cli.flags.length > 0 ? cli.flags : undefined) ??
+    (cliFlags && cliFlags.length > 0 ? cliFlags : undefined) ??
     list(env.VEXIL_FLAGS, 'VEXIL_FLAGS') ??
     fromFile(list(file.flags, 'flags'), (paths) => paths.map((path) => relativeTo(base, path))) ??
     [];

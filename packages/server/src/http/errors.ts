@@ -69,7 +69,7 @@ const ECHO_UNEXPECTED_EOF = `code=400, message=${UNEXPECTED_EOF}, internal=${UNE
 /** Which response shape a path uses for errors. */
 type Family = 'ofrep-single' | 'ofrep-bulk' | 'goff' | 'vexil';
 
-function familyOf(url: string): Family {
+export function familyOf(url: string): Family {
   if (url.startsWith('/ofrep/v1/evaluate/flags/')) return 'ofrep-single';
   if (url.startsWith('/ofrep/')) return 'ofrep-bulk';
   if (url.startsWith('/v1/') && !url.startsWith('/v1/stream')) return 'goff';
@@ -121,7 +121,10 @@ function normalise(error: unknown): Normalised {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, code: 'unsupported_media_type', message: fastifyError.message };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_BAD_URL':
       return { status: 400, code: 'bad_request', message: fastifyError.message };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 414, code: 'uri_too_long', message: 'a path parameter is too long' };
     default:
       break;
   }
@@ -132,40 +135,47 @@ function normalise(error: unknown): Normalised {
 
 const OFREP_CODE: Record<number, string> = { 400: 'INVALID_CONTEXT' };
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const n = normalise(error);
-    if (n.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.debug({ err: error }, 'request rejected');
-    if (n.headers) for (const [name, value] of Object.entries(n.headers)) reply.header(name, value);
-    reply.code(n.status);
-    const family = familyOf(request.url);
-    // GO Feature Flag's words for a cut-off JSON body (its testdata pins them); other unreadable bodies keep Vexil's
-    // message (GO Feature Flag's would be Go's decoder message, which Vexil cannot reproduce). Vexil's own message is
-    // in the debug log above.
-    const truncated = error instanceof JsonBodyError && error.truncated;
-    switch (family) {
-      case 'ofrep-single': {
-        const key = (request.params as { key?: string } | undefined)?.key ?? '';
-        const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
-        return reply.send({ key, errorCode, errorDetails: truncated ? ECHO_UNEXPECTED_EOF : n.message });
-      }
-      case 'ofrep-bulk': {
-        const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
-        return reply.send({ errorCode, errorDetails: truncated ? ECHO_UNEXPECTED_EOF : n.message });
-      }
-      case 'goff': {
-        const custom = request.routeOptions.config?.goffBadRequest;
-        if (n.status === 400 && custom) {
-          return reply.send(custom({ message: n.message, ...(n.unreadableBody ? { bindError: truncated ? ECHO_UNEXPECTED_EOF : n.message } : {}) }));
-        }
-        const message = truncated ? UNEXPECTED_EOF : n.message;
-        return reply.send({ message, ...(n.status === 429 || n.status === 401 || n.status === 403 ? { error: n.code } : {}) });
-      }
-      default:
-        return reply.send({ error: n.code, message: n.message, ...(n.extra ?? {}) });
+/**
+ * Answers an error in the shape of the route's family. The error handler of every route, and Fastify's `frameworkErrors`
+ * (a URL that cannot be decoded, a path parameter over the router's limit), which would otherwise answer Fastify's own
+ * shape.
+ */
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const n = normalise(error);
+  if (n.status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.debug({ err: error }, 'request rejected');
+  if (n.headers) for (const [name, value] of Object.entries(n.headers)) reply.header(name, value);
+  reply.code(n.status);
+  const family = familyOf(request.url);
+  // GO Feature Flag's words for a cut-off JSON body (its testdata pins them); other unreadable bodies keep Vexil's
+  // message (GO Feature Flag's would be Go's decoder message, which Vexil cannot reproduce). Vexil's own message is
+  // in the debug log above.
+  const truncated = error instanceof JsonBodyError && error.truncated;
+  switch (family) {
+    case 'ofrep-single': {
+      const key = (request.params as { key?: string } | undefined)?.key ?? '';
+      const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
+      return reply.send({ key, errorCode, errorDetails: truncated ? ECHO_UNEXPECTED_EOF : n.message });
     }
-  });
+    case 'ofrep-bulk': {
+      const errorCode = OFREP_CODE[n.status] ?? 'GENERAL';
+      return reply.send({ errorCode, errorDetails: truncated ? ECHO_UNEXPECTED_EOF : n.message });
+    }
+    case 'goff': {
+      const custom = request.routeOptions?.config?.goffBadRequest;
+      if (n.status === 400 && custom) {
+        return reply.send(custom({ message: n.message, ...(n.unreadableBody ? { bindError: truncated ? ECHO_UNEXPECTED_EOF : n.message } : {}) }));
+      }
+      const message = truncated ? UNEXPECTED_EOF : n.message;
+      return reply.send({ message, ...(n.status === 429 || n.status === 401 || n.status === 403 ? { error: n.code } : {}) });
+    }
+    default:
+      return reply.send({ error: n.code, message: n.message, ...(n.extra ?? {}) });
+  }
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler(sendError);
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });

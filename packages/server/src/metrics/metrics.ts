@@ -27,7 +27,7 @@ export class ServerMetrics {
     const exposures = this.#exposures;
     new Counter({
       name: 'vexil_evaluations_total',
-      help: 'Flag evaluations served, by flag, variant and reason (OFREP, relay API, playground).',
+      help: 'Flag evaluations served, by flag, variant and reason (OFREP and the GO Feature Flag relay API; not the admin playground).',
       labelNames: ['flag', 'variant', 'reason'] as const,
       registers: [registry],
       collect() {

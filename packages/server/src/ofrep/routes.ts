@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { evaluate, evaluateAll, formatProblem, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import { canonicalJson, evaluate, evaluateAll, formatProblem, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
 import type { ServerContext } from '../context.js';
 import { UNKNOWN_FLAG } from '../metrics/metrics.js';
 import { flagKeyParams, metadataSchema, anyValue } from '../http/schemas.js';
@@ -8,6 +8,7 @@ import { sseMessage } from '../stream/sse.js';
 import type { SnapshotChange } from '../snapshot/holder.js';
 import { toOfrep, type OfrepFailure, type OfrepSuccess } from './mapping.js';
 import { etagMatches } from '../http/etag.js';
+import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, goffErrorDetails, goffOfrepErrorDetails, logEvaluationErrors } from '../relay/goff-errors.js';
 
 interface OfrepBody {
@@ -34,15 +35,41 @@ const successSchema = {
   required: ['key', 'reason'],
 } as const;
 
+/** Codes OFREP allows in an `evaluationFailure` (a 400, or an entry of a bulk answer); anything else is GENERAL. */
+const OFREP_FAILURE_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const;
+
 const failureSchema = {
   type: 'object',
+  description: "OFREP's evaluationFailure.",
   properties: {
     key: { type: 'string' },
-    errorCode: { type: 'string' },
+    errorCode: { type: 'string', enum: OFREP_FAILURE_CODES },
     errorDetails: { type: 'string' },
     metadata: metadataSchema,
   },
   required: ['key', 'errorCode'],
+} as const;
+
+const flagNotFoundSchema = {
+  type: 'object',
+  description: "OFREP's flagNotFound.",
+  properties: {
+    key: { type: 'string' },
+    errorCode: { type: 'string', enum: ['FLAG_NOT_FOUND'] },
+    errorDetails: { type: 'string' },
+  },
+  required: ['key', 'errorCode'],
+} as const;
+
+/** OFREP's eventStream (ADR-0008). */
+const eventStreamSchema = {
+  type: 'object',
+  properties: {
+    type: { type: 'string', description: 'Always `sse`.' },
+    url: { type: 'string', format: 'uri', description: 'The change stream of this server, with the key of the request in `?key=`.' },
+    inactivityDelaySec: { type: 'integer', minimum: 1 },
+  },
+  required: ['type', 'url'],
 } as const;
 
 /** GO Feature Flag's answer to `POST /ofrep/v1/evaluate/flags/` (no key): the route does not exist there. */
@@ -53,8 +80,31 @@ const noRouteSchema = {
   required: ['message'],
 } as const;
 
-/** Codes OFREP allows on a 400 (`evaluationFailure`); anything else is GENERAL. */
-const OFREP_400 = new Set(['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL']);
+const OFREP_400: ReadonlySet<string> = new Set(OFREP_FAILURE_CODES);
+
+const ETAG_DOC: HeaderDoc = { type: 'string', description: 'Entity tag of this answer: send it back as If-None-Match.' };
+const BULK_HEADERS: Record<string, HeaderDoc> = {
+  ETag: { type: 'string', description: '"<revision>-<hash of the context and the answer>": send it back as If-None-Match.' },
+  'Cache-Control': { type: 'string', description: '`private, no-cache`' },
+};
+
+/** What `/ofrep/v1/configuration` tells polling providers: no faster than this. */
+const MIN_POLLING_INTERVAL_MS = 1000;
+
+/** How long a bulk re-fetch with a `flagConfigEtag` ahead of this server waits for it to catch up. */
+const CONFIG_ETAG_WAIT_MS = 1000;
+
+/** Flag keys longer than this are no flag (the admin API never stores one): 404 FLAG_NOT_FOUND. */
+const MAX_KEY_LENGTH = 256;
+
+/** `flagConfigEtag` (ADR-0008, from a `refetchEvaluation` event): the revision it names, if it names one. */
+function revisionOfConfigEtag(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  let text = value.trim();
+  if (text.startsWith('W/')) text = text.slice(2);
+  if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1);
+  return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
+}
 
 function contextOf(body: unknown): EvaluationContext {
   const context = (body as OfrepBody | undefined | null)?.context;
@@ -88,13 +138,16 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
           'OpenFeature Remote Evaluation Protocol, single flag. 404 `FLAG_NOT_FOUND` for an unknown flag, 400 with `errorCode` for other errors; `errorDetails` is GO Feature Flag\'s `Error while evaluating the flag: <key>` (the reason is in the debug log and the admin playground). A disabled flag answers reason `DISABLED` with no value (the provider serves its code default). An empty key is 404 `{message: "Not Found"}`, as GO Feature Flag answers it.',
         params: flagKeyParams,
         body: requestBody,
-        response: { 200: successSchema, 400: failureSchema, 404: { anyOf: [failureSchema, noRouteSchema] } },
+        response: { 200: successSchema, 400: failureSchema, 404: { anyOf: [flagNotFoundSchema, noRouteSchema] } },
       },
       // `POST /ofrep/v1/evaluate/flags/` is no route in GO Feature Flag (404 {message: "Not Found"}, its "Empty flag
-      // key" test): answered before the key's schema would make it a 400.
+      // key" test): answered before the key's schema would make it a 400. A key too long to be a flag is no flag
+      // either: 404 FLAG_NOT_FOUND rather than the schema's 400.
       preValidation: (request, reply, done) => {
-        if ((request.params as { key?: string }).key !== '') return done();
-        reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify({ message: 'Not Found' }));
+        const key = (request.params as { key?: string }).key ?? '';
+        if (key !== '' && key.length <= MAX_KEY_LENGTH) return done();
+        const body = key === '' ? { message: 'Not Found' } : { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: goffOfrepErrorDetails(key) };
+        reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify(body));
       },
     },
     (request, reply) => {
@@ -117,21 +170,25 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  app.post<{ Body: OfrepBody; Querystring: Record<string, string> }>(
+  app.post<{ Body: OfrepBody; Querystring: { flagConfigEtag?: string; flagConfigLastModified?: string } }>(
     '/ofrep/v1/evaluate/flags',
     {
-      config: { auth: 'sdk' },
+      config: { auth: 'sdk', responseHeaders: { 200: BULK_HEADERS, 304: BULK_HEADERS } },
       schema: {
         tags: ['OFREP'],
         summary: 'Evaluate every flag (OFREP bulk)',
         description:
-          'Every flag for one context, sorted by key; `gofeatureflag.flagList` in the context (a list of keys) limits the flags evaluated, as in GO Feature Flag (keys of no flag are left out). The `ETag` depends on the flag revision and the result for this context; send it back as `If-None-Match` to get 304. `eventStreams` advertises an SSE URL that sends `refetchEvaluation` when flags change (OFREP ADR-0008).',
+          'Every flag for one context, sorted by key; `gofeatureflag.flagList` in the context (a list of keys) limits the flags evaluated, as in GO Feature Flag (keys of no flag are left out). The `ETag` depends on the flag revision, the context and the result; send it back as `If-None-Match` to get 304. `eventStreams` advertises an SSE URL that sends `refetchEvaluation` when flags change (OFREP ADR-0008). A re-fetch with `flagConfigEtag` (the `etag` of that event: a revision) waits up to a second for this server to reach that revision, and is never answered 304 when this server is at another revision.',
         body: requestBody,
         querystring: {
           type: 'object',
           properties: {
-            flagConfigEtag: { type: 'string', description: 'Sent by providers on SSE-triggered re-fetches (ignored).' },
-            flagConfigLastModified: { type: 'string', description: 'Sent by providers on SSE-triggered re-fetches (ignored).' },
+            flagConfigEtag: {
+              type: 'string',
+              description:
+                'The `etag` of the `refetchEvaluation` event that triggered this re-fetch (ADR-0008): the revision the flags changed to. Not a cache validator: this server waits (up to 1 s) until it serves that revision, and answers 200, never 304, when it serves another.',
+            },
+            flagConfigLastModified: { type: 'string', description: 'The `lastModified` of that event (accepted, not used).' },
           },
           additionalProperties: true,
         },
@@ -139,22 +196,28 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         response: {
           200: {
             type: 'object',
+            description: "OFREP's bulkEvaluationSuccess.",
             properties: {
               flags: { type: 'array', items: { anyOf: [successSchema, failureSchema] } },
-              eventStreams: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: { type: { type: 'string' }, url: { type: 'string' }, inactivityDelaySec: { type: 'integer' } },
-                },
-              },
+              eventStreams: { type: 'array', items: eventStreamSchema },
             },
+            required: ['flags'],
           },
           304: { type: 'null', description: 'Not modified' },
+          400: {
+            type: 'object',
+            description: "OFREP's bulkEvaluationFailure.",
+            properties: { errorCode: { type: 'string' }, errorDetails: { type: 'string' } },
+            required: ['errorCode'],
+          },
         },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
+      // ADR-0008: a re-fetch triggered by a change event of a server further ahead (another server on the same store)
+      // waits until this one serves that revision, rather than answering 304 or stale flags.
+      const wanted = revisionOfConfigEtag(request.query.flagConfigEtag);
+      if (wanted !== undefined && wanted > holder.revision) await holder.waitFor(wanted, CONFIG_ETAG_WAIT_MS);
       const snapshot = holder.snapshot;
       const context = contextOf(request.body);
       // Like GO Feature Flag, `gofeatureflag.flagList` evaluates only the listed flags that exist.
@@ -171,7 +234,10 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const flags: (OfrepSuccess | OfrepFailure)[] = [];
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
-        flags.push(toOfrep(detail, false, goffErrorDetails(snapshot, detail, context)));
+        const entry = toOfrep(detail, false, goffErrorDetails(snapshot, detail, context));
+        // OFREP's evaluationFailure allows four codes only.
+        if ('errorCode' in entry && !OFREP_400.has(entry.errorCode)) entry.errorCode = 'GENERAL';
+        flags.push(entry);
       }
       logEvaluationErrors(request.log, details);
       let withInvalid = false;
@@ -183,11 +249,65 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const secret = request.presentedKey;
       const url = `${baseUrl(request, ctx.publicUrl)}/ofrep/v1/events${secret ? `?key=${encodeURIComponent(secret)}` : ''}`;
       const json = JSON.stringify({ flags, eventStreams: [{ type: 'sse', url, inactivityDelaySec: ctx.inactivityDelaySec }] });
-      const etag = `"${snapshot.revision ?? 0}-${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`;
+      // The revision, the context (so that another context never gets a 304, even with the same result) and the answer.
+      const digest = createHash('sha256').update(canonicalJson(context)).update('\u0000').update(json).digest('base64url');
+      const revision = snapshot.revision ?? 0;
+      const etag = `"${revision}-${digest.slice(0, 22)}"`;
       reply.header('etag', etag);
       reply.header('cache-control', 'private, no-cache');
-      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      const stale = wanted !== undefined && wanted !== revision;
+      if (!stale && etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
       return reply.type('application/json; charset=utf-8').send(json);
+    },
+  );
+
+  // OFREP's optional configuration endpoint (OFREP extensions): what providers may rely on.
+  const configuration = JSON.stringify({
+    name: 'vexil',
+    capabilities: {
+      cacheInvalidation: { polling: { enabled: true, minPollingIntervalMs: MIN_POLLING_INTERVAL_MS } },
+      flagEvaluation: { supportedTypes: ['boolean', 'string', 'int', 'float', 'object'] },
+    },
+  });
+  const configurationEtag = `"${createHash('sha256').update(`${ctx.version}\u0000${configuration}`).digest('base64url').slice(0, 22)}"`;
+  app.get(
+    '/ofrep/v1/configuration',
+    {
+      config: { auth: 'sdk', responseHeaders: { 200: { ETag: ETAG_DOC }, 304: { ETag: ETAG_DOC } } },
+      schema: {
+        tags: ['OFREP'],
+        summary: 'OFREP provider configuration',
+        description:
+          'OFREP extension: the name of the flag management system and its capabilities (polling allowed every second or more; every flag type). `ETag`; 304 when `If-None-Match` matches.',
+        headers: { type: 'object', properties: { 'if-none-match': { type: 'string' } } },
+        response: {
+          200: {
+            type: 'object',
+            description: "OFREP's configurationResponse.",
+            properties: {
+              name: { type: 'string' },
+              capabilities: {
+                type: 'object',
+                properties: {
+                  cacheInvalidation: {
+                    type: 'object',
+                    properties: {
+                      polling: { type: 'object', properties: { enabled: { type: 'boolean' }, minPollingIntervalMs: { type: 'number' } } },
+                    },
+                  },
+                  flagEvaluation: { type: 'object', properties: { supportedTypes: { type: 'array', items: { type: 'string' } } } },
+                },
+              },
+            },
+          },
+          304: { type: 'null', description: 'Not modified' },
+        },
+      },
+    },
+    (request, reply) => {
+      reply.header('etag', configurationEtag);
+      if (etagMatches(request.headers['if-none-match'], configurationEtag)) return reply.code(304).send();
+      return reply.type('application/json; charset=utf-8').send(configuration);
     },
   );
 
@@ -196,7 +316,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     '/ofrep/v1/events',
     {
       exposeHeadRoute: false,
-      config: { auth: 'sdk', queryKey: true, rateLimit: false },
+      config: { auth: 'sdk', queryKey: true, rateLimit: false, produces: 'text/event-stream' },
       schema: {
         tags: ['OFREP'],
         summary: 'Flag change notifications (OFREP SSE)',

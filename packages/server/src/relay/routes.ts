@@ -15,6 +15,7 @@ import { UNKNOWN_FLAG } from '../metrics/metrics.js';
 import { anyValue, flagKeyParams, goffErrorSchema, looseObject, metadataSchema } from '../http/schemas.js';
 import { HttpError } from '../http/errors.js';
 import { etagMatches } from '../http/etag.js';
+import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, goffErrorDetails, logEvaluationErrors } from './goff-errors.js';
 
 /**
@@ -281,7 +282,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get(
     '/v1/flag/change',
     {
-      config: { auth: 'sdk' },
+      config: { auth: 'sdk', responseHeaders: { 200: { ETag: ETAG_DOC }, 304: { ETag: ETAG_DOC } } },
       schema: {
         tags: ['GO Feature Flag relay'],
         summary: 'Poll for flag changes',
@@ -309,6 +310,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     {
       config: {
         auth: 'sdk',
+        responseHeaders: { 200: CONFIGURATION_HEADERS, 304: CONFIGURATION_HEADERS },
         // GO Feature Flag answers a body it cannot read with 400 {errorCode: INVALID_REQUEST, errorDetails}.
         goffBadRequest: ({ message, bindError }) => ({ errorCode: 'INVALID_REQUEST', errorDetails: `impossible to read request body: ${bindError ?? message}` }),
       },
@@ -472,6 +474,13 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     }),
   );
 }
+
+const ETAG_DOC: HeaderDoc = { type: 'string', description: 'Entity tag of this answer: send it back as If-None-Match.' };
+const CONFIGURATION_HEADERS: Record<string, HeaderDoc> = {
+  ETag: ETAG_DOC,
+  'Last-Modified': { type: 'string', description: 'When the flags were last reloaded.' },
+  'X-Vexil-Revision': { type: 'integer', description: 'The store revision of these flags.' },
+};
 
 /** GO Feature Flag's message for a collector request without a list of events. */
 const COLLECTOR_INVALID = 'collectEvalData: invalid input data';

@@ -60,7 +60,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     '/v1/stream',
     {
       exposeHeadRoute: false,
-      config: { auth: 'sdk', queryKey: true, rateLimit: false },
+      config: { auth: 'sdk', queryKey: true, rateLimit: false, produces: 'text/event-stream' },
       schema: {
         tags: ['Streaming'],
         summary: 'Flag changes for in-process SDKs (SSE)',

@@ -31,11 +31,15 @@ export class SseClient {
     this.raw.write(text);
   }
 
-  close(): void {
+  /** Ends the stream. `hangUp`: also close the connection (shutdown), rather than keep it for another request. */
+  close(hangUp = false): void {
     if (this.closed) return;
     this.closed = true;
     this.#onClose(this);
     if (!this.raw.writableEnded) this.raw.end();
+    // After the stream's last chunk: a keep-alive client would otherwise hold the connection (and a closing server)
+    // open until its own idle timeout.
+    if (hangUp) this.raw.socket?.end();
   }
 }
 
@@ -117,6 +121,6 @@ export class SseHub {
   closeAll(): void {
     this.#closing = true;
     clearInterval(this.#timer);
-    for (const stream of ['sdk', 'ofrep'] as const) for (const client of [...this.#clients[stream]]) client.close();
+    for (const stream of ['sdk', 'ofrep'] as const) for (const client of [...this.#clients[stream]]) client.close(true);
   }
 }
