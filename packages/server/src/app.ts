@@ -24,6 +24,7 @@ import { registerAdminRoutes } from './admin/routes.js';
 import { registerContextSample } from './admin/context-sample.js';
 import { DEFAULT_UI_ROOT, registerAdminPage } from './ui/admin-page.js';
 import { isStoreId, storeIdentity } from './stream/store-id.js';
+import { Notifier } from './notify/notifier.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -96,6 +97,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   let started: SnapshotHolder | undefined;
+  let notifier: Notifier | undefined;
   try {
     const holder = new SnapshotHolder(store, {
       ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
@@ -140,6 +142,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         metrics.recordExposure(flag, known ? variation : '__other__', count);
       },
     });
+    if (options.notify !== false && options.notifiers && options.notifiers.length > 0) {
+      notifier = new Notifier({
+        ...(options.notifyOptions ?? {}),
+        targets: options.notifiers,
+        log: app.log,
+        onOutcome: (target, outcome) => metrics.notifications.inc({ target, outcome }),
+      });
+      notifier.attach(holder);
+    }
     const sse = new SseHub({ heartbeatMs: options.heartbeatMs ?? 15_000, gauge: metrics.sseClients });
 
     if (options.storeId !== undefined && !isStoreId(options.storeId))
@@ -159,6 +170,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       startedAt: new Date(),
       generatedKeys,
       version: VERSION,
+      ...(notifier ? { notifier } : {}),
     };
     app.decorate('vexil', ctx);
 
@@ -282,6 +294,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done();
     });
     app.addHook('onClose', async () => {
+      // Changes still being batched are sent (waiting up to 3 s for the targets), then the feed stops.
+      await notifier?.close().catch((error: unknown) => app.log.error({ err: error }, 'notifications: error while closing'));
       await holder.stop();
       keys.stop();
       await collector.close();
@@ -289,6 +303,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
     return app;
   } catch (error) {
+    await notifier?.close(0).catch(() => undefined);
     await started?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     if (closeStore) await store.close().catch(() => undefined);

@@ -4,6 +4,7 @@ import type { KeyRing } from './auth/keys.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import type { EventCollector } from './relay/collector.js';
 import type { SseHub } from './stream/sse.js';
+import type { Notifier } from './notify/notifier.js';
 
 /** What every route module works with. Available on the Fastify instance as `app.vexil`. */
 export interface ServerContext {
@@ -25,6 +26,8 @@ export interface ServerContext {
   /** Keys generated at start (`generateKeys`): shown once, then forget them. */
   generatedKeys: { admin?: string; sdk?: string };
   version: string;
+  /** Sends flag change notifications; undefined when this server sends none. */
+  notifier?: Notifier;
 }
 
 declare module 'fastify' {

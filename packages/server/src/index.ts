@@ -23,3 +23,14 @@ export { toVariationResult, relayContext } from './relay/routes.js';
 export { toOfrep, ofrepMetadata } from './ofrep/mapping.js';
 export { mergePatch } from './admin/merge-patch.js';
 export { HttpError } from './http/errors.js';
+export {
+  Notifier,
+  render as renderNotification,
+  signature as notificationSignature,
+  slackText,
+  type NotifierOptions,
+  type NotifierTarget,
+  type NotificationBody,
+  type NotificationOutcome,
+  type NotifiedChange,
+} from './notify/notifier.js';

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeyStore, FlagStore, OpenStoreOptions } from '@vexil/store';
+import type { NotifierOptions, NotifierTarget } from './notify/notifier.js';
 
 export interface RateLimitOptions {
   /** Requests per window per key (per client IP for requests without a key). */
@@ -90,6 +91,17 @@ export interface ServerOptions {
   streamResumeWaitMs?: number;
   /** Register prom-client's default process metrics. Default true. */
   defaultMetrics?: boolean;
+
+  /**
+   * Where to send a notification for every flag change (webhooks with GO Feature Flag's body, Slack). Every server
+   * with targets sends every change it sees, its own writes and other servers' alike: in a cluster, give targets to
+   * one server only (or set `notify: false` on the others).
+   */
+  notifiers?: NotifierTarget[];
+  /** `false`: send no notifications from this server even with `notifiers`. Default true. */
+  notify?: boolean;
+  /** Batching, retries, queue size and timeout of notifications (see `NotifierOptions`). */
+  notifyOptions?: Omit<NotifierOptions, 'targets' | 'log' | 'onOutcome'>;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;

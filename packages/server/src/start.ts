@@ -118,6 +118,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       `  admin API  ${url}/admin/v1/flags`,
       `  OpenAPI    ${url}/openapi.json   metrics ${url}/metrics`,
     );
+    if (ctx.notifier) lines.push(`  notify     ${ctx.notifier.targets.join(', ')}`);
+    else if (options.notify === false && options.notifiers && options.notifiers.length > 0) lines.push('  notify     off on this server (--no-notify)');
     // One write, so that whoever reads the output sees the banner whole.
     print(lines.join('\n'));
 
@@ -176,6 +178,8 @@ export function startOptionsFromConfig(config: ServeConfig): StartOptions {
     rateLimit: config.rateLimit,
     bodyLimit: config.bodyLimit,
     examples: config.examples && config.storeSource !== 'flags',
+    notifiers: config.notifiers,
+    notify: config.notify,
     logger: { level: config.logLevel },
     ...(config.eventsFile ? { eventsFile: config.eventsFile } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),

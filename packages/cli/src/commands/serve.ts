@@ -20,6 +20,9 @@ export function registerServe(program: Command): void {
     .option('--keys-file <file>', 'keep API keys (hashed) in this file when the store cannot (env VEXIL_KEYS_FILE)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (env VEXIL_LOG_LEVEL; default info)')
     .addOption(new Option('--no-examples', 'do not load the example flags into a fresh embedded store'))
+    .option('--notify-webhook <url>', 'POST a JSON notification (GO Feature Flag webhook body) to this URL on flag changes; repeatable (env VEXIL_NOTIFY_WEBHOOKS, comma separated; VEXIL_NOTIFY_SECRET signs them)', collect)
+    .option('--notify-slack <url>', 'post flag changes to this Slack incoming webhook; repeatable (env VEXIL_NOTIFY_SLACK)', collect)
+    .addOption(new Option('--no-notify', 'send no change notifications from this server (env VEXIL_NOTIFY=false): in a cluster, let one server send them'))
     .addHelpText(
       'after',
       `
@@ -27,7 +30,8 @@ Examples:
   vexil serve                                          embedded store in ./.vexil/data, admin page at /; prints generated keys on first start
   vexil serve --flags flags.goff.yaml                  serve flag files read-only (GitOps), reloaded when they change
   vexil serve --store redis://localhost:6379 --flags flags.goff.yaml   import the files into Redis at start
-  VEXIL_STORE=postgres://localhost/vexil VEXIL_ADMIN_KEYS=secret vexil serve --host 0.0.0.0`,
+  VEXIL_STORE=postgres://localhost/vexil VEXIL_ADMIN_KEYS=secret vexil serve --host 0.0.0.0
+  VEXIL_NOTIFY_SECRET=s3cret vexil serve --notify-webhook https://hooks.example.com/vexil   signed change notifications`,
     )
     .action(async (options: ServeCliOptions) => {
       const config = await resolveServeConfig(options);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
+import type { NotifierTarget } from '../notify/notifier.js';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
 export const DEFAULT_STORE = 'pglite:./.vexil/data';
@@ -23,6 +24,12 @@ export interface ServeCliOptions {
   logLevel?: string;
   examples?: boolean;
   keysFile?: string;
+  /** Webhook URLs for change notifications (`--notify-webhook`, repeatable). */
+  notifyWebhook?: string[];
+  /** Slack incoming-webhook URLs (`--notify-slack`, repeatable). */
+  notifySlack?: string[];
+  /** `--no-notify` gives false. */
+  notify?: boolean;
 }
 
 /** The resolved configuration of `vexil serve`. */
@@ -47,6 +54,10 @@ export interface ServeConfig {
   keysFile?: string;
   /** Load the example flags into a fresh embedded store. */
   examples: boolean;
+  /** Change notification targets (webhooks, Slack). */
+  notifiers: NotifierTarget[];
+  /** False: this server sends no notifications (`--no-notify`, `VEXIL_NOTIFY=false`). */
+  notify: boolean;
   configFile?: string;
 }
 
@@ -68,6 +79,8 @@ const FILE_KEYS = [
   'heartbeatMs',
   'keysFile',
   'examples',
+  'notifiers',
+  'notify',
 ] as const;
 
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
@@ -120,6 +133,42 @@ function rateLimitOf(value: unknown, name: string): RateLimitOptions | false | u
   }
   const perMinute = integer(value, name, 0, 1e12)!;
   return perMinute === 0 ? false : { max: perMinute, timeWindowMs: 60_000 };
+}
+
+function httpUrl(value: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name}: ${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name}: use an http:// or https:// URL`);
+  return value;
+}
+
+/** `notifiers: [{kind: webhook|slack, url, secret?, headers?, meta?, name?}]` in the config file. */
+function notifiersOf(value: unknown, name: string): NotifierTarget[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new ConfigError(`${name} must be a list of {kind, url, secret?, headers?}`);
+  return value.map((item: unknown, index): NotifierTarget => {
+    const at = `${name}[${index}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new ConfigError(`${at} must be a map with kind and url`);
+    const { kind, url, secret, headers, meta, name: label, ...rest } = item as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) throw new ConfigError(`${at}: unknown option ${Object.keys(rest).join(', ')} (known: kind, url, secret, headers, meta, name)`);
+    if (kind !== 'webhook' && kind !== 'slack') throw new ConfigError(`${at}.kind must be webhook or slack`);
+    const target: NotifierTarget = { kind, url: httpUrl(text(url, `${at}.url`) ?? '', `${at}.url`) };
+    const secretText = text(secret, `${at}.secret`);
+    if (secretText !== undefined) target.secret = secretText;
+    const labelText = text(label, `${at}.name`);
+    if (labelText !== undefined) target.name = labelText;
+    for (const [field, map] of [['headers', headers], ['meta', meta]] as const) {
+      if (map === undefined || map === null) continue;
+      if (typeof map !== 'object' || Array.isArray(map)) throw new ConfigError(`${at}.${field} must be a map of strings`);
+      const entries = Object.entries(map as Record<string, unknown>).map(([key, entry]) => [key, text(entry, `${at}.${field}.${key}`) ?? ''] as const);
+      target[field] = Object.fromEntries(entries);
+    }
+    return target;
+  });
 }
 
 async function readConfigFile(path: string): Promise<FileConfig> {
@@ -222,6 +271,24 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   const heartbeatMs = integer(env.VEXIL_HEARTBEAT_MS, 'VEXIL_HEARTBEAT_MS', 0, 3_600_000) ?? integer(file.heartbeatMs, 'heartbeatMs', 0, 3_600_000);
   const examples = (cli.examples === false ? false : undefined) ?? boolean(env.VEXIL_EXAMPLES, 'VEXIL_EXAMPLES') ?? boolean(file.examples, 'examples') ?? true;
 
+  // Notification targets: per kind, the command line over the environment over the config file. VEXIL_NOTIFY_SECRET
+  // signs every webhook that has no secret of its own.
+  const fileNotifiers = notifiersOf(file.notifiers, 'notifiers') ?? [];
+  const secret = text(env.VEXIL_NOTIFY_SECRET, 'VEXIL_NOTIFY_SECRET');
+  const urls = (cliValue: string[] | undefined, envName: string): string[] | undefined => {
+    const given = list(cliValue, `--${envName === 'VEXIL_NOTIFY_WEBHOOKS' ? 'notify-webhook' : 'notify-slack'}`);
+    return (given && given.length > 0 ? given : undefined) ?? list(env[envName], envName);
+  };
+  const webhookUrls = urls(cli.notifyWebhook, 'VEXIL_NOTIFY_WEBHOOKS');
+  const slackUrls = urls(cli.notifySlack, 'VEXIL_NOTIFY_SLACK');
+  const notifiers: NotifierTarget[] = [
+    ...(webhookUrls
+      ? webhookUrls.map((url): NotifierTarget => ({ kind: 'webhook', url: httpUrl(url, 'notify webhook') }))
+      : fileNotifiers.filter((target) => target.kind === 'webhook')),
+    ...(slackUrls ? slackUrls.map((url): NotifierTarget => ({ kind: 'slack', url: httpUrl(url, 'notify slack') })) : fileNotifiers.filter((target) => target.kind === 'slack')),
+  ].map((target) => (target.kind === 'webhook' && target.secret === undefined && secret !== undefined ? { ...target, secret } : target));
+  const notify = (cli.notify === false ? false : undefined) ?? boolean(env.VEXIL_NOTIFY, 'VEXIL_NOTIFY') ?? boolean(file.notify, 'notify') ?? true;
+
   const config: ServeConfig = {
     store,
     storeSource,
@@ -234,6 +301,8 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     bodyLimit: integer(env.VEXIL_BODY_LIMIT, 'VEXIL_BODY_LIMIT', 1024, 1024 ** 3) ?? integer(file.bodyLimit, 'bodyLimit', 1024, 1024 ** 3) ?? DEFAULT_BODY_LIMIT,
     logLevel: text(cli.logLevel, '--log-level') ?? text(env.VEXIL_LOG_LEVEL, 'VEXIL_LOG_LEVEL') ?? text(file.logLevel, 'logLevel') ?? 'info',
     examples,
+    notifiers,
+    notify,
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),

@@ -20,6 +20,7 @@ export class ServerMetrics {
   readonly #observers = new Map<string, Observer>();
   readonly sseClients: Gauge<'stream'>;
   readonly collectedEvents: Counter<'kind'>;
+  readonly notifications: Counter<'target' | 'outcome'>;
 
   constructor(holder: SnapshotHolder, options: { defaultMetrics?: boolean } = {}) {
     const registry = this.registry;
@@ -55,6 +56,12 @@ export class ServerMetrics {
       name: 'vexil_collected_events_total',
       help: 'Events received by /v1/data/collector, by kind (feature, tracking, invalid).',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    });
+    this.notifications = new Counter({
+      name: 'vexil_notifications_total',
+      help: 'Flag change notifications, by target and outcome (sent, retry, failed after the retries, dropped from a full queue).',
+      labelNames: ['target', 'outcome'] as const,
       registers: [registry],
     });
     this.#httpDuration = new Histogram({
