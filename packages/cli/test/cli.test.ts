@@ -144,3 +144,12 @@ describe('vexil import / export', () => {
     assert.deepEqual(exported.flags, {});
   });
 });
+
+describe('the installed command', () => {
+  it('npm links `vexil` at install time, and it runs the built CLI', () => {
+    const linked = join(root, 'node_modules/.bin/vexil');
+    const result = spawnSync(linked, ['lint', examples], { cwd: root, encoding: 'utf8' });
+    assert.equal(result.status, 0, `${linked}: ${result.error ?? ''} ${result.stderr}`);
+    assert.match(result.stderr, /6 flags: 0 errors/);
+  });
+});
