@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '@vexil/server';
-import { REPO_ROOT, SDK, ADMIN, eventually, listen } from './helpers.js';
+import { REPO_ROOT, SDK, ADMIN, eventually, listen, postJson, type PostAnswer } from './helpers.js';
 
 const FIXTURES = resolve(REPO_ROOT, 'packages/server/test/fixtures/conformance');
 const fx = (name: string): string => join(FIXTURES, name);
@@ -53,17 +53,8 @@ after(async () => {
 });
 
 const auth = { 'content-type': 'application/json', 'x-api-key': SDK };
-async function post(base: string, path: string, body: unknown, headers: Record<string, string> = auth): Promise<{ status: number; headers: Headers; body: any; text: string }> {
-  const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, headers: response.headers, body: parsed, text };
-}
+const post = (base: string, path: string, body: unknown, headers: Record<string, string> = auth): Promise<PostAnswer> =>
+  postJson(base, path, body, headers);
 async function get(base: string, path: string, headers: Record<string, string> = { 'x-api-key': SDK }) {
   const response = await fetch(`${base}${path}`, { headers });
   const text = await response.text();

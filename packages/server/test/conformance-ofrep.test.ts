@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '@vexil/server';
-import { REPO_ROOT, SDK, ADMIN, listen } from './helpers.js';
+import { REPO_ROOT, SDK, ADMIN, listen, postJson, type PostAnswer } from './helpers.js';
 
 const FIXTURES = resolve(REPO_ROOT, 'packages/server/test/fixtures/conformance');
 const fx = (name: string): string => join(FIXTURES, name);
@@ -42,25 +42,8 @@ after(async () => {
 });
 
 const auth = { 'content-type': 'application/json', 'x-api-key': SDK };
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-}
-async function post(base: string, path: string, body: unknown, headers: Record<string, string> = auth): Promise<Answer> {
-  const init: RequestInit = { method: 'POST', headers };
-  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  const response = await fetch(`${base}${path}`, init);
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, headers: response.headers, body: parsed, text };
-}
+const post = (base: string, path: string, body: unknown, headers: Record<string, string> = auth): Promise<PostAnswer> =>
+  postJson(base, path, body, headers);
 const single = (key: string, body: unknown, base = mainUrl, headers?: Record<string, string>) => post(base, `/ofrep/v1/evaluate/flags/${key}`, body, headers);
 const bulk = (body: unknown, base = mainUrl, headers?: Record<string, string>) => post(base, '/ofrep/v1/evaluate/flags', body, headers);
 
@@ -320,7 +303,7 @@ describe('OFREP auth, CORS and rate limiting (open-feature/protocol service/open
     assert.match((r.headers.get('access-control-expose-headers') ?? '').toLowerCase(), /etag/);
   });
   test('429 carries Retry-After in integer seconds (what the OFREP providers parse first)', async () => {
-    let last: Answer | undefined;
+    let last: PostAnswer | undefined;
     for (let i = 0; i < 4; i++) last = await single('number-flag', VALID, limitedUrl);
     assert.equal(last!.status, 429);
     assert.match(last!.headers.get('retry-after') ?? '', /^\d+$/);

@@ -25,6 +25,27 @@ export const json = (key: string = SDK, extra: Record<string, string> = {}): Rec
   ...extra,
 });
 
+/** A POST with a JSON body (a string is sent as it is, `undefined` sends none), answered with status, headers, text and parsed JSON. */
+export interface PostAnswer {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+export async function postJson(base: string, path: string, body: unknown, headers: Record<string, string>): Promise<PostAnswer> {
+  const init: RequestInit = { method: 'POST', headers };
+  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+  const response = await fetch(`${base}${path}`, init);
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
