@@ -32,3 +32,31 @@ export function assertClose(actual: unknown, expected: unknown, path: string, re
   }
   assert.equal(actual, expected, path);
 }
+
+/** A small seeded generator (mulberry32), so simulations are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal draws (Box–Muller) from a uniform generator. */
+export function normalDraws(random: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+export function sum(values: readonly number[]): number {
+  return values.reduce((s, x) => s + x, 0);
+}
+
+/** Two-pass sample mean and variance (n − 1), as a textbook would compute them from raw values. */
+export function meanAndVariance(values: readonly number[]): { mean: number; variance: number } {
+  const mean = sum(values) / values.length;
+  const variance = sum(values.map((x) => (x - mean) ** 2)) / (values.length - 1);
+  return { mean, variance };
+}
