@@ -237,6 +237,14 @@ def named_cases():
         ("ratio with zero denominator in control", {"metric": {"type": "ratio"}, "engine": "frequentist", "variations": [
             v("c", 100, 0, 0, denominatorSum=0, denominatorSumSquares=0, sumProductWithDenominator=0),
             v("t", 100, 50, 80, denominatorSum=120, denominatorSumSquares=200, sumProductWithDenominator=90)]}),
+    ] + [
+        (f"sequential one-sided bisection at scale {scale:g}", {"metric": {"type": "mean", "inverse": True}, "engine": "frequentist", "difference": "absolute", "oneSided": True, "sequential": {}, "variations": [
+            v("c", 3000, 0.47 * 3000 * scale, 3000 * (0.47**2 + 4) * scale**2), v("t", 3000, 0.7 * 3000 * scale, 3000 * (0.7**2 + 4) * scale**2)]})
+        for scale in (1, 1e3, 1e11, 1e13)
+    ] + [
+        ("sequential one-sided lesser finds harm", {"metric": {"type": "binomial"}, "engine": "frequentist", "oneSided": True, "sequential": {"tuning": 2000}, "variations": [v("c", 4000, 1200), v("t", 4000, 1080)]}),
+        ("one-sided lesser finds harm, alpha 0.1", {"metric": {"type": "binomial"}, "engine": "frequentist", "oneSided": True, "alpha": 0.1, "variations": [v("c", 4000, 1200), v("t", 4000, 1150)]}),
+        ("single variation: only the control and SRM 1", {"metric": {"type": "binomial"}, "engine": "frequentist", "variations": [v("c", 4000, 1200)]}),
     ]
 
 
