@@ -10,3 +10,4 @@ export * from './stats/srm.js';
 export * from './stats/corrections.js';
 export * from './experiment/input.js';
 export * from './experiment/analyze.js';
+export * from './experiment/corrections.js';
