@@ -11,6 +11,7 @@ import {
   holmBonferroni,
   proportion,
   regressionAdjusted,
+  regressionAdjustedRatio,
   risks,
   sampleMean,
   sampleRatioMismatchPValue,
@@ -91,6 +92,58 @@ describe('gbstats frequentist vectors', () => {
   });
   it('ρ(0.05, 5000)', () => {
     assertClose(sequentialRho(0.05, 5000, true), 0.03984006677, 'rho');
+  });
+});
+
+describe('gbstats ratio CUPED vectors (test_two_sided_ttest_test_runs_ratio_ra, test_sequential_test_runs_ratio_ra)', () => {
+  // Upstream gives these to 5 decimals; the full-precision values are gbstats' own output for the same inputs.
+  const control = regressionAdjustedRatio(
+    100,
+    {
+      numeratorPost: sampleMean(100, 485.112236689623, 2715.484666118136),
+      denominatorPost: sampleMean(100, 679.9093275844917, 4939.424001640236),
+      numeratorPre: sampleMean(100, 192.59138069991536, 460.076026390857),
+      denominatorPre: sampleMean(100, 290.1398399750233, 920.9461385038898),
+    },
+    {
+      numeratorPostNumeratorPre: 1113.6215759318352,
+      denominatorPostDenominatorPre: 2130.9404074446747,
+      numeratorPreDenominatorPre: 634.239482353647,
+      numeratorPostDenominatorPost: 3602.146836776702,
+      numeratorPostDenominatorPre: 1559.2878434944676,
+      numeratorPreDenominatorPost: 1460.3181079276983,
+    },
+  );
+  const treatment = regressionAdjustedRatio(
+    100,
+    {
+      numeratorPost: sampleMean(100, 514.7757826608777, 2994.897482705013),
+      denominatorPost: sampleMean(100, 705.4090874383759, 5291.36604146392),
+      numeratorPre: sampleMean(100, 206.94157227402536, 514.2903702246757),
+      denominatorPre: sampleMean(100, 302.54389139107326, 994.4506208125663),
+    },
+    {
+      numeratorPostNumeratorPre: 1237.0953021125997,
+      denominatorPostDenominatorPre: 2292.081739775257,
+      numeratorPreDenominatorPre: 698.4173425817908,
+      numeratorPostDenominatorPost: 3918.1561431600717,
+      numeratorPostDenominatorPre: 1701.0287270040265,
+      numeratorPreDenominatorPost: 1604.0759503266522,
+    },
+  );
+  it('two-sided, relative (upstream: -0.0007, se 0.00391, ci (-0.00841, 0.00700), p 0.85771)', () => {
+    const r = frequentistTest(control, treatment);
+    assertClose([r.expected, r.stdError, r.ci[0], r.ci[1], r.pValue], [-0.0007014833343349333, 0.003907384079294573, -0.0084077861436321, 0.007004819474962233, 0.8577104052724964], 'r');
+  });
+  it('sequential two-sided (upstream: ci (-0.02063, 0.01923), p 1)', () => {
+    const r = frequentistTest(control, treatment, { sequential: {} });
+    assertClose([r.ci[0], r.ci[1], r.pValue], [-0.02062898572575184, 0.01922601905708197, 1], 'r');
+  });
+  it('absolute, and Bayesian', () => {
+    const abs = frequentistTest(control, treatment, { difference: 'absolute' });
+    assertClose([abs.expected, abs.stdError, abs.pValue], [-0.0005005051931390447, 0.0027882397747049296, 0.8577275125565893], 'abs');
+    const bayes = bayesianTest(control, treatment);
+    assertClose([bayes.chanceToWin, bayes.risk[0], bayes.risk[1]], [0.428761718996199, 0.0012331323181153774, 0.0019346156524503106], 'bayes');
   });
 });
 

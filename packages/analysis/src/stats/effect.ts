@@ -5,12 +5,16 @@ import {
   baseMean,
   baseVariance,
   meanOf,
+  quadraticForm,
+  ratioCupedCovariance,
+  ratioCupedGradient,
   regressionCovariance,
   thetaOf,
   unadjustedMeanOf,
   varianceOf,
   varianceOfRatio,
   type ArmStatistic,
+  type RegressionAdjustedRatioStatistic,
   type RegressionAdjustedStatistic,
 } from './statistics.js';
 
@@ -41,10 +45,35 @@ function relativeCupedVariance(a: RegressionAdjustedStatistic, b: RegressionAdju
   return treatment + control / denominatorControl;
 }
 
+function relativeRatioCupedVariance(a: RegressionAdjustedRatioStatistic, b: RegressionAdjustedRatioStatistic): number {
+  const controlMean = unadjustedMeanOf(a);
+  const denominatorMean = baseMean(a.denominatorPost);
+  if (controlMean === 0 || denominatorMean === 0) return 0;
+  // The estimate is (B − A)/|A₀|: the gradient's control part carries the baseline's sign.
+  const absoluteGradient = (meanOf(b) - meanOf(a)) * Math.sign(controlMean);
+  const scale = Math.abs(controlMean);
+  const numeratorMean = baseMean(a.numeratorPost);
+  const gradientA = ratioCupedGradient(a);
+  const controlGradient = [
+    -(scale + absoluteGradient) / denominatorMean / scale ** 2,
+    ((numeratorMean * scale) / denominatorMean ** 2 + (numeratorMean * absoluteGradient) / denominatorMean ** 2) / scale ** 2,
+    -gradientA[2]! / scale,
+    -gradientA[3]! / scale,
+  ];
+  const treatmentGradient = ratioCupedGradient(b).map((g) => g / scale);
+  return (
+    quadraticForm(controlGradient, ratioCupedCovariance(a), controlGradient) / a.n +
+    quadraticForm(treatmentGradient, ratioCupedCovariance(b), treatmentGradient) / b.n
+  );
+}
+
 /** Variance of the effect estimate: arms independent; relative effects by the delta method on the unadjusted means. */
 export function effectVariance(a: ArmStatistic, b: ArmStatistic, difference: Difference): number {
   if (difference === 'relative' && a.kind === 'regressionAdjusted' && b.kind === 'regressionAdjusted') {
     return relativeCupedVariance(a, b);
+  }
+  if (difference === 'relative' && a.kind === 'regressionAdjustedRatio' && b.kind === 'regressionAdjustedRatio') {
+    return relativeRatioCupedVariance(a, b);
   }
   const varianceA = varianceOf(a) / a.n;
   const varianceB = varianceOf(b) / b.n;

@@ -40,7 +40,31 @@ export interface RegressionAdjustedStatistic {
   readonly theta: number | null;
 }
 
-export type ArmStatistic = BaseStatistic | RatioStatistic | RegressionAdjustedStatistic;
+/**
+ * CUPED for a ratio metric: numerator and denominator after exposure (M, D) and before it (M₀, D₀), with the six cross
+ * sums, adjusted as M/D − θ·M₀/D₀ by the delta method over their 4×4 covariance (gbstats
+ * RegressionAdjustedRatioStatistic).
+ */
+export interface RegressionAdjustedRatioStatistic {
+  readonly kind: 'regressionAdjustedRatio';
+  readonly n: number;
+  readonly numeratorPost: BaseStatistic;
+  readonly denominatorPost: BaseStatistic;
+  readonly numeratorPre: BaseStatistic;
+  readonly denominatorPre: BaseStatistic;
+  /** Σ M·M₀, Σ D·D₀, Σ M₀·D₀, Σ M·D, Σ M·D₀, Σ M₀·D. */
+  readonly sumsOfProducts: {
+    readonly numeratorPostNumeratorPre: number;
+    readonly denominatorPostDenominatorPre: number;
+    readonly numeratorPreDenominatorPre: number;
+    readonly numeratorPostDenominatorPost: number;
+    readonly numeratorPostDenominatorPre: number;
+    readonly numeratorPreDenominatorPost: number;
+  };
+  readonly theta: number | null;
+}
+
+export type ArmStatistic = BaseStatistic | RatioStatistic | RegressionAdjustedStatistic | RegressionAdjustedRatioStatistic;
 
 export function proportion(n: number, sum: number): ProportionStatistic {
   return { kind: 'proportion', n, sum };
@@ -94,7 +118,7 @@ export function varianceOfRatio(meanM: number, varM: number, meanD: number, varD
   return varM / meanD ** 2 + (varD * meanM ** 2) / meanD ** 4 - (2 * covMD * meanM) / meanD ** 3;
 }
 
-export function thetaOf(stat: RegressionAdjustedStatistic): number {
+export function thetaOf(stat: RegressionAdjustedStatistic | RegressionAdjustedRatioStatistic): number {
   return stat.theta ? stat.theta : 0;
 }
 
@@ -108,12 +132,17 @@ export function meanOf(stat: ArmStatistic): number {
       return stat.denominator.sum === 0 ? 0 : stat.numerator.sum / stat.denominator.sum;
     case 'regressionAdjusted':
       return baseMean(stat.post) - thetaOf(stat) * baseMean(stat.pre);
+    case 'regressionAdjustedRatio':
+      if (stat.denominatorPost.sum === 0 || stat.denominatorPre.sum === 0) return 0;
+      return stat.numeratorPost.sum / stat.denominatorPost.sum - thetaOf(stat) * (stat.numeratorPre.sum / stat.denominatorPre.sum);
   }
 }
 
 /** The mean without regression adjustment: what a user reads as the variation's value. */
 export function unadjustedMeanOf(stat: ArmStatistic): number {
-  return stat.kind === 'regressionAdjusted' ? baseMean(stat.post) : meanOf(stat);
+  if (stat.kind === 'regressionAdjusted') return baseMean(stat.post);
+  if (stat.kind === 'regressionAdjustedRatio') return stat.denominatorPost.sum === 0 ? 0 : stat.numeratorPost.sum / stat.denominatorPost.sum;
+  return meanOf(stat);
 }
 
 /** Per-unit variance of the statistic (CUPED: of the adjusted metric). */
@@ -138,6 +167,10 @@ export function varianceOf(stat: ArmStatistic): number {
       const theta = thetaOf(stat);
       return baseVariance(stat.post) + theta ** 2 * baseVariance(stat.pre) - 2 * theta * regressionCovariance(stat);
     }
+    case 'regressionAdjustedRatio': {
+      const gradient = ratioCupedGradient(stat);
+      return quadraticForm(gradient, ratioCupedCovariance(stat), gradient);
+    }
   }
 }
 
@@ -148,7 +181,40 @@ export function regressionCovariance(stat: RegressionAdjustedStatistic): number 
 
 /** The variance without regression adjustment (for display: CUPED shows the post-period metric's spread). */
 export function unadjustedVarianceOf(stat: ArmStatistic): number {
-  return stat.kind === 'regressionAdjusted' ? baseVariance(stat.post) : varianceOf(stat);
+  if (stat.kind === 'regressionAdjusted') return baseVariance(stat.post);
+  if (stat.kind === 'regressionAdjustedRatio') return varianceOf(ratio(stat.n, stat.numeratorPost, stat.denominatorPost, stat.sumsOfProducts.numeratorPostDenominatorPost));
+  return varianceOf(stat);
+}
+
+/** The per-unit covariance matrix Λ of (M, D, M₀, D₀). */
+export function ratioCupedCovariance(stat: RegressionAdjustedRatioStatistic): number[][] {
+  const { n, numeratorPost: m, denominatorPost: d, numeratorPre: m0, denominatorPre: d0, sumsOfProducts: p } = stat;
+  const mD = covariance(n, m, d, p.numeratorPostDenominatorPost);
+  const mM0 = covariance(n, m, m0, p.numeratorPostNumeratorPre);
+  const mD0 = covariance(n, m, d0, p.numeratorPostDenominatorPre);
+  const dM0 = covariance(n, d, m0, p.numeratorPreDenominatorPost);
+  const dD0 = covariance(n, d, d0, p.denominatorPostDenominatorPre);
+  const m0D0 = covariance(n, m0, d0, p.numeratorPreDenominatorPre);
+  return [
+    [baseVariance(m), mD, mM0, mD0],
+    [mD, baseVariance(d), dM0, dD0],
+    [mM0, dM0, baseVariance(m0), m0D0],
+    [mD0, dD0, m0D0, baseVariance(d0)],
+  ];
+}
+
+/** ∇ of M/D − θ·M₀/D₀ at the per-unit means; zeros when a denominator mean is 0. */
+export function ratioCupedGradient(stat: RegressionAdjustedRatioStatistic, theta = thetaOf(stat)): number[] {
+  const [m, d, m0, d0] = [stat.numeratorPost, stat.denominatorPost, stat.numeratorPre, stat.denominatorPre].map(baseMean) as [number, number, number, number];
+  if (d === 0 || d0 === 0) return [0, 0, 0, 0];
+  return [1 / d, -m / d ** 2, -theta / d0, (theta * m0) / d0 ** 2];
+}
+
+/** xᵀ·Λ·y over the index ranges given (all four by default). */
+export function quadraticForm(x: readonly number[], matrix: readonly (readonly number[])[], y: readonly number[], rows = [0, 1, 2, 3], columns = rows): number {
+  let total = 0;
+  rows.forEach((i, a) => columns.forEach((j, b) => (total += x[a]! * matrix[i]![j]! * y[b]!)));
+  return total;
 }
 
 /** Standard deviation, 0 when the variance is not positive (gbstats Statistic.stddev). */
@@ -157,3 +223,15 @@ export function stdDevOf(variance: number): number {
 }
 
 export { baseMean, baseVariance };
+
+export function regressionAdjustedRatio(
+  n: number,
+  parts: { numeratorPost: BaseStatistic; denominatorPost: BaseStatistic; numeratorPre: BaseStatistic; denominatorPre: BaseStatistic },
+  sumsOfProducts: RegressionAdjustedRatioStatistic['sumsOfProducts'],
+  theta: number | null = null,
+): RegressionAdjustedRatioStatistic {
+  if (parts.numeratorPost.kind !== parts.numeratorPre.kind || parts.denominatorPost.kind !== parts.denominatorPre.kind) {
+    throw new TypeError('ratio CUPED needs each part and its covariate to be of the same kind');
+  }
+  return { kind: 'regressionAdjustedRatio', n, ...parts, sumsOfProducts, theta };
+}
