@@ -1,5 +1,6 @@
 // Every case in gbstats/cases.json was computed by GrowthBook's own gbstats (see gbstats/oracle.py): named upstream
-// vectors and degenerate cases, then 240 simulated experiments over every engine, metric type and option.
+// vectors and degenerate cases, 240 simulated experiments over every engine, metric type and option, and 120 at extreme
+// scales (up to 10 million units, rare conversions, strict alphas).
 import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { analyzeExperiment, parseAnalysisInput } from '../src/index.ts';

@@ -181,6 +181,59 @@ def random_cases(seed, count):
     return cases
 
 
+def extreme_cases(seed, count):
+    """Sums straight from moments at large scales: millions of units, rare conversions, heavy-tailed revenue, strict alphas."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(count):
+        kind = ["binomial", "mean", "ratio"][k % 3]
+        engine = ["frequentist", "bayesian"][(k // 3) % 2]
+        case = {
+            "metric": {"type": kind, "inverse": bool(rng.random() < 0.3)},
+            "engine": engine,
+            "difference": str(rng.choice(["relative", "absolute"])),
+            "alpha": float(rng.choice([0.001, 0.01, 0.05, 0.3])),
+        }
+        if engine == "frequentist":
+            if rng.random() < 0.5:
+                case["sequential"] = {"tuning": float(rng.choice([100, 5000, 1e6]))}
+            if rng.random() < 0.5:
+                case["oneSided"] = True
+        elif rng.random() < 0.5:
+            case["prior"] = {"mean": float(rng.normal(0, 0.1)), "stddev": float(rng.choice([0.01, 0.3, 3]))}
+        if kind != "ratio" and rng.random() < 0.3:
+            case["cuped"] = True
+        rows = []
+        base_rate = float(10 ** rng.uniform(-3.5, -0.3))
+        for a in range(int(rng.choice([2, 3]))):
+            n = int(10 ** rng.uniform(3, 7))
+            lift = 1 + (0 if a == 0 else float(rng.normal(0, 0.05)))
+            row = {"name": f"v{a}", "units": n}
+            if kind == "binomial":
+                conversions = float(rng.binomial(n, min(base_rate * lift, 1)))
+                row.update(sum=conversions, sumSquares=conversions)
+                pre = float(rng.binomial(n, base_rate))
+                both = float(rng.binomial(int(min(pre, conversions)), 0.6))
+                row.update(covariateSum=pre, covariateSumSquares=pre, sumProductWithCovariate=both)
+            else:
+                mean, sd = 50 * lift * base_rate * 100, 400 * base_rate * 100
+                total = mean * n + rng.normal(0, sd * math.sqrt(n))
+                row.update(sum=float(total), sumSquares=float((sd**2) * (n - 1) + total**2 / n))
+                pre_mean, pre_sd, rho = 45 * base_rate * 100, 380 * base_rate * 100, float(rng.uniform(0, 0.9))
+                pre_total = pre_mean * n
+                row.update(covariateSum=pre_total, covariateSumSquares=float(pre_sd**2 * (n - 1) + pre_total**2 / n),
+                           sumProductWithCovariate=float(rho * sd * pre_sd * (n - 1) + total * pre_total / n))
+                if kind == "ratio":
+                    d_mean, d_sd = 3.0, 2.0
+                    d_total = d_mean * n
+                    row.update(denominatorSum=d_total, denominatorSumSquares=d_sd**2 * (n - 1) + d_total**2 / n,
+                               sumProductWithDenominator=float(0.5 * sd * d_sd * (n - 1) + total * d_total / n))
+            rows.append(row)
+        case["variations"] = rows
+        cases.append({"name": f"extreme {k}: {kind} {engine} {case['difference']}", "input": case})
+    return cases
+
+
 def v(name, units, total, squares=None, **extra):
     row = {"name": name, "units": units, "sum": total}
     if squares is not None:
@@ -249,7 +302,7 @@ def named_cases():
 
 
 if __name__ == "__main__":
-    cases = [{"name": name, "input": case} for name, case in named_cases()] + random_cases(20261203, 240)
+    cases = [{"name": name, "input": case} for name, case in named_cases()] + random_cases(20261203, 240) + extreme_cases(7, 120)
     for c in cases:
         c["expected"] = expected_output(c["input"])
     json.dump({"generatedBy": "gbstats (growthbook @8f1db44, pyproject 0.8.0) via oracle.py; scipy " + __import__("scipy").__version__, "cases": cases}, sys.stdout, indent=1)
