@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'packages/cli/bin/vexil.js');
 
-function vexil(args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8' });
+function vexil(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -86,6 +86,12 @@ describe('vexil experiment analyze --json', () => {
     assert.equal(effect.ci[0], null);
     close(effect.ci[1], 1.0518588475628676, 'ci high');
     close(effect.pValue, 0.9344173713153225, 'pValue');
+  });
+
+  it('reads standard input with --input -', () => {
+    const result = vexil(['experiment', 'analyze', '--input', '-', '--json'], JSON.stringify(frequentist));
+    assert.equal(result.code, 0, result.stderr);
+    close(JSON.parse(result.stdout).variations[1].effect.pValue, 0.06191182746, 'pValue');
   });
 
   it('a degenerate comparison carries the error code and gbstats\' default numbers', () => {

@@ -15,11 +15,17 @@ interface AnalyzeOptions {
   json?: boolean;
 }
 
+async function readStandardInput(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Reads and checks stats.json; every error names the file and, for bad values, the field. */
 async function readInput(file: string): Promise<AnalysisInput> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = file === '-' ? await readStandardInput() : await readFile(file, 'utf8');
   } catch (error) {
     throw new Error(`cannot read ${file}: ${(error as Error).message}`);
   }
@@ -106,7 +112,7 @@ export function registerExperiment(program: Command): void {
   experiment
     .command('analyze')
     .description('Compare every variation with the first (the control), with the same numbers as GrowthBook\'s gbstats')
-    .requiredOption('--input <file>', 'stats.json: the metric, the analysis settings and per-variation sums')
+    .requiredOption('--input <file>', 'stats.json: the metric, the analysis settings and per-variation sums ("-" for standard input)')
     .option('--json', 'print only the JSON result (the contract scripts rely on)')
     .addHelpText(
       'after',
