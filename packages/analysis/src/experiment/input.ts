@@ -98,20 +98,19 @@ function parseVariation(value: unknown, index: number, settings: AnalysisSetting
   const units = finiteNumber(value.units, `${at}.units`);
   if (units < 0 || !Number.isInteger(units)) throw new AnalysisInputError(`${at}.units`, `must be a whole number ≥ 0, got ${describe(units)}`);
   const type = settings.metric.type;
-  const isRatio = type === 'ratio';
-  const needsCovariate = settings.cuped;
   const field = (key: string, required: boolean) => optionalNumber(value, key, `${at}.${key}`, required);
+  // The contract makes the ratio and covariate sums optional (absent = 0); a value that is there must be a number.
   return {
     name: value.name,
     units,
     sum: field('sum', true),
     sumSquares: field('sumSquares', type !== 'binomial'),
-    denominatorSum: field('denominatorSum', isRatio),
-    denominatorSumSquares: field('denominatorSumSquares', isRatio),
-    sumProductWithDenominator: field('sumProductWithDenominator', isRatio),
-    covariateSum: field('covariateSum', needsCovariate),
-    covariateSumSquares: field('covariateSumSquares', needsCovariate && type === 'mean'),
-    sumProductWithCovariate: field('sumProductWithCovariate', needsCovariate),
+    denominatorSum: field('denominatorSum', false),
+    denominatorSumSquares: field('denominatorSumSquares', false),
+    sumProductWithDenominator: field('sumProductWithDenominator', false),
+    covariateSum: field('covariateSum', false),
+    covariateSumSquares: field('covariateSumSquares', false),
+    sumProductWithCovariate: field('sumProductWithCovariate', false),
   };
 }
 
