@@ -36,11 +36,12 @@ function relativeCupedVariance(a: RegressionAdjustedStatistic, b: RegressionAdju
   if (denominatorTreatment === 0 || denominatorControl === 0) return 0;
   const theta = thetaOf(a);
   const treatment = (baseVariance(b.post) + theta ** 2 * baseVariance(b.pre) - 2 * theta * regressionCovariance(b)) / denominatorTreatment;
-  const treatmentMean = -baseMean(b.post);
+  // The control's gradient: −μ_B/μ_A on its post-period mean, θ on its covariate (gbstats' grouping, kept for parity).
+  const negatedTreatmentMean = -baseMean(b.post);
   const postMean = baseMean(a.post);
   const control =
-    (baseVariance(a.post) * treatmentMean ** 2) / postMean ** 2 +
-    (2 * theta * regressionCovariance(a) * treatmentMean) / postMean +
+    (baseVariance(a.post) * negatedTreatmentMean ** 2) / postMean ** 2 +
+    (2 * theta * regressionCovariance(a) * negatedTreatmentMean) / postMean +
     theta ** 2 * baseVariance(a.pre);
   return treatment + control / denominatorControl;
 }

@@ -89,11 +89,13 @@ export function regressionAdjusted(
   return { kind: 'regressionAdjusted', n, post, pre, sumOfProducts, theta };
 }
 
-function baseMean(stat: BaseStatistic): number {
+/** Per-unit mean of a metric part (0 without units). */
+export function baseMean(stat: BaseStatistic): number {
   return stat.n === 0 ? 0 : stat.sum / stat.n;
 }
 
-function baseVariance(stat: BaseStatistic): number {
+/** Per-unit variance of a metric part: p(1 − p) for a proportion, the sample variance (n − 1) otherwise. */
+export function baseVariance(stat: BaseStatistic): number {
   if (stat.kind === 'proportion') {
     const p = baseMean(stat);
     return p * (1 - p);
@@ -222,7 +224,6 @@ export function stdDevOf(variance: number): number {
   return variance <= 0 ? 0 : Math.sqrt(variance);
 }
 
-export { baseMean, baseVariance };
 
 export function regressionAdjustedRatio(
   n: number,
