@@ -69,7 +69,6 @@ function bound(x: number): Bound {
   return Number.isFinite(x) ? x : null;
 }
 
-
 function sidesFor(settings: AnalysisSettings): Sides {
   if (!settings.oneSided) return 'two-sided';
   // gbstats looks for harm: a lower value of a normal metric, a higher value of an inverse one.
