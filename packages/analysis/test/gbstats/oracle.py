@@ -305,5 +305,8 @@ if __name__ == "__main__":
     cases = [{"name": name, "input": case} for name, case in named_cases()] + random_cases(20261203, 240) + extreme_cases(7, 120)
     for c in cases:
         c["expected"] = expected_output(c["input"])
-    json.dump({"generatedBy": "gbstats (growthbook @8f1db44, pyproject 0.8.0) via oracle.py; scipy " + __import__("scipy").__version__, "cases": cases}, sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    # One case per line: small, and a diff shows which cases changed.
+    header = json.dumps("gbstats (growthbook @8f1db44, pyproject 0.8.0) via oracle.py; scipy " + __import__("scipy").__version__)
+    sys.stdout.write('{"generatedBy": ' + header + ', "cases": [\n')
+    sys.stdout.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
+    sys.stdout.write("\n]}\n")
