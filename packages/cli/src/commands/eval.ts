@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { evaluate, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import { evaluate, missingContextHint, withRequestHint, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
 import { loadSnapshot, parseFormat } from './files.js';
 
 interface EvalOptions {
@@ -23,6 +23,8 @@ export function toOutput(detail: EvaluationDetail, explain: boolean): Record<str
   if (explain && detail.explain) out.explain = detail.explain;
   return out;
 }
+
+const REQUEST_SHAPE = '--requests wants {"flag": "...", "context": {...}} per line';
 
 function parseNow(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -113,7 +115,10 @@ async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | un
       buffer += JSON.stringify(errorLine(request.flag, `line ${lineNumber}: "context" must be an object`)) + '\n';
       continue;
     }
-    const detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { ...(pinnedNow !== undefined ? { now: pinnedNow } : {}), explain });
+    let detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { ...(pinnedNow !== undefined ? { now: pinnedNow } : {}), explain });
+    // A line with the context's attributes at the top level (no "context"): say so, as OFREP does for such a body.
+    const hint = detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND' ? missingContextHint(request, `line ${lineNumber}`, REQUEST_SHAPE) : undefined;
+    if (hint) detail = { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode!, hint) };
     buffer += JSON.stringify(toOutput(detail, explain)) + '\n';
     if (buffer.length > 1 << 16) {
       if (!process.stdout.write(buffer)) await new Promise((resolve) => process.stdout.once('drain', resolve));
