@@ -121,3 +121,18 @@ describe('errorDetails say what is wrong and how to fix it (issue 9, item 18)', 
     assert.equal(r.body.errorDetails, 'Error: Empty targeting key');
   });
 });
+
+describe('a context wrapped twice (issue 9, item 18)', () => {
+  test('OFREP names the extra `context` level, and so does vexil eval --context', async () => {
+    const r = await single('split', { context: { context: { targetingKey: 'u' } } });
+    assert.deepEqual([r.status, r.body.errorCode], [400, 'TARGETING_KEY_MISSING']);
+    assert.match(r.body.errorDetails, /^the context holds another `context` object: put the attributes in the context itself/);
+    const cli = spawnSync(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'packages/cli/src/bin/vexil.ts'), 'eval', '--flags', file, '--flag', 'split', '--context', '{"context":{"targetingKey":"u"}}'],
+      { cwd: REPO_ROOT, encoding: 'utf8' },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(JSON.parse(cli.stdout).errorMessage, /^--context holds another `context` object: put the attributes in --context itself.*; flag `split` splits users by targetingKey/);
+  });
+});

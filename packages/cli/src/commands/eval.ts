@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { evaluate, missingContextHint, withRequestHint, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import { evaluate, missingContextHint, withRequestHint, wrappedContextHint, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
 import { loadSnapshot, parseFormat } from './files.js';
 
 interface EvalOptions {
@@ -73,7 +73,13 @@ Examples:
       }
       const context = parseContext(options.context ?? '{}', '--context');
       const keys = options.flag !== undefined ? [options.flag] : [...snapshot.flags.keys()].sort();
-      const lines = keys.map((key) => JSON.stringify(toOutput(evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain }), explain)));
+      // `--context '{"context": {...}}'` (OFREP's wrapper) is a likely slip: said before the error it causes.
+      const hint = wrappedContextHint(context, '--context');
+      const lines = keys.map((key) => {
+        const detail = evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain });
+        const withHint = hint && detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND' ? { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode, hint) } : detail;
+        return JSON.stringify(toOutput(withHint, explain));
+      });
       process.stdout.write(lines.join('\n') + '\n');
     });
 }
@@ -117,7 +123,10 @@ async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | un
     }
     let detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { ...(pinnedNow !== undefined ? { now: pinnedNow } : {}), explain });
     // A line with the context's attributes at the top level (no "context"): say so, as OFREP does for such a body.
-    const hint = detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND' ? missingContextHint(request, `line ${lineNumber}`, REQUEST_SHAPE) : undefined;
+    const hint =
+      detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND'
+        ? (missingContextHint(request, `line ${lineNumber}`, REQUEST_SHAPE) ?? wrappedContextHint(context, `line ${lineNumber}'s context`))
+        : undefined;
     if (hint) detail = { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode!, hint) };
     buffer += JSON.stringify(toOutput(detail, explain)) + '\n';
     if (buffer.length > 1 << 16) {

@@ -53,6 +53,18 @@ export function missingContextHint(body: unknown, where: string, wants: string):
   return `${problem}${atTop}: ${wants}`;
 }
 
+/**
+ * A context that holds its attributes one level too deep, `{"context": {"targetingKey": …}}` where the context itself
+ * was expected (OFREP's wrapper sent twice, or given to `vexil eval --context`). Undefined otherwise.
+ */
+export function wrappedContextHint(context: unknown, where: string): string | undefined {
+  if (context === null || typeof context !== 'object' || Array.isArray(context)) return undefined;
+  const record = context as Record<string, unknown>;
+  const inner = record.context;
+  if (inner === null || typeof inner !== 'object' || Array.isArray(inner) || 'targetingKey' in record) return undefined;
+  return `${where} holds another \`context\` object: put the attributes in ${where} itself, e.g. {"targetingKey": "...", ...}`;
+}
+
 /** An error message with the request's shape problem (if any) first: the root cause before its consequence. */
 export function withRequestHint(message: string, hint: string | undefined): string {
   return hint ? `${hint}; ${message}` : message;

@@ -8,6 +8,7 @@ import {
   formatProblem,
   missingContextHint,
   withRequestHint,
+  wrappedContextHint,
   type EvaluationContext,
   type EvaluationDetail,
   type Snapshot,
@@ -117,9 +118,12 @@ function revisionOfConfigEtag(value: unknown): number | undefined {
   return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
-/** What a body without OFREP's `context` wrapper is told, before the evaluation error it caused. */
+/** What a body without OFREP's `context` wrapper (or with it twice) is told, before the evaluation error it caused. */
 function requestHint(body: unknown): string | undefined {
-  return missingContextHint(body, 'the body', 'OFREP wants {"context": {...}}');
+  return (
+    missingContextHint(body, 'the body', 'OFREP wants {"context": {...}}') ??
+    wrappedContextHint((body as OfrepBody | null | undefined)?.context, 'the context')
+  );
 }
 
 /** `errorDetails` of a failed evaluation: the core's diagnosis (the same words as `vexil eval`), after any body problem. */
