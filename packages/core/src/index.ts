@@ -20,6 +20,7 @@ export {
 } from './compile/snapshot.js';
 export { compileSegments, normalizeSegments } from './compile/segments.js';
 export { evaluate, evaluateAll, hasType } from './evaluate/evaluate.js';
+export { flagNotFoundMessage, bucketingKeyMessage, missingContextHint, wrappedContextHint, withRequestHint } from './evaluate/error-messages.js';
 export { fnv1a32, fnv1a32Continue, compareUtf8 } from './bucketing/fnv.js';
 export { buildPercentageBuckets, bucketOf, pickBucket, type PercentageBuckets } from './bucketing/percentage.js';
 export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';

@@ -179,7 +179,7 @@ test('2.2.7: every error code comes with the caller\'s default and reason ERROR'
     assert.deepEqual([d.value, d.reason, d.errorCode], [fallback, 'ERROR', code], what);
     if (message) assert.match(d.errorMessage ?? '', message, what);
   };
-  await expect('unknown flag', client.getStringDetails('missing', 'dflt', {}), 'FLAG_NOT_FOUND', 'dflt', /not found/);
+  await expect('unknown flag', client.getStringDetails('missing', 'dflt', {}), 'FLAG_NOT_FOUND', 'dflt', /does not exist/);
   await expect('wrong type', client.getNumberDetails('ok', 9, {}), 'TYPE_MISMATCH', 9);
   await expect('split without targetingKey', client.getStringDetails('split', 'dflt', {}), 'TARGETING_KEY_MISSING', 'dflt', /targetingKey/);
   await expect('empty targetingKey', client.getStringDetails('split', 'dflt', { targetingKey: '' }), 'TARGETING_KEY_MISSING', 'dflt');

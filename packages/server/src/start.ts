@@ -8,6 +8,7 @@ import { FileKeyStore } from './auth/key-stores.js';
 import { findExampleFlags, importFlagFiles } from './config/import.js';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, type ServeConfig } from './config/config.js';
 import { redact } from './util/redact.js';
+import { explainListenError } from './http/listen-error.js';
 
 export interface StartOptions extends ServerOptions {
   host?: string;
@@ -91,7 +92,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ...(keyStoreLabel ? { keyStoreLabel } : {}),
     });
     const host = options.host ?? DEFAULT_HOST;
-    await app.listen({ host, port: options.port ?? DEFAULT_PORT });
+    const wantedPort = options.port ?? DEFAULT_PORT;
+    await app.listen({ host, port: wantedPort }).catch((error: unknown) => {
+      throw explainListenError(error, host, wantedPort);
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : (options.port ?? DEFAULT_PORT);
     const shownHost = host.includes(':') ? `[${host}]` : host;

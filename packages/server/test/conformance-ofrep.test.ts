@@ -8,7 +8,8 @@
 // tests whose names start with "Vexil:": a disabled flag omits value and variant (GOFF: null / "SdkDefault" or ""),
 // a per-flag bulk error is OFREP's {key, errorCode, errorDetails} (GOFF adds value null, reason ERROR, variant ""),
 // the body and the context may be missing (GOFF: 400), single-flag answers carry `cacheable` (OFREP's
-// serverEvaluationSuccess), and metadata is primitive only (OFREP's metadata schema).
+// serverEvaluationSuccess), metadata is primitive only (OFREP's metadata schema), and `errorDetails` says what is wrong
+// and how to fix it (GOFF: `Error while evaluating the flag: <key>` on single, `Error: Empty targeting key` on bulk).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
@@ -130,9 +131,12 @@ describe('OFREP bulk: POST /ofrep/v1/evaluate/flags (GOFF ofrep/responses/valid_
     assert.deepEqual(Object.keys(failed).sort(), ['errorCode', 'errorDetails', 'key']);
   });
 
-  test('per-flag errorDetails is GOFF\'s "Error: Empty targeting key"', async () => {
+  test('Vexil: per-flag errorDetails says what is missing and how to send it (GOFF: "Error: Empty targeting key")', async () => {
     const r = await bulk(NO_TARGETING_KEY);
-    assert.equal(r.body.flags.find((f: { key: string }) => f.key === 'number-flag').errorDetails, 'Error: Empty targeting key');
+    assert.equal(
+      r.body.flags.find((f: { key: string }) => f.key === 'number-flag').errorDetails,
+      'flag `number-flag` splits users by targetingKey and the context has none: send {"context": {"targetingKey": "..."}}',
+    );
   });
 
   test('malformed JSON (invalid_context → responses/invalid_context): 400 bulkEvaluationFailure {errorCode: INVALID_CONTEXT, errorDetails}', async () => {
@@ -205,9 +209,9 @@ describe('OFREP single flag: POST /ofrep/v1/evaluate/flags/{key} (GOFF ofrep eva
     }
   });
 
-  test('errorDetails on an evaluation error is GOFF\'s "Error while evaluating the flag: <key>"', async () => {
+  test('Vexil: errorDetails on an evaluation error says what is wrong and how to fix it (GOFF: "Error while evaluating the flag: <key>")', async () => {
     const r = await single('number-flag', NO_TARGETING_KEY);
-    assert.equal(r.body.errorDetails, 'Error while evaluating the flag: number-flag');
+    assert.equal(r.body.errorDetails, 'flag `number-flag` splits users by targetingKey and the context has none: send {"context": {"targetingKey": "..."}}');
   });
 
   test('a disabled flag with percentages and no targeting key is TARGETING_KEY_MISSING, not DISABLED (GOFF checks the key first)', async () => {
@@ -235,9 +239,9 @@ describe('OFREP single flag: POST /ofrep/v1/evaluate/flags/{key} (GOFF ofrep eva
     assert.equal(typeof r.body.errorDetails, 'string');
   });
 
-  test('unknown flag: errorDetails is GOFF\'s "Error while evaluating the flag: <key>"', async () => {
+  test('Vexil: unknown flag: errorDetails says the flag does not exist (GOFF: "Error while evaluating the flag: <key>")', async () => {
     const r = await single('no-such-flag', VALID);
-    assert.equal(r.body.errorDetails, 'Error while evaluating the flag: no-such-flag');
+    assert.equal(r.body.errorDetails, 'flag `no-such-flag` does not exist in this environment: check the key (keys are case-sensitive)');
   });
 
   test('malformed JSON (invalid_context → invalid_context_with_key.json): 400 {key, errorCode: INVALID_CONTEXT, errorDetails}', async () => {

@@ -299,7 +299,7 @@ describe('GO Feature Flag relay API', () => {
 describe("GO Feature Flag's error texts on the relay routes", () => {
   const raw = (path: string, text: string) => fetch(`${base}${path}`, { method: 'POST', headers: json(), body: text });
 
-  test('bucketing key errors answer GO Feature Flag\'s errorDetails (relay and OFREP bulk); the playground keeps Vexil\'s reason', async () => {
+  test('bucketing key errors answer GO Feature Flag\'s errorDetails on the relay routes; OFREP bulk and the playground say which attribute is missing', async () => {
     const created = await fetch(`${base}/admin/v1/flags/team-split`, {
       method: 'PUT',
       headers: json(ADMIN),
@@ -318,11 +318,11 @@ describe("GO Feature Flag's error texts on the relay routes", () => {
       assert.equal(all.flags['team-split'].errorDetails, 'impossible to find bucketingKey in context: Error: nested key not found: company.id');
       const bulk = await (await post('/ofrep/v1/evaluate/flags', { context: { targetingKey: 'u', gofeatureflag: { flagList: ['team-split'] } } })).json();
       assert.deepEqual(bulk.flags, [
-        { key: 'team-split', errorCode: 'TARGETING_KEY_MISSING', errorDetails: 'impossible to find bucketingKey in context: Error: nested key not found: company.id' },
+        { key: 'team-split', errorCode: 'TARGETING_KEY_MISSING', errorDetails: 'flag `team-split` splits users by company.id (its bucketingKey) and the context has none: send {"context": {"company": {"id": "..."}}}' },
       ]);
 
       const playground = await (await post('/admin/v1/evaluate', { flag: 'team-split', context: { targetingKey: 'u' } }, json(ADMIN))).json();
-      assert.match(playground.errorMessage, /bucketingKey "company.id"/);
+      assert.match(playground.errorMessage, /splits users by company\.id \(its bucketingKey\)/);
     } finally {
       assert.equal((await fetch(`${base}/admin/v1/flags/team-split`, { method: 'DELETE', headers: { 'x-api-key': ADMIN } })).status, 200);
     }

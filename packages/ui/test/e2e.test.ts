@@ -359,12 +359,35 @@ test('admin page: sign in, create, target, split, kill, audit, restore', { skip 
     await first.getByText('e2e: incident drill').waitFor();
     assert.ok(((await first.locator('.actor').textContent()) ?? '').trim().length > 0, 'the actor is shown');
     await first.getByText('disable', { exact: false }).first().waitFor();
+    // Restoring shows the diff and asks why before writing anything.
     await page.getByRole('button', { name: `Restore ${FLAG} to version 4` }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: `Restore ${FLAG} to version 4?` }).waitFor();
+    const diff = dialog.getByRole('list', { name: `What restoring ${FLAG} to version 4 changes` });
+    await diff.getByText('disable').waitFor();
+    const confirm = dialog.getByRole('button', { name: 'Restore', exact: true });
+    assert.equal(await confirm.isDisabled(), true, 'no restore without a reason');
+    assert.equal((await adminApi('GET', `/admin/v1/flags/${FLAG}`)).body.version, 5, 'nothing written before confirming');
+    await dialog.getByLabel('Reason (for the audit log)').fill('e2e: drill over');
+    await shotOf('dialog[open]', 'audit-restore-dialog');
+    await confirm.click();
     await page.getByText(`Restored ${FLAG} as version 6`).waitFor();
     await page.locator('.audit-entry').first().getByText('restore version 4', { exact: false }).waitFor();
+    await page.locator('.audit-entry').first().getByText('e2e: drill over', { exact: false }).waitFor();
     const { body } = await ofrep(FLAG, 'user-1');
     assert.deepEqual([body.variant, body.value], ['on', true]);
     await shot('audit-log');
+
+    // Version 4 again: identical to the current version 6, so the dialog says so and offers no way to write.
+    const entriesBefore = (await adminApi('GET', `/admin/v1/flags/${FLAG}/audit`)).body.entries.length;
+    await page.getByRole('button', { name: `Restore ${FLAG} to version 4` }).click();
+    await dialog.getByText(`${FLAG} is already identical to version 4 (it is version 6 now): nothing to restore`, { exact: false }).waitFor();
+    assert.equal(await dialog.getByRole('button', { name: 'Restore', exact: true }).count(), 0);
+    await shotOf('dialog[open]', 'audit-restore-identical');
+    await dialog.getByRole('button', { name: 'OK', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await adminApi('GET', `/admin/v1/flags/${FLAG}`)).body.version, 6);
+    assert.equal((await adminApi('GET', `/admin/v1/flags/${FLAG}/audit`)).body.entries.length, entriesBefore, 'no empty version written');
   });
 
   await t.test('playground explains a result', async () => {

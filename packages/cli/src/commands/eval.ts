@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { evaluate, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import { evaluate, missingContextHint, withRequestHint, wrappedContextHint, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
 import { loadSnapshot, parseFormat } from './files.js';
 
 interface EvalOptions {
@@ -23,6 +23,8 @@ export function toOutput(detail: EvaluationDetail, explain: boolean): Record<str
   if (explain && detail.explain) out.explain = detail.explain;
   return out;
 }
+
+const REQUEST_SHAPE = '--requests wants {"flag": "...", "context": {...}} per line';
 
 function parseNow(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -71,7 +73,13 @@ Examples:
       }
       const context = parseContext(options.context ?? '{}', '--context');
       const keys = options.flag !== undefined ? [options.flag] : [...snapshot.flags.keys()].sort();
-      const lines = keys.map((key) => JSON.stringify(toOutput(evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain }), explain)));
+      // `--context '{"context": {...}}'` (OFREP's wrapper) is a likely slip: said before the error it causes.
+      const hint = wrappedContextHint(context, '--context');
+      const lines = keys.map((key) => {
+        const detail = evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain });
+        const withHint = hint && detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND' ? { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode, hint) } : detail;
+        return JSON.stringify(toOutput(withHint, explain));
+      });
       process.stdout.write(lines.join('\n') + '\n');
     });
 }
@@ -113,7 +121,13 @@ async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | un
       buffer += JSON.stringify(errorLine(request.flag, `line ${lineNumber}: "context" must be an object`)) + '\n';
       continue;
     }
-    const detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { ...(pinnedNow !== undefined ? { now: pinnedNow } : {}), explain });
+    let detail = evaluate(snapshot, request.flag, (context ?? {}) as EvaluationContext, { ...(pinnedNow !== undefined ? { now: pinnedNow } : {}), explain });
+    // A line with the context's attributes at the top level (no "context"): say so, as OFREP does for such a body.
+    const hint =
+      detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND'
+        ? (missingContextHint(request, `line ${lineNumber}`, REQUEST_SHAPE) ?? wrappedContextHint(context, `line ${lineNumber}'s context`))
+        : undefined;
+    if (hint) detail = { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode!, hint) };
     buffer += JSON.stringify(toOutput(detail, explain)) + '\n';
     if (buffer.length > 1 << 16) {
       if (!process.stdout.write(buffer)) await new Promise((resolve) => process.stdout.once('drain', resolve));

@@ -12,6 +12,7 @@ import type { CompiledFlag, CompiledRule, FlagPhase, Snapshot } from '../compile
 import { fnv1a32Continue } from '../bucketing/fnv.js';
 import { bucketOf, pickBucket, PROGRESSIVE_BUCKETS, toUint32 } from '../bucketing/percentage.js';
 import { formatProblem } from '../model/problem.js';
+import { bucketingKeyMessage, flagNotFoundMessage } from './error-messages.js';
 
 const EMPTY_METADATA: Readonly<Record<string, JsonValue>> = Object.freeze({});
 
@@ -32,7 +33,7 @@ export function evaluate<T = JsonValue>(
     const rejected = snapshot.invalid.get(flagKey);
     const message = rejected
       ? `flag "${flagKey}" is invalid: ${rejected.map(formatProblem).join('; ')}`
-      : `flag "${flagKey}" not found`;
+      : flagNotFoundMessage(flagKey);
     explain?.push({ step: 'lookup', detail: message });
     return failure(flagKey, 'FLAG_NOT_FOUND', message, options, undefined, explain);
   }
@@ -88,10 +89,7 @@ function evaluateFlag<T>(
   if (flag.bucketingPath) {
     const found = readPath(context, flag.bucketingPath);
     if (typeof found !== 'string') {
-      const message =
-        found === undefined
-          ? `impossible to find bucketingKey "${flag.definition.bucketingKey}" in the context`
-          : `bucketingKey "${flag.definition.bucketingKey}" must be a string, not ${found === null ? 'null' : typeof found}`;
+      const message = bucketingKeyMessage(flag.key, flag.bucketingPath, found);
       explain?.push({ step: 'bucketing key', detail: message });
       return failure(flag.key, 'TARGETING_KEY_MISSING', message, options, flag, explain);
     }
@@ -106,9 +104,7 @@ function evaluateFlag<T>(
   if (bucketingValue === '' && phase.requiresBucketing) {
     if (flag.emptyBucketingKey) keyless = true;
     else {
-      const message = flag.bucketingPath
-        ? `empty bucketing key "${flag.definition.bucketingKey}": this flag splits users and needs one`
-        : 'targetingKey is missing: this flag splits users by percentage and needs one';
+      const message = bucketingKeyMessage(flag.key, flag.bucketingPath, flag.bucketingPath ? '' : context.targetingKey);
       explain?.push({ step: 'bucketing key', detail: message });
       return failure(flag.key, 'TARGETING_KEY_MISSING', message, options, flag, explain);
     }

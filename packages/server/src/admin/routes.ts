@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
+  canonicalJson,
   checkFlag,
   compileFlagSet,
   evaluate,
@@ -14,7 +15,7 @@ import {
   type SegmentDefinition,
   type Snapshot,
 } from '@vexil/core';
-import { keyProblems, type AuditQuery, type StoredFlag, type WriteOptions } from '@vexil/store';
+import { keyProblems, type AuditEntry, type AuditQuery, type StoredFlag, type WriteOptions } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import { HttpError, validationError } from '../http/errors.js';
 import { etagMatches, parseIfMatch, versionTag } from '../http/etag.js';
@@ -473,6 +474,82 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return { key, disabled: disable, changed: true, version: result.version, revision: result.revision };
     },
   );
+
+  app.post<{ Params: { key: string }; Body: { auditId: string; reason?: string } }>(
+    '/admin/v1/flags/:key/restore',
+    {
+      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
+      schema: {
+        tags: ['Admin'],
+        summary: 'Restore a flag from its audit log',
+        description:
+          'Writes the flag back as it was after the audit entry `auditId` (before it, for a deletion): a new, audited version whose reason says which version it restores. When the flag is already identical to that version, nothing is written: 200 `{changed: false, message}` with the current version. `If-Match` makes it conditional (409 when the flag changed since the diff was shown); 404 when the entry is not one of this flag\'s; 400 when the old version is no longer valid (e.g. a segment it uses is gone).',
+        params: flagKeyParams,
+        headers: writeHeaders,
+        body: {
+          type: 'object',
+          properties: { auditId: { type: 'string', minLength: 1 }, reason: { type: 'string' } },
+          required: ['auditId'],
+          additionalProperties: false,
+        },
+        response: {
+          200: { ...writeResultSchema, properties: { ...writeResultSchema.properties, message: { type: 'string' }, restoredVersion: { type: 'integer' } } },
+          201: { ...writeResultSchema, properties: { ...writeResultSchema.properties, message: { type: 'string' }, restoredVersion: { type: 'integer' } } },
+          400: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      assertWritable();
+      const key = request.params.key;
+      const { auditId, reason } = request.body;
+      const entry = await findAuditEntry(key, auditId);
+      if (!entry) throw new HttpError(404, 'not_found', `flag "${key}" has no audit entry "${auditId}"`, { key, auditId });
+      const target = entry.action === 'delete' ? entry.before : entry.after;
+      if (!target) throw new HttpError(400, 'bad_request', `audit entry "${auditId}" holds no version of flag "${key}" to restore`, { key, auditId });
+      const flag = checkForWrite(key, target, request, undefined);
+      const current = await store.get(key);
+      const ifMatch = request.headers['if-match'] !== undefined ? await expectedFromIfMatch(request, key) : undefined;
+      if (current && (canonicalJson(current.flag) === canonicalJson(flag) || canonicalJson(current.flag) === canonicalJson(target))) {
+        if (ifMatch !== undefined && ifMatch !== current.version) {
+          reply.header('etag', versionTag(current.version));
+          throw new HttpError(409, 'conflict', `flag "${key}" is at version ${current.version}, not ${ifMatch}: it changed meanwhile`, { key, currentVersion: current.version, expectedVersion: ifMatch });
+        }
+        reply.header('etag', versionTag(current.version));
+        return {
+          key,
+          version: current.version,
+          revision: current.revision,
+          flag: current.flag,
+          changed: false,
+          restoredVersion: entry.version,
+          message: `flag "${key}" is already identical to version ${entry.version}: nothing to restore, no version written`,
+        };
+      }
+      const why = `restore version ${entry.version} (audit entry ${entry.id})${typeof reason === 'string' && reason.trim() !== '' ? `: ${reason.trim()}` : ''}`;
+      const expectedVersion = ifMatch ?? current?.version;
+      const result = await store.put(key, flag, writeOptions(request, why, expectedVersion));
+      await settle(result.revision);
+      reply.code(current ? 200 : 201).header('etag', versionTag(result.version));
+      if (!current) reply.header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      return { key, version: result.version, revision: result.revision, flag, changed: true, restoredVersion: entry.version, message: `flag "${key}" restored to version ${entry.version} as version ${result.version}` };
+    },
+  );
+
+  /** One of the flag's audit entries, by id (the log is read newest first, a bounded number of pages). */
+  const findAuditEntry = async (key: string, id: string): Promise<AuditEntry | undefined> => {
+    let cursor: string | undefined;
+    for (let page = 0; page < 200; page++) {
+      const { entries, next } = await store.audit({ key, limit: 500, ...(cursor ? { cursor } : {}) });
+      const found = entries.find((entry) => entry.id === id);
+      if (found) return found.key === key ? found : undefined;
+      if (!next) return undefined;
+      cursor = next;
+    }
+    return undefined;
+  };
 
   // ---- audit -----------------------------------------------------------------------------------------------------
 

@@ -1,6 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { canonicalJson, evaluate, evaluateAll, formatProblem, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import {
+  canonicalJson,
+  evaluate,
+  evaluateAll,
+  flagNotFoundMessage,
+  formatProblem,
+  missingContextHint,
+  withRequestHint,
+  wrappedContextHint,
+  type EvaluationContext,
+  type EvaluationDetail,
+  type Snapshot,
+} from '@vexil/core';
 import type { ServerContext } from '../context.js';
 import { UNKNOWN_FLAG } from '../metrics/metrics.js';
 import { flagKeyParams, metadataSchema, anyValue } from '../http/schemas.js';
@@ -9,7 +21,7 @@ import type { SnapshotChange } from '../snapshot/holder.js';
 import { toOfrep, type OfrepFailure, type OfrepSuccess } from './mapping.js';
 import { etagMatches } from '../http/etag.js';
 import type { HeaderDoc } from '../http/openapi.js';
-import { flagListOf, goffErrorDetails, goffOfrepErrorDetails, logEvaluationErrors } from '../relay/goff-errors.js';
+import { flagListOf, logEvaluationErrors } from '../relay/goff-errors.js';
 
 interface OfrepBody {
   context?: EvaluationContext | null;
@@ -106,6 +118,19 @@ function revisionOfConfigEtag(value: unknown): number | undefined {
   return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
+/** What a body without OFREP's `context` wrapper (or with it twice) is told, before the evaluation error it caused. */
+function requestHint(body: unknown): string | undefined {
+  return (
+    missingContextHint(body, 'the body', 'OFREP wants {"context": {...}}') ??
+    wrappedContextHint((body as OfrepBody | null | undefined)?.context, 'the context')
+  );
+}
+
+/** `errorDetails` of a failed evaluation: the core's diagnosis (the same words as `vexil eval`), after any body problem. */
+function errorDetailsOf(detail: EvaluationDetail, hint: string | undefined): string {
+  return withRequestHint(detail.errorMessage ?? detail.errorCode ?? 'evaluation failed', hint);
+}
+
 function contextOf(body: unknown): EvaluationContext {
   const context = (body as OfrepBody | undefined | null)?.context;
   return context && typeof context === 'object' ? context : {};
@@ -135,7 +160,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['OFREP'],
         summary: 'Evaluate one flag (OFREP)',
         description:
-          'OpenFeature Remote Evaluation Protocol, single flag. 404 `FLAG_NOT_FOUND` for an unknown flag, 400 with `errorCode` for other errors; `errorDetails` is GO Feature Flag\'s `Error while evaluating the flag: <key>` (the reason is in the debug log and the admin playground). A disabled flag answers reason `DISABLED` with no value (the provider serves its code default). An empty key is 404 `{message: "Not Found"}`, as GO Feature Flag answers it.',
+          'OpenFeature Remote Evaluation Protocol, single flag. 404 `FLAG_NOT_FOUND` for an unknown flag, 400 with `errorCode` for other errors; `errorDetails` says what is wrong and how to fix it (e.g. ``flag `x` does not exist in this environment``, or which attribute a splitting flag needs), in the words `vexil eval` uses. A disabled flag answers reason `DISABLED` with no value (the provider serves its code default). An empty key is 404 `{message: "Not Found"}`, as GO Feature Flag answers it.',
         params: flagKeyParams,
         body: requestBody,
         response: { 200: successSchema, 400: failureSchema, 404: { anyOf: [flagNotFoundSchema, noRouteSchema] } },
@@ -146,7 +171,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       preValidation: (request, reply, done) => {
         const key = (request.params as { key?: string }).key ?? '';
         if (key !== '' && key.length <= MAX_KEY_LENGTH) return done();
-        const body = key === '' ? { message: 'Not Found' } : { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: goffOfrepErrorDetails(key) };
+        const body = key === '' ? { message: 'Not Found' } : { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: flagNotFoundMessage(key) };
         reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify(body));
       },
     },
@@ -156,14 +181,14 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const detail = evaluate(snapshot, key, contextOf(request.body));
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
       if (detail.errorCode === undefined) return toOfrep(detail, true);
-      // GO Feature Flag's words for every evaluation error; Vexil's reason goes to the debug log.
-      const errorDetails = goffOfrepErrorDetails(key);
+      // What is wrong and how to fix it (GO Feature Flag says `Error while evaluating the flag: <key>` for everything).
       const invalid = invalidFlag(snapshot, key);
       if (invalid) {
         request.log.debug({ evaluationErrors: [{ flag: key, errorCode: invalid.errorCode, reason: invalid.errorDetails }] }, 'evaluation errors');
-        return reply.code(400).send({ key, errorCode: invalid.errorCode, errorDetails });
+        return reply.code(400).send(invalid);
       }
       logEvaluationErrors(request.log, [detail]);
+      const errorDetails = errorDetailsOf(detail, detail.errorCode === 'FLAG_NOT_FOUND' ? undefined : requestHint(request.body));
       if (detail.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails });
       const errorCode = OFREP_400.has(detail.errorCode) ? detail.errorCode : 'GENERAL';
       return reply.code(400).send({ key, errorCode, errorDetails });
@@ -232,9 +257,10 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         invalidKeys = snapshot.invalid.keys();
       }
       const flags: (OfrepSuccess | OfrepFailure)[] = [];
+      const hint = requestHint(request.body);
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
-        const entry = toOfrep(detail, false, goffErrorDetails(snapshot, detail, context));
+        const entry = toOfrep(detail, false, detail.errorCode === undefined ? undefined : errorDetailsOf(detail, hint));
         // OFREP's evaluationFailure allows four codes only.
         if ('errorCode' in entry && !OFREP_400.has(entry.errorCode)) entry.errorCode = 'GENERAL';
         flags.push(entry);

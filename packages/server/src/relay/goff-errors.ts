@@ -8,8 +8,9 @@ import type { EvaluationContext, EvaluationDetail, Snapshot } from '@vexil/core'
  */
 
 /**
- * The `errorDetails` GO Feature Flag's engine gives for an evaluation error (`/v1/feature/{key}/eval`, `/v1/allflags`,
- * OFREP bulk entries), or undefined when it gives none (an unknown flag, no error).
+ * The `errorDetails` GO Feature Flag's engine gives for an evaluation error on the relay API (`/v1/feature/{key}/eval`,
+ * `/v1/allflags`), or undefined when it gives none (an unknown flag, no error). OFREP answers say more: the core's
+ * messages (`flagNotFoundMessage`, `bucketingKeyMessage`).
  */
 export function goffErrorDetails(snapshot: Snapshot, detail: EvaluationDetail, context: EvaluationContext): string | undefined {
   switch (detail.errorCode) {
@@ -30,11 +31,6 @@ export function goffErrorDetails(snapshot: Snapshot, detail: EvaluationDetail, c
     default:
       return detail.errorMessage;
   }
-}
-
-/** GO Feature Flag's OFREP single-flag `errorDetails`, whatever the error (FLAG_NOT_FOUND, TARGETING_KEY_MISSING, …). */
-export function goffOfrepErrorDetails(key: string): string {
-  return `Error while evaluating the flag: ${key}`;
 }
 
 /** `gofeatureflag.flagList` of a context (GO Feature Flag's way to evaluate only some flags), when non-empty. */

@@ -51,6 +51,14 @@ export interface AuditEntry {
   version: number;
 }
 
+export interface RestoreResult {
+  key: string;
+  version: number;
+  changed: boolean;
+  restoredVersion?: number;
+  message?: string;
+}
+
 export interface AuditPage {
   entries: AuditEntry[];
   next?: string;
@@ -190,6 +198,16 @@ export const api = {
 
   async deleteFlag(key: string, version: number, reason?: string): Promise<void> {
     await call('DELETE', `/admin/v1/flags/${enc(key)}`, { headers: { 'if-match': `"${version}"` }, ...(reason ? { body: { reason } } : {}) });
+  },
+
+  /**
+   * Writes back the version an audit entry recorded (`version`: the flag's version the diff was shown against, undefined
+   * for a deleted flag). `changed: false`: the flag already was that version, nothing was written.
+   */
+  async restoreFlag(key: string, auditId: string, reason: string, version: number | undefined): Promise<RestoreResult> {
+    const headers: Record<string, string> = version === undefined ? {} : { 'if-match': `"${version}"` };
+    const { data } = await call<RestoreResult>('POST', `/admin/v1/flags/${enc(key)}/restore`, { body: { auditId, reason }, headers });
+    return data;
   },
 
   /** The kill switch: turns the flag off (or back on) as one audited write; resolves with the flag as stored now. */

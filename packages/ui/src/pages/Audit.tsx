@@ -1,10 +1,19 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type AuditEntry } from '../lib/api.js';
+import type { FlagDefinition } from '@vexil/core';
+import { api, ApiError, type AuditEntry, type FlagRecord } from '../lib/api.js';
+import { diffJson } from '../lib/diff.js';
 import { dateTime, timeAgo } from '../lib/format.js';
 import { links, navigate } from '../lib/router.js';
 import { toast } from '../lib/toast.js';
 import { DiffView } from '../components/DiffView.js';
-import { ErrorBox, Loading } from '../components/basics.js';
+import { Dialog, ErrorBox, Loading } from '../components/basics.js';
+
+/** A restore waiting for its reason and confirmation: the entry, the version it recorded, and the flag now (null: deleted). */
+interface PendingRestore {
+  entry: AuditEntry;
+  target: FlagDefinition;
+  current: FlagRecord | null;
+}
 
 export function AuditPage(props: { flag?: string }) {
   const [filter, setFilter] = useState(props.flag ?? '');
@@ -13,6 +22,8 @@ export function AuditPage(props: { flag?: string }) {
   const [error, setError] = useState<unknown>();
   const [loadingMore, setLoadingMore] = useState(false);
   const [restoring, setRestoring] = useState<string>();
+  const [pending, setPending] = useState<PendingRestore>();
+  const [reason, setReason] = useState('');
   const [generation, setGeneration] = useState(0);
 
   useEffect(() => setFilter(props.flag ?? ''), [props.flag]);
@@ -48,23 +59,47 @@ export function AuditPage(props: { flag?: string }) {
     }
   }
 
-  /** Writes the flag back as it was after this entry (or before it, for a deletion): a new, audited write. */
-  async function restore(entry: AuditEntry) {
+  /** Opens the restore dialog: what the flag is now, against what the entry recorded (after it, or before a deletion). */
+  async function askRestore(entry: AuditEntry) {
     const target = entry.action === 'delete' ? entry.before : entry.after;
     if (!target) return;
     setRestoring(entry.id);
     try {
-      let version: number | undefined;
+      let current: FlagRecord | null = null;
       try {
-        version = (await api.getFlag(entry.key)).version;
+        current = await api.getFlag(entry.key);
       } catch (failure) {
         if (!(failure instanceof ApiError && failure.status === 404)) throw failure;
       }
-      const saved = await api.putFlag(entry.key, target, version, `restore version ${entry.version} (audit entry ${entry.id})`);
-      toast(`Restored ${entry.key} as version ${saved.version}`);
+      setReason('');
+      setPending({ entry, target, current });
+    } catch (failure) {
+      toast(`Could not read ${entry.key}: ${failure instanceof Error ? failure.message : String(failure)}`, 'error');
+    } finally {
+      setRestoring(undefined);
+    }
+  }
+
+  /** Writes the version back: a new, audited write, conditional on the version the diff was shown against. */
+  async function confirmRestore() {
+    if (!pending || reason.trim() === '') return;
+    const { entry, current } = pending;
+    setRestoring(entry.id);
+    try {
+      const result = await api.restoreFlag(entry.key, entry.id, reason.trim(), current?.version);
+      if (result.changed) toast(`Restored ${entry.key} as version ${result.version}`);
+      else toast(result.message ?? `${entry.key} already is version ${entry.version}: nothing restored`);
+      setPending(undefined);
       setGeneration((value) => value + 1);
     } catch (failure) {
-      toast(`Could not restore ${entry.key}: ${failure instanceof Error ? failure.message : String(failure)}`, 'error');
+      const changedMeanwhile = failure instanceof ApiError && failure.status === 409;
+      toast(
+        changedMeanwhile
+          ? `${entry.key} changed since this diff was shown: review it again`
+          : `Could not restore ${entry.key}: ${failure instanceof Error ? failure.message : String(failure)}`,
+        'error',
+      );
+      if (changedMeanwhile) await askRestore(entry);
     } finally {
       setRestoring(undefined);
     }
@@ -132,8 +167,8 @@ export function AuditPage(props: { flag?: string }) {
                 <p class="muted small current-note">This is the current version.</p>
               ) : (entry.action === 'delete' ? entry.before : entry.after) && (
                 <div class="actions start">
-                  <button type="button" disabled={restoring !== undefined} onClick={() => restore(entry)} aria-label={`Restore ${entry.key} ${entry.action === 'delete' ? 'as it was before this deletion' : `to version ${entry.version}`}`}>
-                    {restoring === entry.id ? 'Restoring…' : entry.action === 'delete' ? 'Restore as before deletion' : `Restore version ${entry.version}`}
+                  <button type="button" disabled={restoring !== undefined} onClick={() => askRestore(entry)} aria-label={`Restore ${entry.key} ${entry.action === 'delete' ? 'as it was before this deletion' : `to version ${entry.version}`}`}>
+                    {restoring === entry.id && !pending ? 'Loading…' : entry.action === 'delete' ? 'Restore as before deletion' : `Restore version ${entry.version}`}
                   </button>
                 </div>
               )}
@@ -146,6 +181,77 @@ export function AuditPage(props: { flag?: string }) {
           {loadingMore ? 'Loading…' : 'Load older changes'}
         </button>
       )}
+      <RestoreDialog
+        pending={pending}
+        reason={reason}
+        busy={restoring !== undefined}
+        onReason={setReason}
+        onCancel={() => (setPending(undefined), setReason(''))}
+        onConfirm={confirmRestore}
+      />
     </section>
+  );
+}
+
+/** Shows what a restore would change, asks why, and writes only on confirmation; an identical version is said so. */
+function RestoreDialog(props: {
+  pending: PendingRestore | undefined;
+  reason: string;
+  busy: boolean;
+  onReason: (reason: string) => void;
+  onCancel: () => void;
+  onConfirm: () => void;
+}) {
+  const pending = props.pending;
+  const entry = pending?.entry;
+  const what = entry ? (entry.action === 'delete' ? `as it was before its deletion (version ${entry.version})` : `to version ${entry.version}`) : '';
+  const identical = !!pending && pending.current !== null && diffJson(pending.current.flag, pending.target).length === 0;
+  return (
+    <Dialog open={!!pending} title={entry ? `Restore ${entry.key} ${what}?` : ''} onClose={props.onCancel} wide>
+      {pending && entry && identical && (
+        <div class="restore-identical">
+          <p role="status">
+            {entry.key} is already identical to version {entry.version} (it is version {pending.current!.version} now): nothing to restore, nothing will be
+            written.
+          </p>
+          <div class="actions">
+            <button type="button" class="primary" onClick={props.onCancel}>
+              OK
+            </button>
+          </div>
+        </div>
+      )}
+      {pending && entry && !identical && (
+        <form
+          onSubmit={(event) => {
+            event.preventDefault();
+            props.onConfirm();
+          }}
+        >
+          <p>
+            {pending.current
+              ? `What restoring changes in ${entry.key}, now at version ${pending.current.version}:`
+              : `${entry.key} does not exist now; restoring creates it as follows:`}
+          </p>
+          <DiffView before={pending.current?.flag ?? {}} after={pending.target} label={`What restoring ${entry.key} ${what} changes`} />
+          <label for="restore-reason">Reason (for the audit log)</label>
+          <input
+            id="restore-reason"
+            required
+            value={props.reason}
+            onInput={(event) => props.onReason(event.currentTarget.value)}
+            placeholder="e.g. the new rule broke checkout"
+          />
+          <div class="actions">
+            <button type="button" onClick={props.onCancel}>
+              Cancel
+            </button>
+            <button type="submit" class="primary" disabled={props.busy || props.reason.trim() === ''}>
+              {props.busy ? 'Restoring…' : 'Restore'}
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
   );
 }
