@@ -4,6 +4,7 @@ export * from './model/flag.js';
 export * from './model/evaluation.js';
 export * from './model/problem.js';
 export { detectFormat, readFlagFile, type FlagFileFormat, type FieldPath, type Locate, type SourcePosition } from './parse/flag-file.js';
+export { YAML_ALIAS_LIMITS, checkYamlAliases, type YamlAliasLimits, type AliasCheck } from './parse/yaml-aliases.js';
 export { validateFlagDefinition, checkFlag, formatPath, type ValidateOptions, type CheckedFlag } from './validate/flag.js';
 export {
   compileFlags,

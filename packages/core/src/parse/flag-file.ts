@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, visit as visitYaml, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import * as jsYaml from 'js-yaml';
 import { load as loadYaml, FAILSAFE_SCHEMA, Type as YamlType, YAMLException } from 'js-yaml';
@@ -8,6 +8,7 @@ type TaggedType = YamlType & { tag: string };
 const yamlTypes = (jsYaml as unknown as { types: Record<'null' | 'bool' | 'int' | 'float' | 'merge', TaggedType> }).types;
 import type { Problem } from '../model/problem.js';
 import { describeType } from '../model/describe.js';
+import { checkYamlAliases } from './yaml-aliases.js';
 
 export type FlagFileFormat = 'yaml' | 'json' | 'toml';
 
@@ -108,17 +109,34 @@ const YAML_DATA_SCHEMA = FAILSAFE_SCHEMA.extend({
   implicit: [yamlTypes.null, keepingText(yamlTypes.bool), keepingText(yamlTypes.int), keepingText(yamlTypes.float), yamlTypes.merge],
 });
 
-function unwrapScalars(value: unknown): unknown {
+/** Replaces each ResolvedScalar by its value, in place, visiting a node shared through aliases once. */
+function unwrapScalars(value: unknown, seen = new Set<object>()): unknown {
   if (value instanceof ResolvedScalar) return value.value;
+  if (value === null || typeof value !== 'object' || seen.has(value)) return value;
+  seen.add(value);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = unwrapScalars(value[i]);
+    for (let i = 0; i < value.length; i++) value[i] = unwrapScalars(value[i], seen);
     return value;
   }
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) record[key] = unwrapScalars(record[key]);
-  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) record[key] = unwrapScalars(record[key], seen);
   return value;
+}
+
+/** Where the first alias of a YAML text is, for a problem about aliases. */
+function firstAlias(text: string): SourcePosition | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  let offset: number | undefined;
+  visitYaml(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0];
+      return visitYaml.BREAK;
+    },
+  });
+  if (offset === undefined) return undefined;
+  const pos = lineCounter.linePos(offset);
+  return { line: pos.line, column: pos.col };
 }
 
 /**
@@ -145,6 +163,10 @@ function readYaml(text: string, source: string | undefined): RawFlagFile {
         },
       ],
     };
+  }
+  const aliases = checkYamlAliases(data, text.length);
+  if (!aliases.ok) {
+    return { data: undefined, locate: noLocation, problems: [{ severity: 'error', source, ...firstAlias(text), message: aliases.message }] };
   }
   const problems = topLevel(data, 'yaml', source);
   let locator: Locate | undefined;
