@@ -9,6 +9,7 @@ const yamlTypes = (jsYaml as unknown as { types: Record<'null' | 'bool' | 'int' 
 import type { Problem } from '../model/problem.js';
 import { describeType } from '../model/describe.js';
 import { checkYamlAliases } from './yaml-aliases.js';
+import { flagFileFromSnapshot, isSnapshotDocument } from './snapshot-document.js';
 
 export type FlagFileFormat = 'yaml' | 'json' | 'toml';
 
@@ -39,8 +40,22 @@ export function detectFormat(fileName: string): FlagFileFormat {
 
 const noLocation: Locate = () => undefined;
 
-/** Parses the text of a flag file into plain data, with a locator for error positions. Never throws. */
+/**
+ * Parses the text of a flag file into plain data, with a locator for error positions. Never throws. A snapshot
+ * document (what `vexil export` writes) reads as the flag file it holds.
+ */
 export function readFlagFile(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
+  const raw = readFormat(text, format, source);
+  if (!raw.data || !isSnapshotDocument(raw.data)) return raw;
+  const held = flagFileFromSnapshot(raw.data, source);
+  if (held.problems.length > 0) {
+    const problems = held.problems.map((problem) => ({ ...problem, ...raw.locate(['flags', problem.flagKey ?? '']) }));
+    return { data: undefined, locate: noLocation, problems };
+  }
+  return { data: held.data, locate: (path) => raw.locate(held.toDocumentPath(path)), problems: [] };
+}
+
+function readFormat(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
   try {
     switch (format) {
       case 'json':

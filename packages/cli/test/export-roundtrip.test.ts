@@ -1,0 +1,79 @@
+// `vexil export` round-trips: its output (the snapshot document, or a GO Feature Flag file with --format) is read by
+// `vexil import`, `lint` and `eval`, and gives back the same flags and the same answers.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bin = join(root, 'packages/cli/src/bin/vexil.ts');
+const examples = join(root, 'examples/flags.goff.yaml');
+
+function vexil(args: string[]) {
+  const result = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', bin, ...args], { cwd: root, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function ok(args: string[]): string {
+  const result = vexil(args);
+  assert.equal(result.code, 0, `vexil ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+const CONTEXTS = [
+  { targetingKey: 'user-42', email: 'a@example.com' },
+  { targetingKey: 'user-7', country: 'fr', beta: true, appVersion: '5.0.0' },
+  { targetingKey: 'user-9', plan: 'pro' },
+];
+
+/** Every flag's answer for each context (`vexil eval` prints one line per flag; key order inside is not compared). */
+function answers(flagsFile: string): unknown[][] {
+  return CONTEXTS.map((context) =>
+    ok(['eval', '--flags', flagsFile, '--context', JSON.stringify(context), '--now', '2026-12-01T00:00:00Z'])
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown),
+  );
+}
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vexil-export-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('vexil export round-trips through import, lint and eval', { timeout: 180_000 }, () => {
+  it('for the snapshot document and for yaml, json and toml flag files', () => {
+    const source = `pglite:${join(dir, 'source')}`;
+    ok(['import', examples, '--store', source]);
+    const original = JSON.parse(ok(['export', '--store', source])) as { hash: string; flags: Record<string, unknown> };
+    assert.ok(Object.keys(original.flags).length >= 5);
+    const expected = answers(examples);
+
+    for (const format of ['snapshot', 'yaml', 'json', 'toml'] as const) {
+      const file = join(dir, `export-${format}.${format === 'snapshot' ? 'json' : format}`);
+      ok(['export', '--store', source, '--output', file, ...(format === 'snapshot' ? [] : ['--format', format])]);
+      const text = readFileSync(file, 'utf8');
+      if (format !== 'snapshot') assert.doesNotMatch(text, /vexil-snapshot/, 'a plain GO Feature Flag file');
+
+      const lint = vexil(['lint', file]);
+      assert.equal(lint.code, 0, `${format}: ${lint.stdout}${lint.stderr}`);
+      assert.match(lint.stderr, new RegExp(`${Object.keys(original.flags).length} flags: 0 errors`), format);
+
+      assert.deepEqual(answers(file), expected, `${format}: eval answers as the original file does`);
+
+      const copy = `pglite:${join(dir, `copy-${format}`)}`;
+      ok(['import', file, '--store', copy]);
+      const copied = JSON.parse(ok(['export', '--store', copy])) as { hash: string };
+      assert.equal(copied.hash, original.hash, `${format}: the imported copy holds exactly the same flags and segments`);
+    }
+  });
+
+  it('refuses an unknown format with a one-line error', () => {
+    const result = vexil(['export', '--store', `pglite:${join(dir, 'source')}`, '--format', 'xml']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /unknown format "xml"/);
+  });
+});
