@@ -1,7 +1,7 @@
 // Serving flag files (GitOps mode: `vexil serve --flags F`, or `--store file:`): every edit is served whole.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -24,9 +24,43 @@ function flagFile(count: number, serve: 'on' | 'off', staffDomain: string): stri
   return text;
 }
 
-async function fileServer(file: string): Promise<FastifyInstance> {
+/** A pino-compatible logger that keeps every line, to check what a user reading the logs would see. */
+function capturingLogger(lines: Array<Record<string, unknown>>) {
+  const logger = {
+    level: 'info',
+    child: () => logger,
+    fatal: (obj: object, msg?: string) => lines.push({ level: 'fatal', ...obj, msg }),
+    error: (obj: object, msg?: string) => lines.push({ level: 'error', ...obj, msg }),
+    warn: (obj: object, msg?: string) => lines.push({ level: 'warn', ...obj, msg }),
+    info: (obj: object, msg?: string) => lines.push({ level: 'info', ...obj, msg }),
+    debug: () => undefined,
+    trace: () => undefined,
+    silent: () => undefined,
+  };
+  return logger;
+}
+
+async function fileServer(file: string, logLines?: Array<Record<string, unknown>>): Promise<FastifyInstance> {
   const store = await openStore(`file:${file}`, { debounceMs: 20 });
-  return buildServer({ store, closeStore: true, adminKeys: [ADMIN], sdkKeys: [SDK], defaultMetrics: false, uiRoot: false, logger: false });
+  return buildServer({
+    store,
+    closeStore: true,
+    adminKeys: [ADMIN],
+    sdkKeys: [SDK],
+    defaultMetrics: false,
+    uiRoot: false,
+    logger: logLines ? (capturingLogger(logLines) as never) : false,
+  });
+}
+
+async function health(app: FastifyInstance): Promise<{ status: string; flagFiles?: { errors: number; problems: string[] } }> {
+  return (await app.inject({ method: 'GET', url: '/health' })).json();
+}
+
+async function metric(app: FastifyInstance, series: string): Promise<number | undefined> {
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = text.split('\n').find((each) => each.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** Every flag's value from OFREP bulk evaluation, for a context. */
@@ -74,5 +108,64 @@ describe('Serving flag files: one edit that changes many flags', { timeout: 120_
         }
       });
     }
+  }
+});
+
+describe('Serving flag files: a file that breaks is kept at its last good flags, and says so', { timeout: 60_000 }, () => {
+  after(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  const good = 'checkout:\n  variations: { on: true, off: false }\n  defaultRule: { variation: on }\nother:\n  variations: { a: 1, b: 2 }\n  defaultRule: { variation: a }\n';
+  const brokenFlag = 'checkout:\n  variations: { on: true, off: false }\n  defaultRule: { variation: maybe }\nother:\n  variations: { a: 1, b: 2 }\n  defaultRule: { variation: a }\n';
+  const brokenYaml = 'checkout:\n  variations: { on: true, off: false\n  defaultRule: { variation: off }\n';
+
+  for (const [what, broken, where] of [
+    ['an invalid flag', brokenFlag, /flags\.yaml:3:\d+ checkout defaultRule\.variation: unknown variation "maybe"/],
+    ['a file that does not parse', brokenYaml, /flags\.yaml:\d+:\d+: /],
+    ['a YAML alias bomb', '', /flags\.yaml:2:\d+: YAML aliases expand this file to/],
+  ] as const) {
+    it(`${what}: warning log with file:line, /health degraded, metric counted; all clear once fixed`, async () => {
+      const dir = await tempDir();
+      const file = join(dir, 'flags.yaml');
+      await writeFile(file, good);
+      const logs: Array<Record<string, unknown>> = [];
+      const app = await fileServer(file, logs);
+      try {
+        assert.equal((await health(app)).status, 'ok');
+        assert.equal(await metric(app, 'vexil_flag_file_problems{severity="error"}'), 0);
+        const bomb = await readFile(join(import.meta.dirname, '..', '..', 'core', 'test', 'fixtures', 'alias-bomb.yaml'), 'utf8');
+        await writeFile(file, broken || bomb);
+
+        const report = await eventually(async () => {
+          const answer = await health(app);
+          return answer.status === 'degraded' && answer.flagFiles ? answer.flagFiles : undefined;
+        }, 15_000);
+        assert.ok(report.errors >= 1);
+        assert.ok(report.problems.some((problem) => where.test(problem)), report.problems.join('\n'));
+        const warning = logs.find((line) => line.level === 'warn' && typeof line.msg === 'string' && where.test(line.msg));
+        assert.ok(warning, `a warning log line naming the file and line: ${JSON.stringify(logs.slice(-3))}`);
+        assert.equal(warning.file, file);
+        assert.ok((await metric(app, 'vexil_flag_file_problems{severity="error"}'))! >= 1);
+        if (what === 'an invalid flag') assert.equal(await metric(app, 'vexil_snapshot_flags{state="invalid"}'), 1);
+
+        // The last good flags are still served.
+        const served = await app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/checkout', headers: json(), payload: { context: { targetingKey: 'u' } } });
+        assert.equal(served.json().value, true);
+
+        await writeFile(file, good.replace('variation: on', 'variation: off'));
+        await eventually(async () => (await health(app)).status === 'ok', 15_000);
+        assert.equal((await health(app)).flagFiles, undefined);
+        assert.equal(await metric(app, 'vexil_flag_file_problems{severity="error"}'), 0);
+        assert.equal(await metric(app, 'vexil_snapshot_flags{state="invalid"}'), 0);
+        assert.ok(logs.some((line) => line.level === 'info' && /flag files fixed/.test(String(line.msg))));
+        await eventually(async () => {
+          const fixed = await app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/checkout', headers: json(), payload: { context: { targetingKey: 'u' } } });
+          return fixed.json().value === false;
+        }, 15_000);
+      } finally {
+        await app.close();
+      }
+    });
   }
 });

@@ -10,6 +10,7 @@ import type {
   FlagList,
   FlagSnapshotDocument,
   FlagStore,
+  SourceProblemFeed,
   StoredFlag,
   WatchOptions,
   WriteOptions,
@@ -101,6 +102,17 @@ export class FileFlagStore implements FlagStore {
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private closed = false;
+  private readonly problemListeners = new Set<(problems: Problem[]) => void>();
+  private problemsText = '';
+
+  /** The files' current problems, and each change of them (a file breaks, a file is fixed). */
+  readonly sourceProblems: SourceProblemFeed = {
+    current: () => [...this.problems],
+    subscribe: (listener) => {
+      this.problemListeners.add(listener);
+      return () => this.problemListeners.delete(listener);
+    },
+  };
 
   private constructor(sources: Source[], options: FileStoreOptions) {
     this.sources = sources;
@@ -224,11 +236,25 @@ export class FileFlagStore implements FlagStore {
     for (const file of [...this.files.keys()]) if (!present.has(file)) this.files.delete(file);
     this.problems = [...listingProblems, ...files.filter((file) => present.has(file)).flatMap((file) => this.files.get(file)!.problems)];
     this.applyMerged(files.filter((file) => present.has(file)));
+    this.announceProblems();
     for (const problem of fresh) {
       try {
         this.options.onProblem?.(problem);
       } catch {
         // a failing callback must not stop the reload
+      }
+    }
+  }
+
+  private announceProblems(): void {
+    const text = this.problems.map(formatProblem).join('\n');
+    if (text === this.problemsText) return;
+    this.problemsText = text;
+    for (const listener of this.problemListeners) {
+      try {
+        listener([...this.problems]);
+      } catch {
+        // a failing listener must not stop the reload
       }
     }
   }
@@ -483,6 +509,7 @@ export class FileFlagStore implements FlagStore {
     this.watchers.clear();
     for (const { queue } of [...this.queues]) queue.end();
     this.queues.clear();
+    this.problemListeners.clear();
     await this.reloading?.catch(() => undefined);
   }
 }
