@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -75,5 +75,23 @@ describe('vexil export round-trips through import, lint and eval', { timeout: 18
     const result = vexil(['export', '--store', `pglite:${join(dir, 'source')}`, '--format', 'xml']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /unknown format "xml"/);
+  });
+});
+
+describe('vexil lint on hostile and misleading files', { timeout: 60_000 }, () => {
+  it('reports a YAML alias bomb as an error with its line instead of expanding it', () => {
+    const bomb = join(root, 'packages/core/test/fixtures/alias-bomb.yaml');
+    const result = vexil(['lint', bomb]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /alias-bomb\.yaml:2:\d+: YAML aliases expand this file to [\d,]+ values, more than the limit/);
+  });
+
+  it('warns about a quoted version ordered as text, with the unquoted form (exit 0; --strict exits 1)', () => {
+    const file = join(dir, 'quoted.yaml');
+    writeFileSync(file, `new-ui:\n  variations: { on: true, off: false }\n  targeting:\n    - query: 'appVersion ge "4.2.0"'\n      variation: on\n  defaultRule: { variation: off }\n`);
+    const result = vexil(['lint', file]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /quoted\.yaml:4:\d+ new-ui targeting\[0\]\.query: warning: .*"4\.2\.0" is quoted, so ge compares text.*write it unquoted: appVersion ge 4\.2\.0/);
+    assert.equal(vexil(['lint', '--strict', file]).code, 1);
   });
 });
