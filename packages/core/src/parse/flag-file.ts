@@ -124,11 +124,17 @@ const YAML_DATA_SCHEMA = FAILSAFE_SCHEMA.extend({
   implicit: [yamlTypes.null, keepingText(yamlTypes.bool), keepingText(yamlTypes.int), keepingText(yamlTypes.float), yamlTypes.merge],
 });
 
-/** Replaces each ResolvedScalar by its value, in place, visiting a node shared through aliases once. */
-function unwrapScalars(value: unknown, seen = new Set<object>()): unknown {
+/**
+ * Replaces each ResolvedScalar by its value, in place. With `seen` (the text may hold aliases), a node shared through
+ * aliases is visited once.
+ */
+function unwrapScalars(value: unknown, seen?: Set<object>): unknown {
   if (value instanceof ResolvedScalar) return value.value;
-  if (value === null || typeof value !== 'object' || seen.has(value)) return value;
-  seen.add(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen) {
+    if (seen.has(value)) return value;
+    seen.add(value);
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = unwrapScalars(value[i], seen);
     return value;
@@ -160,9 +166,11 @@ function firstAlias(text: string): SourcePosition | undefined {
  * problem must name its line.
  */
 function readYaml(text: string, source: string | undefined): RawFlagFile {
+  // Every alias is written `*name`: a text without "*" has none, and skips the alias checks.
+  const mayHaveAliases = text.includes('*');
   let data: unknown;
   try {
-    data = unwrapScalars(loadYaml(text, { schema: YAML_DATA_SCHEMA, json: false }));
+    data = unwrapScalars(loadYaml(text, { schema: YAML_DATA_SCHEMA, json: false }), mayHaveAliases ? new Set() : undefined);
   } catch (error) {
     if (!(error instanceof YAMLException)) throw error;
     const mark = (error as YAMLException & { mark?: { line: number; column: number } }).mark;
@@ -179,8 +187,8 @@ function readYaml(text: string, source: string | undefined): RawFlagFile {
       ],
     };
   }
-  const aliases = checkYamlAliases(data, text.length);
-  if (!aliases.ok) {
+  const aliases = mayHaveAliases ? checkYamlAliases(data, text.length) : undefined;
+  if (aliases && !aliases.ok) {
     return { data: undefined, locate: noLocation, problems: [{ severity: 'error', source, ...firstAlias(text), message: aliases.message }] };
   }
   const problems = topLevel(data, 'yaml', source);
