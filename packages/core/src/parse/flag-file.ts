@@ -144,6 +144,8 @@ function unwrapScalars(value: unknown, seen?: Set<object>): unknown {
   return value;
 }
 
+const ALIAS_TOKEN = /(?:^|[\s[{,])\*[^\s,[\]{}]/m;
+
 /** Where the first alias of a YAML text is, for a problem about aliases. */
 function firstAlias(text: string): SourcePosition | undefined {
   const lineCounter = new LineCounter();
@@ -166,8 +168,9 @@ function firstAlias(text: string): SourcePosition | undefined {
  * problem must name its line.
  */
 function readYaml(text: string, source: string | undefined): RawFlagFile {
-  // Every alias is written `*name`: a text without "*" has none, and skips the alias checks.
-  const mayHaveAliases = text.includes('*');
+  // Every alias is a `*name` token after a space, a line start or `[ { ,`: a text without one (most files, and a "*"
+  // inside a quoted query or a comment) skips the alias checks.
+  const mayHaveAliases = ALIAS_TOKEN.test(text);
   let data: unknown;
   try {
     data = unwrapScalars(loadYaml(text, { schema: YAML_DATA_SCHEMA, json: false }), mayHaveAliases ? new Set() : undefined);
