@@ -44,7 +44,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('vexil export round-trips through import, lint and eval', { timeout: 180_000 }, () => {
+describe('vexil export round-trips through import, lint and eval', { timeout: 600_000 }, () => {
   it('for the snapshot document and for yaml, json and toml flag files', () => {
     const source = `pglite:${join(dir, 'source')}`;
     ok(['import', examples, '--store', source]);
@@ -69,6 +69,28 @@ describe('vexil export round-trips through import, lint and eval', { timeout: 18
       const copied = JSON.parse(ok(['export', '--store', copy])) as { hash: string };
       assert.equal(copied.hash, original.hash, `${format}: the imported copy holds exactly the same flags and segments`);
     }
+  });
+
+  it('--goff writes plain GO Feature Flag: segments inside the queries, no $segments, no offVariation, same answers', () => {
+    const source = `pglite:${join(dir, 'source')}`;
+    const definitions = (JSON.parse(ok(['export', '--store', source])) as { flags: Record<string, { flag: { offVariation?: string } }> }).flags;
+    const withOffVariation = new Set(Object.keys(definitions).filter((key) => definitions[key]!.flag.offVariation !== undefined));
+    assert.ok(withOffVariation.size > 0, 'the examples use offVariation');
+    const expected = answers(examples);
+    for (const format of ['yaml', 'json', 'toml'] as const) {
+      const file = join(dir, `goff.${format}`);
+      ok(['export', '--store', source, '--format', format, '--goff', '--output', file]);
+      const text = readFileSync(file, 'utf8');
+      assert.doesNotMatch(text, /\$segments|offVariation"?\s*[:=]|@staff|@beta-testers/, format);
+      assert.equal(vexil(['lint', file]).code, 0, format);
+      const got = answers(file);
+      got.forEach((lines, index) => {
+        const keep = (line: unknown) => !withOffVariation.has((line as { key: string }).key);
+        assert.deepEqual(lines.filter(keep), expected[index]!.filter(keep), `${format}: same answers, context ${index}`);
+        for (const line of lines.filter((each) => !keep(each))) assert.equal((line as { reason: string }).reason, 'DISABLED');
+      });
+    }
+    assert.match(vexil(['export', '--store', source, '--goff']).stderr, /--goff needs --format/);
   });
 
   it('refuses an unknown format with a one-line error', () => {

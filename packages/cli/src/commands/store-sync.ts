@@ -64,9 +64,11 @@ export function registerStoreCommands(program: Command): void {
     .option('--store <url>', 'store URL (env VEXIL_STORE; default pglite:./.vexil/data)')
     .option('--output <file>', 'write to this file instead of standard output')
     .option('--format <format>', 'snapshot (default), or a flag file: yaml, json or toml')
-    .action(async (options: { store?: string; output?: string; format?: string }) => {
+    .option('--goff', 'with --format: plain GO Feature Flag (segments written into the queries; offVariation, which it does not know, left out)')
+    .action(async (options: { store?: string; output?: string; format?: string; goff?: boolean }) => {
       const format = options.format === undefined || options.format === 'snapshot' ? 'snapshot' : parseFormat(options.format);
       if (format === undefined) throw new Error(`unknown format "${options.format}" (use snapshot, yaml, json or toml)`);
+      if (options.goff && format === 'snapshot') throw new Error('--goff needs --format yaml, json or toml');
       await withStore(options.store, async (store) => {
         const snapshot = await store.exportSnapshot();
         let text: string;
@@ -74,7 +76,7 @@ export function registerStoreCommands(program: Command): void {
         else {
           const flags: Record<string, FlagDefinition> = {};
           for (const [key, { flag }] of Object.entries(snapshot.flags)) flags[key] = flag;
-          text = writeFlagFile({ flags, segments: snapshot.segments }, format);
+          text = writeFlagFile({ flags, segments: snapshot.segments }, format, { goFeatureFlag: options.goff === true });
         }
         if (options.output) await writeFile(options.output, text);
         else process.stdout.write(text);

@@ -5,6 +5,7 @@ import { stringify as toYaml } from 'yaml';
 import { stringify as toToml } from 'smol-toml';
 import type { FlagDefinition, SegmentDefinition } from '../model/flag.js';
 import type { FlagFileFormat } from './flag-file.js';
+import { toGoFeatureFlagForm } from '../compile/goff-form.js';
 
 export interface FlagFileContent {
   flags: Readonly<Record<string, FlagDefinition>>;
@@ -17,11 +18,20 @@ export class FlagFileWriteError extends Error {
   override name = 'FlagFileWriteError';
 }
 
+export interface WriteFlagFileOptions {
+  /**
+   * Plain GO Feature Flag, which knows no Vexil extension: each segment reference written as the segment's query,
+   * `$segments` and `offVariation` left out. Default false: the file reads back into Vexil exactly.
+   */
+  goFeatureFlag?: boolean;
+}
+
 /** The flag file text, `$segments` first, then the flags in the order given. */
-export function writeFlagFile(content: FlagFileContent, format: FlagFileFormat): string {
+export function writeFlagFile(content: FlagFileContent, format: FlagFileFormat, options: WriteFlagFileOptions = {}): string {
   const data: Record<string, unknown> = {};
-  if (content.segments && Object.keys(content.segments).length > 0) data.$segments = content.segments;
-  for (const [key, flag] of Object.entries(content.flags)) data[key] = flag;
+  const segments = content.segments ?? {};
+  if (!options.goFeatureFlag && Object.keys(segments).length > 0) data.$segments = segments;
+  for (const [key, flag] of Object.entries(content.flags)) data[key] = options.goFeatureFlag ? toGoFeatureFlagForm(flag, segments) : flag;
   switch (format) {
     case 'json':
       return JSON.stringify(data, null, 2) + '\n';
