@@ -4,6 +4,9 @@ export * from './model/flag.js';
 export * from './model/evaluation.js';
 export * from './model/problem.js';
 export { detectFormat, readFlagFile, type FlagFileFormat, type FieldPath, type Locate, type SourcePosition } from './parse/flag-file.js';
+export { YAML_ALIAS_LIMITS, checkYamlAliases, type YamlAliasLimits, type AliasCheck } from './parse/yaml-aliases.js';
+export { writeFlagFile, FlagFileWriteError, type FlagFileContent, type WriteFlagFileOptions } from './parse/write-flag-file.js';
+export { SNAPSHOT_DOCUMENT_FORMAT, isSnapshotDocument } from './parse/snapshot-document.js';
 export { validateFlagDefinition, checkFlag, formatPath, type ValidateOptions, type CheckedFlag } from './validate/flag.js';
 export {
   compileFlags,

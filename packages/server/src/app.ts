@@ -8,6 +8,7 @@ import { openStore, type FlagStore } from '@vexil/store';
 import type { ServerContext } from './context.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type ServerOptions } from './options.js';
 import { SnapshotHolder } from './snapshot/holder.js';
+import { SourceProblems } from './snapshot/source-problems.js';
 import { KeyRing } from './auth/keys.js';
 import { MemoryKeyStore } from './auth/key-stores.js';
 import { registerAuth } from './auth/hook.js';
@@ -131,7 +132,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       generatedKeys.sdk = sdk.secret;
     }
 
-    const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true });
+    const sourceProblems = new SourceProblems(store, app.log);
+    const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true, sourceProblems });
     const collector = new EventCollector({
       ...(options.eventsFile ? { file: options.eventsFile } : {}),
       onEvent: (kind) => metrics.collectedEvents.inc({ kind }),
@@ -158,6 +160,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const ctx: ServerContext = {
       store,
       holder,
+      sourceProblems,
       storeId: options.storeId ?? storeIdentity(store, options.storeUrl),
       streamResumeWaitMs: options.streamResumeWaitMs ?? 1000,
       adminPage: undefined,
@@ -297,6 +300,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       // Changes still being batched are sent (waiting up to 3 s for the targets), then the feed stops.
       await notifier?.close().catch((error: unknown) => app.log.error({ err: error }, 'notifications: error while closing'));
       await holder.stop();
+      sourceProblems.stop();
       keys.stop();
       await collector.close();
       if (closeStore) await store.close();

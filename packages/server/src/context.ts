@@ -1,5 +1,6 @@
 import type { FlagStore } from '@vexil/store';
 import type { SnapshotHolder } from './snapshot/holder.js';
+import type { SourceProblems } from './snapshot/source-problems.js';
 import type { KeyRing } from './auth/keys.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import type { EventCollector } from './relay/collector.js';
@@ -10,6 +11,8 @@ import type { Notifier } from './notify/notifier.js';
 export interface ServerContext {
   store: FlagStore;
   holder: SnapshotHolder;
+  /** What is wrong now with the flag files being served (file store): `/health`, metrics, the admin page. */
+  sourceProblems: SourceProblems;
   keys: KeyRing;
   metrics: ServerMetrics;
   collector: EventCollector;

@@ -118,6 +118,16 @@ export interface ApiKeyStore {
   revoke(id: string, actor: string): Promise<boolean>;
 }
 
+/**
+ * What is wrong now with data that can break without a write (flag files edited by hand): read `current()`, and
+ * `subscribe()` to hear each change of the set, including when it clears. The last good flags keep being served.
+ */
+export interface SourceProblemFeed {
+  current(): Problem[];
+  /** Calls `listener` with the whole current set each time it changes. Returns the unsubscribe function. */
+  subscribe(listener: (problems: Problem[]) => void): () => void;
+}
+
 export interface FlagStore {
   /** What kind of store this is, for logs and health (`file`, `pglite`, `postgres`, `redis`). */
   readonly kind: string;
@@ -146,6 +156,8 @@ export interface FlagStore {
   importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }>;
   /** Present on stores that can keep API keys (SQL and Redis). */
   readonly apiKeys?: ApiKeyStore;
+  /** Present on stores whose data can break without a write (the file store). */
+  readonly sourceProblems?: SourceProblemFeed;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
   close(): Promise<void>;

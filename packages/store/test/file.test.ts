@@ -69,7 +69,7 @@ describe('File store', { timeout: 30_000 }, () => {
       const list = await store.list();
       assert.deepEqual(list.flags.map((f) => f.key), ['only-json', 'only-toml', 'only-yaml', 'shared']);
       assert.deepEqual(list.problems, []);
-      assert.equal(list.revision, 1);
+      assert.equal(list.revision, 5, 'one revision per flag and for the segments');
       assert.deepEqual(list.segments, { staff: { query: 'email ew "@example.com"' } });
       const shared = await store.get('shared');
       assert.equal(shared?.flag.defaultRule?.variation, 'on', 'the later file wins');
@@ -114,7 +114,7 @@ describe('File store', { timeout: 30_000 }, () => {
       const [changed] = await next(changes, 1);
       assert.equal(changed?.type, 'put');
       assert.equal(changed?.type === 'put' && changed.key, 'a');
-      assert.equal(changed?.revision, 2);
+      assert.equal(changed?.revision, 4);
       assert.equal(changed?.type === 'put' && changed.version, 2);
       assert.equal((await store.get('b'))?.version, 1, 'an unchanged flag keeps its version');
 
@@ -125,7 +125,7 @@ describe('File store', { timeout: 30_000 }, () => {
       assert.equal(await serves(store, 'a'), 'on', 'the last good flags of the broken file are kept');
       assert.equal(await serves(store, 'b'), 'off');
       assert.equal(await serves(store, 'c'), 'on');
-      assert.equal(list.revision, 2, 'a broken edit changes nothing');
+      assert.equal(list.revision, 4, 'a broken edit changes nothing');
       const broken = list.problems.find((p) => p.source === file && p.severity === 'error');
       assert.ok(broken?.line, `a problem with a line: ${JSON.stringify(list.problems)}`);
       assert.match(formatProblem(broken), new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+`));
@@ -136,7 +136,7 @@ describe('File store', { timeout: 30_000 }, () => {
       const fixed = await next(changes, 2);
       assert.deepEqual(
         fixed.map((e) => [e.type, e.type === 'segments' ? '' : e.key, e.revision]),
-        [['put', 'a', 3], ['delete', 'b', 3]],
+        [['put', 'a', 5], ['delete', 'b', 6]],
       );
       assert.deepEqual((await store.list()).problems, []);
       assert.equal((await store.get('a'))?.version, 3);
@@ -200,9 +200,36 @@ describe('File store', { timeout: 30_000 }, () => {
       await writeFile(file, yamlFlag('a', 'on'));
       await store.reload();
       const fromStart = await next(store.watch({ fromRevision: 0 })[Symbol.asyncIterator](), 2, 500);
-      assert.deepEqual(fromStart.map((e) => [e.type, e.type === 'segments' ? '' : e.key, e.revision]), [['put', 'a', 2], ['delete', 'b', 2]]);
-      assert.deepEqual(await next(store.watch({ fromRevision: 2 })[Symbol.asyncIterator](), 1, 50), []);
+      assert.deepEqual(fromStart.map((e) => [e.type, e.type === 'segments' ? '' : e.key, e.revision]), [['put', 'a', 3], ['delete', 'b', 4]]);
+      const fromMiddle = await next(store.watch({ fromRevision: 3 })[Symbol.asyncIterator](), 1, 500);
+      assert.deepEqual(fromMiddle.map((e) => [e.type, e.type === 'segments' ? '' : e.key, e.revision]), [['delete', 'b', 4]]);
+      assert.deepEqual(await next(store.watch({ fromRevision: 4 })[Symbol.asyncIterator](), 1, 50), []);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('gives each change of one edit a revision of its own, so a reader following revisions misses none', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'flags.yaml');
+    await writeFile(file, yamlFlag('a', 'off') + yamlFlag('b', 'off') + yamlFlag('c', 'off'));
+    const store = await FileFlagStore.open([file], { debounceMs: 20 });
+    const changes = store.watch()[Symbol.asyncIterator]();
+    try {
+      const start = (await store.list()).revision;
+      await writeFile(file, `$segments:\n  staff: email ew "@example.com"\n${yamlFlag('a', 'on')}${yamlFlag('b', 'on')}${yamlFlag('d', 'on')}`);
+      const events = await next(changes, 5);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.type === 'segments' ? '' : e.key, e.revision]),
+        [['segments', '', start + 1], ['put', 'a', start + 2], ['put', 'b', start + 3], ['put', 'd', start + 4], ['delete', 'c', start + 5]],
+      );
+      assert.equal((await store.list()).revision, start + 5);
+      // Skipping the changes already seen (as the server's snapshot does, by revision) drops none of the others.
+      let applied = start;
+      const kept = events.filter((e) => (e.revision > applied ? ((applied = e.revision), true) : false));
+      assert.equal(kept.length, events.length);
+    } finally {
+      await changes.return?.();
       await store.close();
     }
   });

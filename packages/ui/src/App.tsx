@@ -3,6 +3,7 @@ import { setUnauthorizedHandler } from './lib/api.js';
 import { forgetKey, readKey } from './lib/session.js';
 import { links, useRoute, type Route } from './lib/router.js';
 import { Toasts } from './components/basics.js';
+import { HealthBanner } from './components/HealthBanner.js';
 import { SignIn } from './pages/SignIn.js';
 import { FlagsPage } from './pages/Flags.js';
 import { FlagEditorPage } from './pages/FlagEditor.js';
@@ -89,6 +90,7 @@ export function App() {
         </button>
       </header>
       <main id="main" ref={main} tabIndex={-1}>
+        <HealthBanner />
         {route.page === 'flags' && <FlagsPage />}
         {route.page === 'new' && <FlagEditorPage key="+new" />}
         {route.page === 'flag' && <FlagEditorPage key={route.key} flagKey={route.key} />}

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { formatProblem } from '@vexil/core';
+import { formatProblem, writeFlagFile, type FlagDefinition } from '@vexil/core';
 import { openStore, canonicalJson, type FlagStore } from '@vexil/store';
 import { loadFlagFiles, parseFormat } from './files.js';
 
@@ -58,12 +58,26 @@ export function registerStoreCommands(program: Command): void {
 
   program
     .command('export')
-    .description('Print (or write) the whole flag set of a store as one snapshot document (JSON with revision and hash)')
+    .description(
+      'Print (or write) the whole flag set of a store: as one snapshot document (JSON with revision and hash, the default), or as a GO Feature Flag file (--format yaml|json|toml). Both read back with import, lint, eval and serve --flags',
+    )
     .option('--store <url>', 'store URL (env VEXIL_STORE; default pglite:./.vexil/data)')
     .option('--output <file>', 'write to this file instead of standard output')
-    .action(async (options: { store?: string; output?: string }) => {
+    .option('--format <format>', 'snapshot (default), or a flag file: yaml, json or toml')
+    .option('--goff', 'with --format: plain GO Feature Flag (segments written into the queries; offVariation, which it does not know, left out)')
+    .action(async (options: { store?: string; output?: string; format?: string; goff?: boolean }) => {
+      const format = options.format === undefined || options.format === 'snapshot' ? 'snapshot' : parseFormat(options.format);
+      if (format === undefined) throw new Error(`unknown format "${options.format}" (use snapshot, yaml, json or toml)`);
+      if (options.goff && format === 'snapshot') throw new Error('--goff needs --format yaml, json or toml');
       await withStore(options.store, async (store) => {
-        const text = JSON.stringify(await store.exportSnapshot(), null, 2) + '\n';
+        const snapshot = await store.exportSnapshot();
+        let text: string;
+        if (format === 'snapshot') text = JSON.stringify(snapshot, null, 2) + '\n';
+        else {
+          const flags: Record<string, FlagDefinition> = {};
+          for (const [key, { flag }] of Object.entries(snapshot.flags)) flags[key] = flag;
+          text = writeFlagFile({ flags, segments: snapshot.segments }, format, { goFeatureFlag: options.goff === true });
+        }
         if (options.output) await writeFile(options.output, text);
         else process.stdout.write(text);
       });

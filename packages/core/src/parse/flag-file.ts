@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, visit as visitYaml, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import * as jsYaml from 'js-yaml';
 import { load as loadYaml, FAILSAFE_SCHEMA, Type as YamlType, YAMLException } from 'js-yaml';
@@ -8,6 +8,8 @@ type TaggedType = YamlType & { tag: string };
 const yamlTypes = (jsYaml as unknown as { types: Record<'null' | 'bool' | 'int' | 'float' | 'merge', TaggedType> }).types;
 import type { Problem } from '../model/problem.js';
 import { describeType } from '../model/describe.js';
+import { checkYamlAliases } from './yaml-aliases.js';
+import { flagFileFromSnapshot, isSnapshotDocument } from './snapshot-document.js';
 
 export type FlagFileFormat = 'yaml' | 'json' | 'toml';
 
@@ -38,8 +40,22 @@ export function detectFormat(fileName: string): FlagFileFormat {
 
 const noLocation: Locate = () => undefined;
 
-/** Parses the text of a flag file into plain data, with a locator for error positions. Never throws. */
+/**
+ * Parses the text of a flag file into plain data, with a locator for error positions. Never throws. A snapshot
+ * document (what `vexil export` writes) reads as the flag file it holds.
+ */
 export function readFlagFile(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
+  const raw = readFormat(text, format, source);
+  if (!raw.data || !isSnapshotDocument(raw.data)) return raw;
+  const held = flagFileFromSnapshot(raw.data, source);
+  if (held.problems.length > 0) {
+    const problems = held.problems.map((problem) => ({ ...problem, ...raw.locate(['flags', problem.flagKey ?? '']) }));
+    return { data: undefined, locate: noLocation, problems };
+  }
+  return { data: held.data, locate: (path) => raw.locate(held.toDocumentPath(path)), problems: [] };
+}
+
+function readFormat(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
   try {
     switch (format) {
       case 'json':
@@ -108,17 +124,42 @@ const YAML_DATA_SCHEMA = FAILSAFE_SCHEMA.extend({
   implicit: [yamlTypes.null, keepingText(yamlTypes.bool), keepingText(yamlTypes.int), keepingText(yamlTypes.float), yamlTypes.merge],
 });
 
-function unwrapScalars(value: unknown): unknown {
+/**
+ * Replaces each ResolvedScalar by its value, in place. With `seen` (the text may hold aliases), a node shared through
+ * aliases is visited once.
+ */
+function unwrapScalars(value: unknown, seen?: Set<object>): unknown {
   if (value instanceof ResolvedScalar) return value.value;
+  if (value === null || typeof value !== 'object') return value;
+  if (seen) {
+    if (seen.has(value)) return value;
+    seen.add(value);
+  }
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = unwrapScalars(value[i]);
+    for (let i = 0; i < value.length; i++) value[i] = unwrapScalars(value[i], seen);
     return value;
   }
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) record[key] = unwrapScalars(record[key]);
-  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) record[key] = unwrapScalars(record[key], seen);
   return value;
+}
+
+const ALIAS_TOKEN = /(?:^|[\s[{,])\*[^\s,[\]{}]/m;
+
+/** Where the first alias of a YAML text is, for a problem about aliases. */
+function firstAlias(text: string): SourcePosition | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  let offset: number | undefined;
+  visitYaml(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0];
+      return visitYaml.BREAK;
+    },
+  });
+  if (offset === undefined) return undefined;
+  const pos = lineCounter.linePos(offset);
+  return { line: pos.line, column: pos.col };
 }
 
 /**
@@ -127,9 +168,12 @@ function unwrapScalars(value: unknown): unknown {
  * problem must name its line.
  */
 function readYaml(text: string, source: string | undefined): RawFlagFile {
+  // Every alias is a `*name` token after a space, a line start or `[ { ,`: a text without one (most files, and a "*"
+  // inside a quoted query or a comment) skips the alias checks.
+  const mayHaveAliases = ALIAS_TOKEN.test(text);
   let data: unknown;
   try {
-    data = unwrapScalars(loadYaml(text, { schema: YAML_DATA_SCHEMA, json: false }));
+    data = unwrapScalars(loadYaml(text, { schema: YAML_DATA_SCHEMA, json: false }), mayHaveAliases ? new Set() : undefined);
   } catch (error) {
     if (!(error instanceof YAMLException)) throw error;
     const mark = (error as YAMLException & { mark?: { line: number; column: number } }).mark;
@@ -145,6 +189,10 @@ function readYaml(text: string, source: string | undefined): RawFlagFile {
         },
       ],
     };
+  }
+  const aliases = mayHaveAliases ? checkYamlAliases(data, text.length) : undefined;
+  if (aliases && !aliases.ok) {
+    return { data: undefined, locate: noLocation, problems: [{ severity: 'error', source, ...firstAlias(text), message: aliases.message }] };
   }
   const problems = topLevel(data, 'yaml', source);
   let locator: Locate | undefined;

@@ -6,6 +6,7 @@ import { parseNikunjy, collectSegmentReferences } from './parser.js';
 import { buildEvaluator, QueryRuntimeFailure, type Predicate } from './evaluator.js';
 import { buildJsonLogic, jsonLogicMatches } from './jsonlogic.js';
 import { goffTrim } from './trim.js';
+import { quotedOrderingWarnings } from './quoted-order.js';
 
 /** The map a query sees: the context's attributes plus `targetingKey`, `key` (both the targeting key) and `anonymous`. Built by the evaluator. */
 export type QueryContext = Record<string, unknown>;
@@ -184,6 +185,7 @@ function compileNikunjy(text: string, options: CompileQueryOptions): QueryCompil
     });
   }
   diagnostics.push(...alwaysFalse);
+  diagnostics.push(...quotedOrderingWarnings(root));
   diagnostics.sort((a, b) => a.column - b.column);
 
   const query: CompiledQuery = {

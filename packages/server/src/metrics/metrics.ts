@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SnapshotHolder } from '../snapshot/holder.js';
+import type { SourceProblems } from '../snapshot/source-problems.js';
 
 /** Label used for flag keys that are not in the snapshot, so that clients cannot create unbounded series. */
 export const UNKNOWN_FLAG = '__unknown__';
@@ -22,7 +23,7 @@ export class ServerMetrics {
   readonly collectedEvents: Counter<'kind'>;
   readonly notifications: Counter<'target' | 'outcome'>;
 
-  constructor(holder: SnapshotHolder, options: { defaultMetrics?: boolean } = {}) {
+  constructor(holder: SnapshotHolder, options: { defaultMetrics?: boolean; sourceProblems?: SourceProblems } = {}) {
     const registry = this.registry;
     const evaluations = this.#evaluations;
     const exposures = this.#exposures;
@@ -105,14 +106,28 @@ export class ServerMetrics {
         this.set(holder.loadedAt.getTime() / 1000);
       },
     });
+    const sourceProblems = options.sourceProblems;
     new Gauge({
       name: 'vexil_snapshot_flags',
-      help: 'Flags in the served snapshot, by state (valid, invalid).',
+      help: 'Flags in the served snapshot, by state (valid; invalid: rejected, or kept at its last good definition because its file now has an error).',
       labelNames: ['state'] as const,
       registers: [registry],
       collect() {
         this.set({ state: 'valid' }, holder.snapshot.flags.size);
-        this.set({ state: 'invalid' }, holder.snapshot.invalid.size);
+        const invalid = new Set(holder.snapshot.invalid.keys());
+        for (const key of sourceProblems?.invalidFlags ?? []) invalid.add(key);
+        this.set({ state: 'invalid' }, invalid.size);
+      },
+    });
+    new Gauge({
+      name: 'vexil_flag_file_problems',
+      help: 'Problems in the flag files being served (file store), by severity; while there are errors the last good flags are served and /health says degraded.',
+      labelNames: ['severity'] as const,
+      registers: [registry],
+      collect() {
+        const counts = sourceProblems?.counts() ?? { error: 0, warning: 0 };
+        this.set({ severity: 'error' }, counts.error);
+        this.set({ severity: 'warning' }, counts.warning);
       },
     });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'vexil_' });

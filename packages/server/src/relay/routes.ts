@@ -401,7 +401,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         tags: ['Monitoring'],
         summary: 'Health',
         description:
-          '`initialized` (as GO Feature Flag answers) plus `status`: `ok`, or `degraded` while the store does not answer and the last flags are served. Always 200 once started: evaluations keep working when degraded.',
+          '`initialized` (as GO Feature Flag answers) plus `status`: `ok`, or `degraded` while the store does not answer or a flag file has an error (`flagFiles`), the last good flags being served. Always 200 once started: evaluations keep working when degraded.',
         response: {
           200: {
             type: 'object',
@@ -418,6 +418,11 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
                   lastErrorAt: { type: 'string' },
                 },
               },
+              flagFiles: {
+                type: 'object',
+                description: 'Present while a flag file being served has errors: how many, and the first ones as file:line:col flag field: message.',
+                properties: { errors: { type: 'integer' }, problems: { type: 'array', items: { type: 'string' } } },
+              },
               revision: { type: 'integer' },
               flags: { type: 'integer' },
               lastReload: { type: 'string' },
@@ -426,19 +431,23 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         },
       },
     },
-    () => ({
-      initialized: holder.status !== 'starting',
-      status: holder.status,
-      store: {
-        kind: ctx.store.kind,
-        reachable: holder.storeReachable,
-        writable: ctx.store.writable,
-        ...(holder.lastError && !holder.storeReachable ? { lastError: holder.lastError.message, lastErrorAt: holder.lastError.at } : {}),
-      },
-      revision: holder.revision,
-      flags: holder.snapshot.flags.size,
-      lastReload: holder.loadedAt.toISOString(),
-    }),
+    () => {
+      const files = ctx.sourceProblems.report();
+      return {
+        initialized: holder.status !== 'starting',
+        status: holder.status === 'ok' && files.count > 0 ? 'degraded' : holder.status,
+        store: {
+          kind: ctx.store.kind,
+          reachable: holder.storeReachable,
+          writable: ctx.store.writable,
+          ...(holder.lastError && !holder.storeReachable ? { lastError: holder.lastError.message, lastErrorAt: holder.lastError.at } : {}),
+        },
+        ...(files.count > 0 ? { flagFiles: { errors: files.count, problems: files.problems } } : {}),
+        revision: holder.revision,
+        flags: holder.snapshot.flags.size,
+        lastReload: holder.loadedAt.toISOString(),
+      };
+    },
   );
 
   app.get(

@@ -10,6 +10,7 @@ import type {
   FlagList,
   FlagSnapshotDocument,
   FlagStore,
+  SourceProblemFeed,
   StoredFlag,
   WatchOptions,
   WriteOptions,
@@ -71,9 +72,9 @@ const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * Watched: an edit is picked up after `debounceMs` of quiet (directories are watched rather than files, so editors
  * that save by writing a new file and renaming it over the old one are followed). A file that no longer parses keeps
  * its last good flags and reports the error (file:line); a flag that is invalid keeps its last good definition from
- * the same file, or is skipped when it never had one. Every reload that changes anything gets the next revision; its
- * changes go to `watch()` as `put` / `delete` / `segments` events, and a flag's version goes up by one each time its
- * content changes. `audit()` lists the changes seen since the store opened (kept in memory).
+ * the same file, or is skipped when it never had one. Each change a reload finds gets a revision of its own (an edit
+ * that changes three flags moves the revision by three); changes go to `watch()` as `put` / `delete` / `segments`
+ * events, and a flag's version goes up by one each time its content changes. `audit()` lists the changes seen since the store opened (kept in memory).
  */
 export class FileFlagStore implements FlagStore {
   readonly kind = 'file';
@@ -101,6 +102,17 @@ export class FileFlagStore implements FlagStore {
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private closed = false;
+  private readonly problemListeners = new Set<(problems: Problem[]) => void>();
+  private problemsText = '';
+
+  /** The files' current problems, and each change of them (a file breaks, a file is fixed). */
+  readonly sourceProblems: SourceProblemFeed = {
+    current: () => [...this.problems],
+    subscribe: (listener) => {
+      this.problemListeners.add(listener);
+      return () => this.problemListeners.delete(listener);
+    },
+  };
 
   private constructor(sources: Source[], options: FileStoreOptions) {
     this.sources = sources;
@@ -224,11 +236,25 @@ export class FileFlagStore implements FlagStore {
     for (const file of [...this.files.keys()]) if (!present.has(file)) this.files.delete(file);
     this.problems = [...listingProblems, ...files.filter((file) => present.has(file)).flatMap((file) => this.files.get(file)!.problems)];
     this.applyMerged(files.filter((file) => present.has(file)));
+    this.announceProblems();
     for (const problem of fresh) {
       try {
         this.options.onProblem?.(problem);
       } catch {
         // a failing callback must not stop the reload
+      }
+    }
+  }
+
+  private announceProblems(): void {
+    const text = this.problems.map(formatProblem).join('\n');
+    if (text === this.problemsText) return;
+    this.problemsText = text;
+    for (const listener of this.problemListeners) {
+      try {
+        listener([...this.problems]);
+      } catch {
+        // a failing listener must not stop the reload
       }
     }
   }
@@ -245,10 +271,23 @@ export class FileFlagStore implements FlagStore {
       }
       Object.assign(segments, state.segments);
     }
-    const revision = this.revision + 1;
+    // Each change gets a revision of its own (as a write to any other store does), so that a reader that follows the
+    // feed by revision (`watch({ fromRevision })`, the server's snapshot, `Last-Event-ID`) misses none of the changes
+    // one edit makes. Segments come first: the flags of the same edit may use them.
+    let revision = this.revision;
+    const firstLoad = revision === 0;
     const at = new Date().toISOString();
     const events: ChangeEvent[] = [];
     const audit: AuditEntry[] = [];
+    const segmentsCanonical = canonicalJson(segments);
+    if (segmentsCanonical !== this.segmentsCanonical) {
+      revision++;
+      this.segments = segments;
+      this.segmentsCanonical = segmentsCanonical;
+      this.segmentsRevision = revision;
+      this.segmentsUpdatedAt = at;
+      events.push({ type: 'segments', segments, revision, actor: 'file', at });
+    }
     const next = new Map<string, Entry>();
     for (const [key, { flag, file }] of [...merged].sort(([a], [b]) => byKey(a, b))) {
       const canonical = canonicalJson(flag);
@@ -257,6 +296,7 @@ export class FileFlagStore implements FlagStore {
         next.set(key, previous);
         continue;
       }
+      revision++;
       const entry: Entry = { flag, canonical, version: (previous?.version ?? 0) + 1, revision, updatedAt: at, updatedBy: file };
       next.set(key, entry);
       this.tombstones.delete(key);
@@ -265,24 +305,17 @@ export class FileFlagStore implements FlagStore {
     }
     for (const [key, previous] of this.flags) {
       if (next.has(key)) continue;
+      revision++;
       const tombstone: Tombstone = { version: previous.version + 1, revision, at, actor: previous.updatedBy };
       this.tombstones.set(key, tombstone);
       events.push({ type: 'delete', key, version: tombstone.version, revision, actor: tombstone.actor, at });
       audit.push(this.auditEntry(revision, key, 'delete', tombstone.actor, at, previous.flag, null, tombstone.version));
     }
-    const segmentsCanonical = canonicalJson(segments);
-    if (segmentsCanonical !== this.segmentsCanonical) {
-      this.segments = segments;
-      this.segmentsCanonical = segmentsCanonical;
-      this.segmentsRevision = revision;
-      this.segmentsUpdatedAt = at;
-      events.push({ type: 'segments', segments, revision, actor: 'file', at });
-    }
     this.flags = next;
     if (events.length === 0) return;
     this.revision = revision;
     // The first load is the starting state, not a change anyone made: no audit entries for it.
-    if (revision > 1) this.appendAudit(audit);
+    if (!firstLoad) this.appendAudit(audit);
     for (const watcher of this.queues) this.deliver(watcher, events);
   }
 
@@ -476,6 +509,7 @@ export class FileFlagStore implements FlagStore {
     this.watchers.clear();
     for (const { queue } of [...this.queues]) queue.end();
     this.queues.clear();
+    this.problemListeners.clear();
     await this.reloading?.catch(() => undefined);
   }
 }
