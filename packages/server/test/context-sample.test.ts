@@ -55,7 +55,7 @@ test('needs an admin key', async () => {
 
 test('the ring keeps the last N evaluations only', () => {
   const ring = new ContextSample(3);
-  for (let i = 0; i < 5; i++) ring.record('ofrep', 'f', { context: { targetingKey: `k${i}` } });
+  for (let i = 0; i < 5; i++) ring.record('ofrep', 'f', JSON.stringify({ context: { targetingKey: `k${i}` } }));
   assert.deepEqual(ring.contexts('f').map((context) => context.targetingKey), ['k4', 'k3', 'k2']);
   assert.equal(ring.recorded, 5);
   assert.deepEqual(new ContextSample(0).contexts('f'), []);

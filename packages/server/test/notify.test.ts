@@ -107,7 +107,7 @@ describe('notifications', () => {
     assert.equal(created.received.headers['x-team'], 'flags');
     assert.deepEqual(created.body.meta, { env: 'test', hostname: 'test-host' });
     assert.deepEqual(created.body.flags, { added: { 'notify-1': flag('yes') }, updated: {}, deleted: {} });
-    assert.equal(created.body.actor, 'config admin key 1');
+    assert.equal(created.body.actor, 'config admin key 1 (config-admin-1)');
     assert.equal(created.body.reason, 'launch');
     assert.equal(typeof created.body.revision, 'number');
     assert.ok(!Number.isNaN(Date.parse(created.body.at)));

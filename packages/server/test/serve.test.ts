@@ -124,13 +124,13 @@ describe('vexil serve', { timeout: 180_000 }, () => {
     const port = await freePort();
     const config = join(dir, 'vexil.yaml');
     await writeFile(join(dir, 'config-flags.yaml'), 'from-config-file:\n  variations: { a: 7 }\n  defaultRule: { variation: a }\n');
-    await writeFile(config, `store: "pglite:memory:"\nflags: [config-flags.yaml]\nport: 1\nhost: 127.0.0.1\nadminKeys: [file-admin]\nsdkKeys: file-sdk\nlogLevel: warn\n`);
+    await writeFile(config, `store: "pglite:memory:"\nflags: [config-flags.yaml]\nport: 1\nhost: 127.0.0.1\nadminKeys: [file-admin-key-0001]\nsdkKeys: file-sdk-key-00001\nlogLevel: warn\n`);
     const server = await spawnServe(['--config', config], { VEXIL_PORT: String(port) }, 60_000, false);
     try {
       assert.equal(server.url, `http://127.0.0.1:${port}`, 'VEXIL_PORT over the file');
-      const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/from-config-file`, { method: 'POST', headers: json('file-sdk'), body: '{}' });
+      const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/from-config-file`, { method: 'POST', headers: json('file-sdk-key-00001'), body: '{}' });
       assert.equal((await evaluated.json()).value, 7, 'flags relative to the config file, imported into its store');
-      assert.equal((await fetch(`${server.url}/admin/v1/keys`, { headers: json('file-admin') })).status, 200);
+      assert.equal((await fetch(`${server.url}/admin/v1/keys`, { headers: json('file-admin-key-0001') })).status, 200);
     } finally {
       await server.stop();
     }
