@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Counter, Gauge } from 'prom-client';
 import { HttpError } from '../http/errors.js';
+import { readKernelSendQueues } from './kernel-send-queues.js';
 
 export type StreamName = 'sdk' | 'ofrep';
 
@@ -37,14 +39,18 @@ export class SseClient {
   }
 
   /**
-   * Disconnects a client that does not read: the connection is destroyed rather than ended, so the output it left
-   * unread is freed now (ending would keep it until it was read). The client reconnects and resumes with Last-Event-ID.
+   * Disconnects a client that does not read: the connection is reset rather than ended, so the output it left unread
+   * is freed now (ending would keep it until it was read). The client reconnects and resumes with Last-Event-ID.
    */
   drop(): void {
     if (this.closed) return;
     this.closed = true;
     this.#onClose(this);
-    this.raw.destroy();
+    // A reset discards what the kernel still holds for the connection; a plain close would keep it queued (behind
+    // the unread data, for as long as the kernel keeps trying to deliver it).
+    const socket = this.raw.socket as (Socket & { resetAndDestroy?: () => void }) | null;
+    if (socket && typeof socket.resetAndDestroy === 'function' && !socket.destroyed) socket.resetAndDestroy();
+    else this.raw.destroy();
   }
 
   /** Ends the stream. `hangUp`: also close the connection (shutdown), rather than keep it for another request. */
@@ -80,6 +86,8 @@ export interface SseHubOptions {
   backlogBytes?: number;
   /** How long a client may stay over the backlog bound before it is dropped (ms). Default 10,000. */
   drainTimeoutMs?: number;
+  /** What the kernel holds per connection (`<local port>:<remote port>` → bytes). Default: Linux's /proc/net/tcp; false: none. */
+  kernelQueues?: (() => Promise<Map<string, number> | undefined>) | false;
 }
 
 /** Every open event stream of the server: heartbeats, broadcast, caps, dropping slow clients, closing at shutdown. */
@@ -95,6 +103,8 @@ export class SseHub {
   readonly #byAddress = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping = false;
+  readonly #kernelQueues: (() => Promise<Map<string, number> | undefined>) | undefined;
   #closing = false;
 
   constructor(options: SseHubOptions) {
@@ -108,27 +118,38 @@ export class SseHub {
       this.#timer = setInterval(() => this.heartbeat(), options.heartbeatMs);
       this.#timer.unref();
     }
-    this.#sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(1000, Math.floor(this.#drainTimeoutMs / 4))));
+    this.#kernelQueues = options.kernelQueues === false ? undefined : (options.kernelQueues ?? (process.platform === 'linux' ? readKernelSendQueues : undefined));
+    this.#sweepTimer = setInterval(() => void this.sweep(), Math.max(10, Math.min(1000, Math.floor(this.#drainTimeoutMs / 4))));
     this.#sweepTimer.unref();
   }
 
   /**
-   * Drops the clients whose unsent output stayed over the backlog bound for longer than the drain timeout (they do not
-   * read: each would otherwise pin its backlog, a whole snapshot, in memory).
+   * Drops the clients whose unsent output (what Node holds, plus what the kernel holds for the connection, on Linux)
+   * stayed over the backlog bound for longer than the drain timeout: they do not read, and each would otherwise pin
+   * its backlog, a whole snapshot, in memory.
    */
-  sweep(now = Date.now()): void {
-    for (const stream of ['sdk', 'ofrep'] as const) {
-      for (const client of [...this.#clients[stream]]) {
-        if (client.raw.writableLength <= this.#backlogBytes) {
-          client.overSince = undefined;
-          continue;
-        }
-        client.overSince ??= now;
-        if (now - client.overSince >= this.#drainTimeoutMs) {
-          this.#refusals?.inc({ stream, reason: 'slow' });
-          client.drop();
+  async sweep(now = Date.now()): Promise<void> {
+    if (this.#sweeping || (this.#clients.sdk.size === 0 && this.#clients.ofrep.size === 0)) return;
+    this.#sweeping = true;
+    try {
+      const kernel = this.#kernelQueues ? await this.#kernelQueues().catch(() => undefined) : undefined;
+      for (const stream of ['sdk', 'ofrep'] as const) {
+        for (const client of [...this.#clients[stream]]) {
+          const socket = client.raw.socket;
+          const inKernel = kernel && socket ? (kernel.get(`${socket.localPort}:${socket.remotePort}`) ?? 0) : 0;
+          if (client.raw.writableLength + inKernel <= this.#backlogBytes) {
+            client.overSince = undefined;
+            continue;
+          }
+          client.overSince ??= now;
+          if (now - client.overSince >= this.#drainTimeoutMs) {
+            this.#refusals?.inc({ stream, reason: 'slow' });
+            client.drop();
+          }
         }
       }
+    } finally {
+      this.#sweeping = false;
     }
   }
 
