@@ -433,3 +433,37 @@ describe('item 13: playground limits', () => {
     assert.equal((await postJson(base, '/admin/v1/evaluate', { definition: definition(nested), context: {} }, json(ADMIN))).status, 200);
   });
 });
+
+describe('the limits are configurable: environment over config file, passed to the server', () => {
+  test('resolveServeConfig and startOptionsFromConfig', async () => {
+    const { resolveServeConfig } = await import('../src/config/config.js');
+    const { startOptionsFromConfig } = await import('../src/start.js');
+    const dir = await mkdtemp(join(tmpdir(), 'vexil-limits-config-'));
+    try {
+      const file = join(dir, 'vexil.yaml');
+      await writeFile(file, 'trustProxy: [10.0.0.0/8, 127.0.0.1]\nauthFailureLimit: { max: 7, timeWindowMs: 1000 }\nstreamsPerKey: 50\nstreamsPerAddress: 5\ncontextSampleMaxBytes: 4096\n');
+      const fromFile = await resolveServeConfig({ config: file }, {});
+      assert.deepEqual(fromFile.trustProxy, ['10.0.0.0/8', '127.0.0.1']);
+      assert.deepEqual(fromFile.authFailureLimit, { max: 7, timeWindowMs: 1000 });
+      const options = startOptionsFromConfig(fromFile);
+      assert.equal(options.streamsPerKey, 50);
+      assert.equal(options.streamsPerAddress, 5);
+      assert.equal(options.contextSampleTotalChars, 4096);
+      const fromEnv = await resolveServeConfig(
+        { config: file },
+        { VEXIL_TRUST_PROXY: 'true', VEXIL_AUTH_FAILURE_LIMIT: '0', VEXIL_STREAMS_PER_ADDRESS: '9', VEXIL_STREAM_BACKLOG_BYTES: '65536', VEXIL_STREAM_DRAIN_TIMEOUT_MS: '2000', VEXIL_CONTEXT_SAMPLE_SIZE: '0', VEXIL_CONTEXT_SAMPLE_ENTRY_BYTES: '100' },
+      );
+      assert.equal(fromEnv.trustProxy, true);
+      assert.equal(fromEnv.authFailureLimit, false);
+      const envOptions = startOptionsFromConfig(fromEnv);
+      assert.deepEqual(
+        [envOptions.streamsPerAddress, envOptions.streamBacklogBytes, envOptions.streamDrainTimeoutMs, envOptions.contextSampleSize, envOptions.contextSampleEntryChars],
+        [9, 65536, 2000, 0, 100],
+      );
+      const defaults = await resolveServeConfig({}, {});
+      assert.deepEqual(defaults.authFailureLimit, { max: 30, timeWindowMs: 60_000 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
