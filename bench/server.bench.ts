@@ -15,8 +15,8 @@ const DURATION_S = Number(process.env.BENCH_SERVER_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 32);
 const SSE_CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 1000);
 const SSE_ROUNDS = Number(process.env.BENCH_SSE_ROUNDS ?? 8);
-const SDK = 'bench-sdk-key';
-const ADMIN = 'bench-admin-key';
+const SDK = 'bench-sdk-key-00001';
+const ADMIN = 'bench-admin-key-0001';
 
 // The same flag for both: on for country "fr", off otherwise.
 const FLAGS = `
@@ -57,7 +57,7 @@ interface Child {
 }
 
 function startChild(args: string[], ready: RegExp): Promise<Child> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VEXIL_HEARTBEAT_MS: '15000' } });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VEXIL_HEARTBEAT_MS: '15000', VEXIL_STREAMS_PER_ADDRESS: String(SSE_CLIENTS + 100) } });
   let output = '';
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 90_000);

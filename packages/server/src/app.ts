@@ -6,7 +6,17 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { openStore, type FlagStore } from '@vexil/store';
 import type { ServerContext } from './context.js';
-import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type ServerOptions } from './options.js';
+import {
+  DEFAULT_AUTH_FAILURE_LIMIT,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_STREAM_BACKLOG_BYTES,
+  DEFAULT_STREAM_DRAIN_TIMEOUT_MS,
+  DEFAULT_STREAMS_PER_ADDRESS,
+  DEFAULT_STREAMS_PER_KEY,
+  type ServerOptions,
+} from './options.js';
+import { AuthFailureLimiter } from './auth/failure-limiter.js';
 import { SnapshotHolder } from './snapshot/holder.js';
 import { SourceProblems } from './snapshot/source-problems.js';
 import { KeyRing } from './auth/keys.js';
@@ -45,9 +55,9 @@ const QUIET_ROUTES = new Set([
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
-/** Keys and secrets never reach the logs: `?key=…` and `?apiKey=…` are masked. */
+/** Keys and secrets never reach the logs: `?key=…`, `?apiKey=…` and `?token=…` are masked. */
 export function redactUrl(url: string): string {
-  return url.includes('?') ? url.replace(/([?&](?:key|apiKey)=)[^&]*/gi, '$1***') : url;
+  return url.includes('?') ? url.replace(/([?&](?:key|apiKey|token)=)[^&]*/gi, '$1***') : url;
 }
 
 function loggerOptions(logger: ServerOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
@@ -153,7 +163,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       });
       notifier.attach(holder);
     }
-    const sse = new SseHub({ heartbeatMs: options.heartbeatMs ?? 15_000, gauge: metrics.sseClients });
+    const sse = new SseHub({
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      gauge: metrics.sseClients,
+      refusals: metrics.streamRefusals,
+      perKey: options.streamsPerKey ?? DEFAULT_STREAMS_PER_KEY,
+      perAddress: options.streamsPerAddress ?? DEFAULT_STREAMS_PER_ADDRESS,
+      backlogBytes: options.streamBacklogBytes ?? DEFAULT_STREAM_BACKLOG_BYTES,
+      drainTimeoutMs: options.streamDrainTimeoutMs ?? DEFAULT_STREAM_DRAIN_TIMEOUT_MS,
+    });
 
     if (options.storeId !== undefined && !isStoreId(options.storeId))
       throw new TypeError(`storeId "${options.storeId}": use 1 to 64 letters, digits, "_", "." or "-"`);
@@ -225,7 +243,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       reply.header('x-request-id', request.id);
       done();
     });
-    registerAuth(app, { keys, openEvaluation: options.openEvaluation ?? false });
+    const failureLimit = options.authFailureLimit === undefined ? DEFAULT_AUTH_FAILURE_LIMIT : options.authFailureLimit;
+    registerAuth(app, {
+      keys,
+      openEvaluation: options.openEvaluation ?? false,
+      ...(failureLimit !== false && failureLimit.max > 0 ? { failures: new AuthFailureLimiter(failureLimit) } : {}),
+      onFailure: (outcome) => metrics.authFailures.inc({ outcome }),
+    });
 
     if (limits !== false && rateLimited) {
       await app.register(rateLimit, {
@@ -269,7 +293,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerRelayRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
-    registerContextSample(app, ctx, { size: options.contextSampleSize ?? 1000 });
+    registerContextSample(app, ctx, {
+      size: options.contextSampleSize ?? 1000,
+      ...(options.contextSampleEntryChars !== undefined ? { maxEntryChars: options.contextSampleEntryChars } : {}),
+      ...(options.contextSampleTotalChars !== undefined ? { maxTotalChars: options.contextSampleTotalChars } : {}),
+    });
 
     app.get(
       '/metrics',

@@ -43,8 +43,17 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Allowed CORS origins. Default `*` (evaluation needs no cookies). */
   corsOrigin?: boolean | string | string[];
-  /** Trust `X-Forwarded-*` headers (behind a load balancer). Default false. */
-  trustProxy?: boolean;
+  /**
+   * Which peers may set the client address (`X-Forwarded-For`), protocol and host (`X-Forwarded-Proto`,
+   * `X-Forwarded-Host`): `true` (every peer: only when every request comes through your proxies), or the proxies'
+   * addresses and CIDR ranges (`['10.0.0.0/8', '127.0.0.1']`). Default false: the socket's address, headers ignored.
+   */
+  trustProxy?: boolean | string | string[];
+  /**
+   * Failed authentications (an unknown or revoked key) allowed per client address and window; past that, requests
+   * with a key from that address get 429 until the window ends. `false` disables it. Default 30 per minute.
+   */
+  authFailureLimit?: RateLimitOptions | false;
   /** The server's public base URL, for the stream URLs it advertises (default: from the request's Host). */
   publicUrl?: string;
 
@@ -71,6 +80,21 @@ export interface ServerOptions {
    * preview). In memory only, readable with an admin key. Default 1000; 0 turns it off.
    */
   contextSampleSize?: number;
+  /** Evaluation requests larger than this (characters of JSON) are not sampled. Default 8 KiB. */
+  contextSampleEntryChars?: number;
+  /** The whole context sample holds at most this many characters of JSON. Default 2 Mi. */
+  contextSampleTotalChars?: number;
+  /** Open event streams (`/v1/stream` and `/ofrep/v1/events` together) per API key; more get 429. Default 10,000. */
+  streamsPerKey?: number;
+  /** Open event streams per client address; more get 429. Default 100. */
+  streamsPerAddress?: number;
+  /**
+   * A stream client whose unsent output passes this many bytes and does not read it within `streamDrainTimeoutMs` is
+   * disconnected (it reconnects and resumes with Last-Event-ID). Default 1 MiB.
+   */
+  streamBacklogBytes?: number;
+  /** See `streamBacklogBytes`. Default 10,000 ms. */
+  streamDrainTimeoutMs?: number;
   /**
    * The admin page's folder (a Vite build with `index.html` and `assets/`), served at `/` without auth. Default: the
    * `@vexil/ui` build beside this package (`packages/ui/dist`). When it has no `index.html`, `/` answers a page saying
@@ -106,3 +130,10 @@ export interface ServerOptions {
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 100_000, timeWindowMs: 60_000 };
+export const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitOptions = { max: 30, timeWindowMs: 60_000 };
+export const DEFAULT_STREAMS_PER_KEY = 10_000;
+export const DEFAULT_STREAMS_PER_ADDRESS = 100;
+export const DEFAULT_STREAM_BACKLOG_BYTES = 1024 * 1024;
+export const DEFAULT_STREAM_DRAIN_TIMEOUT_MS = 10_000;
+/** `vexil serve` refuses configured keys shorter than this. */
+export const MIN_KEY_LENGTH = 16;

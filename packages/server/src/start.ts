@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatProblem } from '@vexil/core';
 import { openStore, parseSqlUrl, type FlagStore } from '@vexil/store';
 import { buildServer } from './app.js';
-import type { ServerOptions } from './options.js';
+import { MIN_KEY_LENGTH, type ServerOptions } from './options.js';
 import { FileKeyStore } from './auth/key-stores.js';
 import { findExampleFlags, importFlagFiles } from './config/import.js';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, type ServeConfig } from './config/config.js';
@@ -50,6 +50,7 @@ function defaultKeysFile(storeUrl: string | undefined): string | undefined {
  * accepting, finish in-flight requests, close event streams, flush collected events, close the store.
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
+  assertKeyLengths(options);
   const print = options.print ?? ((text: string) => process.stdout.write(text + '\n'));
   const storeUrl = options.store ? undefined : (options.storeUrl ?? DEFAULT_STORE);
   const store: FlagStore = options.store ?? (await openStore(storeUrl, options.storeOptions ?? {}));
@@ -144,6 +145,26 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 }
 
+/**
+ * Configured keys shorter than MIN_KEY_LENGTH are refused before anything starts: a short key can be guessed. The
+ * message names the option and the key's position, never the key.
+ */
+export function assertKeyLengths(options: Pick<ServerOptions, 'adminKeys' | 'sdkKeys'>): void {
+  for (const [option, keys] of [
+    ['admin key (--admin-key, VEXIL_ADMIN_KEYS, adminKeys)', options.adminKeys],
+    ['SDK key (--sdk-key, VEXIL_SDK_KEYS, sdkKeys)', options.sdkKeys],
+  ] as const) {
+    (keys ?? []).forEach((key, index) => {
+      const length = key.trim().length;
+      if (length > 0 && length < MIN_KEY_LENGTH) {
+        throw new Error(
+          `configured ${option} number ${index + 1} has ${length} characters: keys need at least ${MIN_KEY_LENGTH}, so that they cannot be guessed (make one with: openssl rand -base64 24)`,
+        );
+      }
+    });
+  }
+}
+
 function installSignalHandlers(running: RunningServer, print: (text: string) => void): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -184,6 +205,15 @@ export function startOptionsFromConfig(config: ServeConfig): StartOptions {
     examples: config.examples && config.storeSource !== 'flags',
     notifiers: config.notifiers,
     notify: config.notify,
+    authFailureLimit: config.authFailureLimit,
+    ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
+    ...(config.streamsPerKey !== undefined ? { streamsPerKey: config.streamsPerKey } : {}),
+    ...(config.streamsPerAddress !== undefined ? { streamsPerAddress: config.streamsPerAddress } : {}),
+    ...(config.streamBacklogBytes !== undefined ? { streamBacklogBytes: config.streamBacklogBytes } : {}),
+    ...(config.streamDrainTimeoutMs !== undefined ? { streamDrainTimeoutMs: config.streamDrainTimeoutMs } : {}),
+    ...(config.contextSampleSize !== undefined ? { contextSampleSize: config.contextSampleSize } : {}),
+    ...(config.contextSampleEntryBytes !== undefined ? { contextSampleEntryChars: config.contextSampleEntryBytes } : {}),
+    ...(config.contextSampleMaxBytes !== undefined ? { contextSampleTotalChars: config.contextSampleMaxBytes } : {}),
     logger: { level: config.logLevel },
     ...(config.eventsFile ? { eventsFile: config.eventsFile } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),

@@ -41,7 +41,7 @@ describe('admin API: flags', () => {
     assert.equal(read.headers.get('etag'), '"1"');
     const body = await read.json();
     assert.equal(body.version, 1);
-    assert.equal(body.updatedBy, 'config admin key 1');
+    assert.equal(body.updatedBy, 'config admin key 1 (config-admin-1)');
     assert.deepEqual(body.flag, flag('yes'));
     assert.equal((await call('GET', '/admin/v1/flags/crud-1', undefined, { 'x-api-key': ADMIN, 'if-none-match': '"1"' })).status, 304);
 
@@ -133,7 +133,7 @@ describe('admin API: flags', () => {
     const audit = await (await call('GET', '/admin/v1/flags/kill-me/audit')).json();
     assert.equal(audit.entries.length, 3);
     assert.equal(audit.entries[1].reason, 'incident 42');
-    assert.equal(audit.entries[1].actor, 'config admin key 1');
+    assert.equal(audit.entries[1].actor, 'config admin key 1 (config-admin-1)');
     assert.equal(audit.entries[1].after.disable, true);
   });
 
@@ -202,7 +202,7 @@ describe('admin API: keys and roles', () => {
     assert.equal((await call('PUT', '/admin/v1/flags/role-test', flag(), json(reader.secret))).status, 403);
     const byEditor = await call('PUT', '/admin/v1/flags/role-test', flag(), json(editor.secret));
     assert.equal(byEditor.status, 201);
-    assert.equal((await (await call('GET', '/admin/v1/flags/role-test')).json()).updatedBy, 'editor key', 'the key name is the actor');
+    assert.equal((await (await call('GET', '/admin/v1/flags/role-test')).json()).updatedBy, `editor key (${editor.id})`, 'the actor is the key name and its unique id');
     assert.equal((await call('GET', '/admin/v1/keys', undefined, { 'x-api-key': editor.secret })).status, 403);
     assert.equal((await call('GET', '/admin/v1/keys', undefined, { authorization: `Bearer ${admin.secret}` })).status, 200);
 

@@ -55,8 +55,27 @@ test('needs an admin key', async () => {
 
 test('the ring keeps the last N evaluations only', () => {
   const ring = new ContextSample(3);
-  for (let i = 0; i < 5; i++) ring.record('ofrep', 'f', { context: { targetingKey: `k${i}` } });
+  for (let i = 0; i < 5; i++) ring.record('ofrep', 'f', JSON.stringify({ context: { targetingKey: `k${i}` } }));
   assert.deepEqual(ring.contexts('f').map((context) => context.targetingKey), ['k4', 'k3', 'k2']);
   assert.equal(ring.recorded, 5);
   assert.deepEqual(new ContextSample(0).contexts('f'), []);
+});
+
+test('memory is bounded whatever the requests: large requests are left out, small ones kept within a total', () => {
+  const ring = new ContextSample({ size: 1000, maxEntryChars: 1024, maxTotalChars: 10 * 1024 });
+  ring.record('ofrep', 'f', JSON.stringify({ context: { targetingKey: 'big', blob: 'x'.repeat(2000) } }));
+  assert.equal(ring.skipped, 1);
+  assert.equal(ring.chars, 0);
+  for (let i = 0; i < 500; i++) ring.record('ofrep', 'f', JSON.stringify({ context: { targetingKey: `k${i}`, pad: 'p'.repeat(400) } }));
+  assert.ok(ring.chars <= 10 * 1024, `${ring.chars} characters held`);
+  const kept = ring.contexts('f');
+  assert.ok(kept.length >= 20 && kept.length < 30, `${kept.length} contexts kept`);
+  assert.equal(kept[0]!.targetingKey, 'k499', 'the newest are kept');
+  assert.equal(ring.recorded, 500);
+});
+
+test('a sampled body is parsed as the routes parse it: prototype keys never come back', () => {
+  const ring = new ContextSample(2);
+  ring.record('ofrep', 'f', '{"context":{"targetingKey":"u","\\u005f_proto__":{"polluted":true}}}');
+  assert.deepEqual(ring.contexts('f'), [{ targetingKey: 'u' }]);
 });

@@ -150,4 +150,48 @@ describe('fuzz: generated bodies never cause a 5xx, and a rejected write changes
       { numRuns: RUNS },
     );
   });
+
+  test('depth and size: deeply nested and large bodies, contexts and flags never cause a 5xx, and change nothing when refused', async () => {
+    // A value nested `depth` levels (objects and arrays mixed), as text: JSON.stringify itself overflows on deep values.
+    const deepText = fc.record({ depth: fc.oneof(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 80, max: 20_000 })), arrays: fc.boolean(), leaf: fc.constantFrom('1', '"x"', 'null', '{}', '[]') }).map(
+      ({ depth, arrays, leaf }) => (arrays ? `${'[{"a":'.repeat(Math.ceil(depth / 2))}${leaf}${'}]'.repeat(Math.ceil(depth / 2))}` : `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`),
+    );
+    const bigText = fc.integer({ min: 1, max: 24 * 1024 }).map((size) => JSON.stringify('y'.repeat(size)));
+    const payload = fc.oneof(deepText, bigText, jsonish.map((value) => JSON.stringify(value)));
+    const placed = fc.tuple(
+      fc.constantFrom(
+        (v: string) => ['POST', '/ofrep/v1/evaluate/flags/bool-flag', `{"context":{"targetingKey":"u","x":${v}}}`, SDK],
+        (v: string) => ['POST', '/ofrep/v1/evaluate/flags', `{"context":{"targetingKey":"u","x":${v}}}`, SDK],
+        (v: string) => ['POST', '/v1/feature/bool-flag/eval', `{"evaluationContext":{"key":"u","custom":{"x":${v}}}}`, SDK],
+        (v: string) => ['POST', '/v1/allflags', `{"evaluationContext":{"key":"u","custom":{"x":${v}}}}`, SDK],
+        (v: string) => ['POST', '/v1/data/collector', `{"events":[{"kind":"feature","key":"bool-flag","value":${v}}],"meta":{"x":${v}}}`, SDK],
+        (v: string) => ['POST', '/v1/flag/configuration', `{"flags":["bool-flag"],"x":${v}}`, SDK],
+        (v: string) => ['PUT', '/admin/v1/flags/fuzz-deep', `{"variations":{"a":true},"defaultRule":{"variation":"a"},"metadata":{"x":${v}}}`, ADMIN],
+        (v: string) => ['PUT', '/admin/v1/flags/fuzz-deep', `{"variations":{"a":${v},"b":${v}},"defaultRule":{"variation":"a"}}`, ADMIN],
+        (v: string) => ['PATCH', '/admin/v1/flags/bool-flag', `{"metadata":{"x":${v}}}`, ADMIN],
+        (v: string) => ['PUT', '/admin/v1/segments', `{"segments":{"s":${v}}}`, ADMIN],
+        (v: string) => ['POST', '/admin/v1/evaluate', `{"context":{"x":${v}},"definition":{"variations":{"a":true},"targeting":[{"query":${JSON.stringify(`{"some":[{"var":"x"},{"==":[1,1]}]}`)},"variation":"a"}],"defaultRule":{"variation":"a"}}}`, ADMIN],
+      ),
+      payload,
+    );
+    const seen = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(placed, async ([route, value]) => {
+        const [method, url, body, key] = route(value) as [InjectOptions['method'], string, string, string];
+        const before = await revision();
+        const status = await send({ method, url, headers: json(key), payload: body });
+        seen.set(status, (seen.get(status) ?? 0) + 1);
+        assert.ok([200, 201, 304, 400, 404, 409, 413].includes(status), `unexpected ${status} for ${method} ${url}`);
+        if (status >= 400) assert.equal(await revision(), before, `a refused ${method} ${url} changed the store`);
+      }),
+      { numRuns: RUNS },
+    );
+    // Both sides are reached: accepted requests, and requests refused for depth (400) or size (413).
+    assert.ok((seen.get(200) ?? 0) > 0 && (seen.get(400) ?? 0) > 0 && (seen.get(413) ?? 0) > 0, JSON.stringify([...seen]));
+    // And the bulk routes still answer with whatever was accepted.
+    for (const [method, url] of [['POST', '/v1/flag/configuration'], ['GET', '/v1/flag/change'], ['POST', '/v1/allflags'], ['POST', '/ofrep/v1/evaluate/flags']] as const) {
+      assert.equal(await send({ method, url, headers: json(SDK), ...(method === 'POST' ? { payload: '{"evaluationContext":{"key":"u"},"context":{"targetingKey":"u"}}' } : {}) }), 200, url);
+    }
+    for (const url of ['/admin/v1/flags', '/admin/v1/audit']) assert.equal(await send({ method: 'GET', url, headers: json(ADMIN) }), 200, url);
+  });
 });

@@ -10,8 +10,8 @@ import { buildServer, importFlagFiles, type ServerOptions } from '@vexil/server'
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const EXAMPLES = resolve(REPO_ROOT, 'examples', 'flags.goff.yaml');
 export const FIXTURE = resolve(REPO_ROOT, 'packages', 'server', 'test', 'fixtures', 'flags.yaml');
-export const ADMIN = 'test-admin-key';
-export const SDK = 'test-sdk-key';
+export const ADMIN = 'test-admin-key-0001';
+export const SDK = 'test-sdk-key-00001';
 export const REDIS_URL = process.env.VEXIL_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.VEXIL_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 

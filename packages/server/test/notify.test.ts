@@ -107,7 +107,7 @@ describe('notifications', () => {
     assert.equal(created.received.headers['x-team'], 'flags');
     assert.deepEqual(created.body.meta, { env: 'test', hostname: 'test-host' });
     assert.deepEqual(created.body.flags, { added: { 'notify-1': flag('yes') }, updated: {}, deleted: {} });
-    assert.equal(created.body.actor, 'config admin key 1');
+    assert.equal(created.body.actor, 'config admin key 1 (config-admin-1)');
     assert.equal(created.body.reason, 'launch');
     assert.equal(typeof created.body.revision, 'number');
     assert.ok(!Number.isNaN(Date.parse(created.body.at)));
@@ -141,9 +141,9 @@ describe('notifications', () => {
     const texts = slack.received.map((received) => (received.body as { text: string }).text);
     assert.deepEqual(Object.keys(slack.received[0]!.body as object), ['text']);
     assert.equal(slack.received[0]!.headers['x-hub-signature-256'], undefined);
-    assert.match(texts[0]!, /^Vexil: flag change on test-host \(revision \d+\)\n• `notify-1` created\nby config admin key 1 — “launch”$/);
+    assert.match(texts[0]!, /^Vexil: flag change on test-host \(revision \d+\)\n• `notify-1` created\nby config admin key 1 \(config-admin-1\) — “launch”$/);
     assert.match(texts[1]!, /• `notify-1` updated \(defaultRule\)\n/);
-    assert.match(texts[2]!, /• `notify-1` disabled\nby config admin key 1 — “incident”$/);
+    assert.match(texts[2]!, /• `notify-1` disabled\nby config admin key 1 \(config-admin-1\) — “incident”$/);
     assert.match(texts[3]!, /• `notify-1` deleted\n/);
     await eventually(async () => (await counter(app, 'sent')) === 8);
     assert.equal(hook.received.length, 4);

@@ -164,7 +164,9 @@ describe('OFREP bulk', () => {
     assert.deepEqual(Object.keys(disabled).sort(), ['key', 'metadata', 'reason']);
     assert.equal(body.eventStreams.length, 1);
     assert.equal(body.eventStreams[0].type, 'sse');
-    assert.equal(body.eventStreams[0].url, `${base}/ofrep/v1/events?key=${SDK}`);
+    // The address this request reached, and a stream token, never the key.
+    assert.match(body.eventStreams[0].url, new RegExp(`^${base}/ofrep/v1/events\\?token=[\\w-]+\\.\\d+\\.[\\w-]+$`));
+    assert.ok(!body.eventStreams[0].url.includes(SDK));
     assert.equal(body.eventStreams[0].inactivityDelaySec, 120);
 
     const again = await post('/ofrep/v1/evaluate/flags', context, json(SDK, { 'if-none-match': etag }));

@@ -97,8 +97,8 @@ describe('vexil serve', { timeout: 180_000 }, () => {
         VEXIL_FLAGS: FIXTURE,
         VEXIL_PORT: String(port),
         VEXIL_HOST: '127.0.0.1',
-        VEXIL_ADMIN_KEYS: 'env-admin-1, env-admin-2',
-        VEXIL_SDK_KEYS: 'env-sdk-1,env-sdk-2',
+        VEXIL_ADMIN_KEYS: 'env-admin-key-0001, env-admin-key-0002',
+        VEXIL_SDK_KEYS: 'env-sdk-key-000001,env-sdk-key-000002',
         VEXIL_LOG_LEVEL: 'warn',
       },
       60_000,
@@ -108,13 +108,13 @@ describe('vexil serve', { timeout: 180_000 }, () => {
       assert.equal(server.url, `http://127.0.0.1:${port}`);
       assert.match(server.output(), /imported \d+ flag\(s\)/, 'VEXIL_FLAGS with a writable store: imported');
       assert.doesNotMatch(server.output(), /generated/);
-      for (const key of ['env-sdk-1', 'env-sdk-2']) {
+      for (const key of ['env-sdk-key-000001', 'env-sdk-key-000002']) {
         const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/number-flag`, { method: 'POST', headers: json(key), body: '{}' });
         assert.equal((await evaluated.json()).value, 50, key);
       }
-      const written = await fetch(`${server.url}/admin/v1/flags/env-flag`, { method: 'PUT', headers: json('env-admin-2'), body: '{"variations":{"a":1},"defaultRule":{"variation":"a"}}' });
+      const written = await fetch(`${server.url}/admin/v1/flags/env-flag`, { method: 'PUT', headers: json('env-admin-key-0002'), body: '{"variations":{"a":1},"defaultRule":{"variation":"a"}}' });
       assert.equal(written.status, 201, 'a writable store (VEXIL_STORE), the second admin key');
-      assert.equal((await fetch(`${server.url}/admin/v1/flags`, { headers: json('env-sdk-1') })).status, 403);
+      assert.equal((await fetch(`${server.url}/admin/v1/flags`, { headers: json('env-sdk-key-000001') })).status, 403);
     } finally {
       await server.stop();
     }
@@ -124,13 +124,13 @@ describe('vexil serve', { timeout: 180_000 }, () => {
     const port = await freePort();
     const config = join(dir, 'vexil.yaml');
     await writeFile(join(dir, 'config-flags.yaml'), 'from-config-file:\n  variations: { a: 7 }\n  defaultRule: { variation: a }\n');
-    await writeFile(config, `store: "pglite:memory:"\nflags: [config-flags.yaml]\nport: 1\nhost: 127.0.0.1\nadminKeys: [file-admin]\nsdkKeys: file-sdk\nlogLevel: warn\n`);
+    await writeFile(config, `store: "pglite:memory:"\nflags: [config-flags.yaml]\nport: 1\nhost: 127.0.0.1\nadminKeys: [file-admin-key-0001]\nsdkKeys: file-sdk-key-00001\nlogLevel: warn\n`);
     const server = await spawnServe(['--config', config], { VEXIL_PORT: String(port) }, 60_000, false);
     try {
       assert.equal(server.url, `http://127.0.0.1:${port}`, 'VEXIL_PORT over the file');
-      const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/from-config-file`, { method: 'POST', headers: json('file-sdk'), body: '{}' });
+      const evaluated = await fetch(`${server.url}/ofrep/v1/evaluate/flags/from-config-file`, { method: 'POST', headers: json('file-sdk-key-00001'), body: '{}' });
       assert.equal((await evaluated.json()).value, 7, 'flags relative to the config file, imported into its store');
-      assert.equal((await fetch(`${server.url}/admin/v1/keys`, { headers: json('file-admin') })).status, 200);
+      assert.equal((await fetch(`${server.url}/admin/v1/keys`, { headers: json('file-admin-key-0001') })).status, 200);
     } finally {
       await server.stop();
     }

@@ -1,6 +1,7 @@
 import {
   checkFlag,
   compileSegments,
+  reservedNameProblem,
   normalizeSegments,
   validateFlagDefinition,
   type FlagDefinition,
@@ -16,7 +17,10 @@ import { StoreValidationError } from './errors.js';
 
 const MAX_KEY_LENGTH = 256;
 
-/** Problems with a flag key itself: empty, too long, control characters, or `$…` (reserved for `$segments`). */
+/**
+ * Problems with a flag key itself: empty, too long, control characters, `$…` (reserved for `$segments`), `__proto__`,
+ * `.`, `..`, or a lone surrogate.
+ */
 export function keyProblems(key: unknown, source?: string): Problem[] {
   const problem = (message: string): Problem[] => [
     { severity: 'error', source, flagKey: typeof key === 'string' ? key : undefined, message },
@@ -26,6 +30,8 @@ export function keyProblems(key: unknown, source?: string): Problem[] {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) return problem('a flag key may not contain control characters');
   if (key.startsWith('$')) return problem('a flag key may not start with "$" (reserved, e.g. for $segments)');
+  const reserved = reservedNameProblem(key, 'the flag key');
+  if (reserved) return problem(reserved);
   return [];
 }
 

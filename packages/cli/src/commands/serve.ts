@@ -30,7 +30,7 @@ Examples:
   vexil serve                                          embedded store in ./.vexil/data, admin page at /; prints generated keys on first start
   vexil serve --flags flags.goff.yaml                  serve flag files read-only (GitOps), reloaded when they change
   vexil serve --store redis://localhost:6379 --flags flags.goff.yaml   import the files into Redis at start
-  VEXIL_STORE=postgres://localhost/vexil VEXIL_ADMIN_KEYS=secret vexil serve --host 0.0.0.0
+  VEXIL_STORE=postgres://localhost/vexil VEXIL_ADMIN_KEYS=$(openssl rand -base64 24) vexil serve --host 0.0.0.0
   VEXIL_NOTIFY_SECRET=s3cret vexil serve --notify-webhook https://hooks.example.com/vexil   signed change notifications`,
     )
     .action(async (options: ServeCliOptions) => {

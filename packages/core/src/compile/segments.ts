@@ -3,6 +3,7 @@ import type { SegmentDefinition } from '../model/flag.js';
 import type { Problem } from '../model/problem.js';
 import type { Locate } from '../parse/flag-file.js';
 import { SEGMENTS_KEY } from '../model/flag.js';
+import { reservedNameProblem } from '../validate/limits.js';
 
 export type SegmentResolver = (name: string) => CompiledQuery | undefined;
 
@@ -27,6 +28,11 @@ export function normalizeSegments(raw: unknown, source: string | undefined, loca
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
     if (!/^[A-Za-z0-9_:.-]+$/.test(name)) {
       problems.push({ severity: 'error', source, ...at([name]), path: `${SEGMENTS_KEY}.${name}`, message: 'a segment name may only hold letters, digits and _ : . -' });
+      continue;
+    }
+    const reserved = reservedNameProblem(name, 'the segment name');
+    if (reserved) {
+      problems.push({ severity: 'error', source, ...at([name]), path: `${SEGMENTS_KEY}.${name}`, message: reserved });
       continue;
     }
     if (typeof value === 'string') segments[name] = { query: value };

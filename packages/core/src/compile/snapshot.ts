@@ -4,10 +4,11 @@ import { FlagValidationError, type Problem } from '../model/problem.js';
 import { compileQuery, type CompiledQuery } from '../query/index.js';
 import { buildPercentageBuckets, type PercentageBuckets } from '../bucketing/percentage.js';
 import { fnv1a32 } from '../bucketing/fnv.js';
-import { detectFormat, readFlagFile, type FlagFileFormat, type Locate } from '../parse/flag-file.js';
+import { detectFormat, readFlagFile, type FlagFileFormat, type Locate, type SourcePosition } from '../parse/flag-file.js';
 import { checkFlag, jsonTypeOf } from '../validate/flag.js';
 import { compileSegments, normalizeSegments, type SegmentResolver } from './segments.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
+import { reservedNameProblem } from '../validate/limits.js';
 
 export type RuleOutcome =
   | { kind: 'variation'; variation: string }
@@ -137,6 +138,12 @@ export function validateFlagSet(data: Record<string, unknown>, source?: string, 
   const invalid: Record<string, Problem[]> = {};
   for (const [key, value] of Object.entries(data)) {
     if (key === SEGMENTS_KEY) continue;
+    const reserved = reservedNameProblem(key, 'the flag key');
+    if (reserved) {
+      // Reported, and kept out of every map keyed by flag (`__proto__` would reach their prototype).
+      problems.push({ severity: 'error', source, ...positionOf(locate?.([key])), flagKey: key, message: reserved });
+      continue;
+    }
     const checked = checkFlag(key, value, { source, locate, resolveSegment: compiledSegments.resolve });
     problems.push(...checked.problems);
     if (checked.flag) flags[key] = checked.flag;
@@ -321,4 +328,8 @@ function compileOutcome(rule: Rule): RuleOutcome {
   }
   if (typeof rule.variation !== 'string') return { kind: 'error', message: 'error in the configuration, no variation available for this rule' };
   return { kind: 'variation', variation: rule.variation };
+}
+
+function positionOf(position: SourcePosition | undefined): { line?: number; column?: number } {
+  return position ? { line: position.line, column: position.column } : {};
 }

@@ -255,9 +255,16 @@ function readJson(text: string, source: string | undefined): RawFlagFile {
       const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
       locator = doc.errors.length ? noLocation : (p) => locateInYaml(doc.contents as YamlNode | null, p, lineCounter);
     }
-    return locator(path);
+    // A document the YAML parser gives up on (nested too deep) still gets its flags' lines.
+    return locator(path) ?? (path.length === 1 ? locateJsonKey(text, String(path[0])) : undefined);
   };
   return { data: problems.length ? undefined : (data as Record<string, unknown>), locate, problems };
+}
+
+/** Where a top-level key of a JSON document is written (its first occurrence as a key). */
+function locateJsonKey(text: string, key: string): SourcePosition | undefined {
+  const match = new RegExp(`${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`).exec(text);
+  return match ? offsetToPosition(text, match.index) : undefined;
 }
 
 function readToml(text: string, source: string | undefined): RawFlagFile {

@@ -5,6 +5,7 @@ import { compileSegments, type SegmentResolver } from '../compile/segments.js';
 import type { FieldPath, Locate } from '../parse/flag-file.js';
 import { describeType } from '../model/describe.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
+import { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, jsonDepth } from './limits.js';
 
 export interface ValidateOptions {
   /** File name or origin, for messages. */
@@ -145,6 +146,7 @@ class FlagChecker {
       this.report([], `a flag must be a map of fields, not ${describeType(raw)}`);
       return undefined;
     }
+    if (this.mode === 'flag' && !this.withinLimits(raw)) return undefined;
     const flag = { ...(withoutNullFields(raw) as Record<string, unknown>) } as FlagDefinition & Record<string, unknown>;
     this.unknownFields(flag, [], FLAG_FIELDS, 'flag');
     if (typeof flag.version === 'number') flag.version = String(flag.version);
@@ -156,6 +158,21 @@ class FlagChecker {
     this.checkBody(flag, []);
     this.checkScheduledRollout(flag);
     return flag;
+  }
+
+  /** The depth and size limits (limits.ts), checked before anything walks the flag recursively. */
+  private withinLimits(raw: object): boolean {
+    const depth = jsonDepth(raw, MAX_FLAG_DEPTH);
+    if (depth > MAX_FLAG_DEPTH) {
+      this.push([], `the flag nests deeper than ${MAX_FLAG_DEPTH} levels (the limit on flag depth)`, 'error');
+      return false;
+    }
+    const size = JSON.stringify(raw).length;
+    if (size > MAX_FLAG_JSON_CHARS) {
+      this.push([], `the flag is ${size} characters of JSON, more than the limit of ${MAX_FLAG_JSON_CHARS} (256 KiB)`, 'error');
+      return false;
+    }
+    return true;
   }
 
   /** Checks everything a flag (or a flag patched by scheduled steps) must satisfy. */

@@ -3,14 +3,17 @@ import type { EvaluationContext } from '@vexil/core';
 import type { ServerContext } from '../context.js';
 import { relayContext } from '../relay/routes.js';
 import { flagKeyParams, looseObject } from '../http/schemas.js';
+import { parseJsonBody } from '../http/body.js';
 
 /**
  * A sample of recently evaluated contexts, so the admin page can show, before a change is saved, how many of them
  * would get another variation (it evaluates the old and the new flag on them in the browser).
  *
- * The evaluation routes only drop a reference to the request body into a fixed ring (no copy, no serialisation on
- * the hot path); contexts are extracted, filtered by flag and de-duplicated when the admin API reads them.
- * The sample lives in this process's memory only and is readable with an admin key (reader role and up).
+ * Memory is bounded whatever the requests: the evaluation routes keep the request's JSON text only when it is small
+ * (at most `maxEntryChars`; the text, not the parsed body, which takes several times more), the ring holds at most
+ * `size` entries and `maxTotalChars` characters in all (oldest entries go first). Contexts are parsed, filtered by
+ * flag and de-duplicated when the admin API reads them. The sample lives in this process's memory only and is
+ * readable with an admin key (reader role and up).
  */
 
 type Source = 'ofrep' | 'relay';
@@ -19,7 +22,8 @@ interface Entry {
   source: Source;
   /** The flag evaluated, or undefined for a bulk evaluation (every flag). */
   flag: string | undefined;
-  body: unknown;
+  /** The request body as JSON text ('' for none). */
+  text: string;
 }
 
 /** The routes whose bodies carry an evaluation context, and how to read it. */
@@ -30,16 +34,40 @@ const ROUTES: Record<string, { source: Source; single: boolean }> = {
   '/v1/allflags': { source: 'relay', single: false },
 };
 
-/** Contexts larger than this (as JSON) are left out of the sample. */
-const MAX_CONTEXT_CHARS = 8 * 1024;
+export const DEFAULT_CONTEXT_SAMPLE_SIZE = 1000;
+/** Requests larger than this (JSON characters) are not sampled. */
+export const DEFAULT_CONTEXT_SAMPLE_ENTRY_CHARS = 8 * 1024;
+/** The whole sample holds at most this many characters of JSON (about 2 bytes each in memory). */
+export const DEFAULT_CONTEXT_SAMPLE_TOTAL_CHARS = 2 * 1024 * 1024;
+
+export interface ContextSampleOptions {
+  /** Entries kept. Default 1000; 0 turns the sample off. */
+  size?: number;
+  /** Largest request sampled, in characters of JSON. Default 8 KiB. */
+  maxEntryChars?: number;
+  /** Characters kept in all. Default 2 Mi. */
+  maxTotalChars?: number;
+}
 
 export class ContextSample {
+  readonly size: number;
+  readonly maxEntryChars: number;
+  readonly maxTotalChars: number;
   readonly #ring: Array<Entry | undefined>;
+  /** Where the next entry goes. */
   #next = 0;
+  /** Entries held, counted back from `#next`. */
+  #held = 0;
+  #chars = 0;
   #recorded = 0;
+  #skipped = 0;
 
-  constructor(readonly size = 1000) {
-    this.#ring = new Array<Entry | undefined>(size);
+  constructor(options: ContextSampleOptions | number = {}) {
+    const resolved = typeof options === 'number' ? { size: options } : options;
+    this.size = resolved.size ?? DEFAULT_CONTEXT_SAMPLE_SIZE;
+    this.maxEntryChars = resolved.maxEntryChars ?? DEFAULT_CONTEXT_SAMPLE_ENTRY_CHARS;
+    this.maxTotalChars = resolved.maxTotalChars ?? DEFAULT_CONTEXT_SAMPLE_TOTAL_CHARS;
+    this.#ring = new Array<Entry | undefined>(this.size);
   }
 
   /** Evaluations recorded since start (the sample holds the last `size` of them). */
@@ -47,25 +75,55 @@ export class ContextSample {
     return this.#recorded;
   }
 
-  record(source: Source, flag: string | undefined, body: unknown): void {
+  /** Evaluations left out because their request was larger than `maxEntryChars`. */
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  /** Characters of JSON held now (at most `maxTotalChars`). */
+  get chars(): number {
+    return this.#chars;
+  }
+
+  /** Records one evaluation request from its JSON text (`''` or undefined: no body). */
+  record(source: Source, flag: string | undefined, text: string | undefined): void {
     if (this.size === 0) return;
-    this.#ring[this.#next] = { source, flag, body };
+    const body = text ?? '';
+    if (body.length > this.maxEntryChars || body.length > this.maxTotalChars) {
+      this.#skipped += 1;
+      return;
+    }
+    const replaced = this.#ring[this.#next];
+    if (replaced && this.#held === this.size) {
+      this.#chars -= replaced.text.length;
+      this.#held -= 1;
+    }
+    this.#ring[this.#next] = { source, flag, text: body };
     this.#next = (this.#next + 1) % this.size;
+    this.#held += 1;
+    this.#chars += body.length;
     this.#recorded += 1;
+    // Over the total: drop the oldest entries.
+    while (this.#chars > this.maxTotalChars && this.#held > 1) {
+      const oldest = (this.#next - this.#held + this.size) % this.size;
+      this.#chars -= this.#ring[oldest]!.text.length;
+      this.#ring[oldest] = undefined;
+      this.#held -= 1;
+    }
   }
 
   /** Distinct contexts that evaluated `flag` (alone or in a bulk evaluation), newest first. */
   contexts(flag: string, limit = this.size): EvaluationContext[] {
     const out: EvaluationContext[] = [];
     const seen = new Set<string>();
-    for (let i = 1; i <= this.size && out.length < limit; i++) {
+    for (let i = 1; i <= this.#held && out.length < limit; i++) {
       const entry = this.#ring[(this.#next - i + this.size) % this.size];
       if (!entry) break;
       if (entry.flag !== undefined && entry.flag !== flag) continue;
       const context = extract(entry);
       if (!context) continue;
       const text = JSON.stringify(context);
-      if (text.length > MAX_CONTEXT_CHARS || seen.has(text)) continue;
+      if (seen.has(text)) continue;
       seen.add(text);
       out.push(context);
     }
@@ -75,8 +133,10 @@ export class ContextSample {
 
 function extract(entry: Entry): EvaluationContext | undefined {
   try {
-    if (entry.source === 'relay') return relayContext(entry.body as Parameters<typeof relayContext>[0]);
-    const context = (entry.body as { context?: unknown } | null | undefined)?.context;
+    // The same parser as the routes (depth limit, prototype keys removed).
+    const body = parseJsonBody(entry.text);
+    if (entry.source === 'relay') return relayContext(body as Parameters<typeof relayContext>[0]);
+    const context = (body as { context?: unknown } | null | undefined)?.context;
     return context !== null && typeof context === 'object' && !Array.isArray(context) ? (context as EvaluationContext) : {};
   } catch {
     return undefined;
@@ -87,12 +147,13 @@ function extract(entry: Entry): EvaluationContext | undefined {
  * Records the contexts of evaluation requests and serves `GET /admin/v1/flags/:key/contexts`. Call it from
  * `buildServer` next to the other route modules (`registerContextSample(app, ctx)`); `size` 0 turns it off.
  */
-export function registerContextSample(app: FastifyInstance, _ctx: ServerContext, options: { size?: number } = {}): ContextSample {
-  const sample = new ContextSample(options.size ?? 1000);
+export function registerContextSample(app: FastifyInstance, _ctx: ServerContext, options: ContextSampleOptions = {}): ContextSample {
+  const sample = new ContextSample(options);
 
   app.addHook('preHandler', (request: FastifyRequest, _reply, done: () => void) => {
     const route = ROUTES[request.routeOptions.url ?? ''];
-    if (route) sample.record(route.source, route.single ? (request.params as { key?: string }).key : undefined, request.body);
+    // The text as received, not the parsed body: a reference to the parsed body would keep all of it alive.
+    if (route) sample.record(route.source, route.single ? (request.params as { key?: string }).key : undefined, request.rawBody);
     done();
   });
 
@@ -104,7 +165,7 @@ export function registerContextSample(app: FastifyInstance, _ctx: ServerContext,
         tags: ['Admin'],
         summary: 'Recently evaluated contexts of a flag',
         description:
-          'Distinct evaluation contexts this server saw last for the flag (alone or in bulk evaluations), newest first, from a sample of the last 1,000 evaluations. The admin page replays them to show how many would change variation before a change is saved.',
+          'Distinct evaluation contexts this server saw last for the flag (alone or in bulk evaluations), newest first, from a sample of the last evaluations (by default 1,000, and requests of at most 8 KiB). The admin page replays them to show how many would change variation before a change is saved.',
         params: flagKeyParams,
         querystring: {
           type: 'object',

@@ -17,10 +17,19 @@ import {
 } from '@vexil/core';
 import { keyProblems, type AuditEntry, type AuditQuery, type StoredFlag, type WriteOptions } from '@vexil/store';
 import type { ServerContext } from '../context.js';
+import { actorOf } from '../auth/keys.js';
 import { HttpError, validationError } from '../http/errors.js';
 import { etagMatches, parseIfMatch, versionTag } from '../http/etag.js';
 import { errorSchema, flagDefinitionSchema, flagKeyParams, looseObject, anyValue } from '../http/schemas.js';
 import { mergePatch } from './merge-patch.js';
+import {
+  PLAYGROUND_BODY_LIMIT,
+  PLAYGROUND_MAX_ARRAY,
+  PLAYGROUND_MAX_ITERATION_NESTING,
+  PLAYGROUND_MAX_VALUES,
+  checkPlaygroundContext,
+  checkPlaygroundDefinition,
+} from './playground-limits.js';
 import type { HeaderDoc } from '../http/openapi.js';
 
 /** Where validation messages say the flag came from. */
@@ -157,7 +166,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const writeOptions = (request: FastifyRequest, bodyReason: unknown, expectedVersion: number | undefined): WriteOptions => {
     const reason = header(request, 'x-vexil-reason') ?? (typeof bodyReason === 'string' && bodyReason !== '' ? bodyReason : undefined);
     return {
-      actor: request.principal?.name ?? 'anonymous',
+      actor: actorOf(request.principal),
       ...(reason !== undefined ? { reason: reason.slice(0, 2000) } : {}),
       ...(expectedVersion !== undefined ? { expectedVersion } : {}),
     };
@@ -632,6 +641,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       assertWritable();
       if (!store.putSegments) throw new HttpError(501, 'not_implemented', `the ${store.kind} store cannot keep segments`);
+      // The body scrub removed a segment named `__proto__` (or `constructor`, `prototype`): refuse it, never drop it.
+      const reserved = request.droppedKeys?.find((path) => /^segments\.[^.[]+$/.test(path));
+      if (reserved) throw new HttpError(400, 'validation_failed', `the segment name "${reserved.slice('segments.'.length)}" is reserved: choose another name`);
       const result = await store.putSegments(request.body.segments, writeOptions(request, request.body.reason, undefined));
       await settle(result.revision);
       return { revision: result.revision };
@@ -681,7 +693,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       const kind = request.body.kind ?? 'admin';
       if (kind === 'sdk' && role !== undefined && role !== 'reader') throw new HttpError(400, 'bad_request', 'SDK keys have no role: they only evaluate');
       const name = request.body.name ?? (kind === 'sdk' ? 'sdk key' : `${role ?? 'reader'} key`);
-      const created = await keys.create({ name, kind, role: role ?? 'reader', createdBy: request.principal?.name ?? 'anonymous' });
+      const created = await keys.create({ name, kind, role: role ?? 'reader', createdBy: actorOf(request.principal) });
       request.log.info({ keyId: created.key.id, kind, role: created.key.role }, 'API key created');
       reply.code(201).header('cache-control', 'no-store');
       return { ...created.key, secret: created.secret };
@@ -700,7 +712,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
-      const outcome = await keys.revoke(request.params.id, request.principal?.name ?? 'anonymous');
+      const outcome = await keys.revoke(request.params.id, actorOf(request.principal));
       if (outcome === 'missing') throw new HttpError(404, 'not_found', `no API key with id "${request.params.id}"`);
       if (outcome === 'config')
         throw new HttpError(409, 'configured_key', 'this key comes from the configuration (--admin-key, --sdk-key, VEXIL_*_KEYS): remove it there');
@@ -730,11 +742,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     '/admin/v1/evaluate',
     {
       config: { auth: 'reader' },
+      bodyLimit: Math.min(PLAYGROUND_BODY_LIMIT, app.initialConfig.bodyLimit ?? PLAYGROUND_BODY_LIMIT),
       schema: {
         tags: ['Admin'],
         summary: 'Playground: evaluate with an explanation',
         description:
-          'Evaluates `flag` (or every flag) for `context` with the reasoning trace (`explain`), as `vexil eval --explain` does. `definition` evaluates an unsaved flag instead of the stored one; `now` (ISO 8601 or Unix ms) sets the time.',
+          'Evaluates `flag` (or every flag) for `context` with the reasoning trace (`explain`), as `vexil eval --explain` does. `definition` evaluates an unsaved flag instead of the stored one; `now` (ISO 8601 or Unix ms) sets the time. ' +
+          `Limits (evaluation runs on the server's event loop): a body of at most ${PLAYGROUND_BODY_LIMIT / 1024} KiB (413), a context of at most ${PLAYGROUND_MAX_VALUES} values with lists of at most ${PLAYGROUND_MAX_ARRAY} items, and at most ${PLAYGROUND_MAX_ITERATION_NESTING} iterating JsonLogic operators nested in a definition's queries (400 \`playground_limit\`).`,
         body: {
           type: ['object', 'null'],
           properties: {
@@ -756,6 +770,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const body = request.body ?? {};
       const context = body.context ?? {};
+      checkPlaygroundContext(context);
+      if (body.definition !== undefined) checkPlaygroundDefinition(body.definition);
       let now: number | undefined;
       if (body.now !== undefined) {
         now = typeof body.now === 'number' ? body.now : Date.parse(body.now);

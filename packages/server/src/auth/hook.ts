@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { roleAtLeast, type KeyRing, type KeyRole, type Principal } from './keys.js';
 import { HttpError } from '../http/errors.js';
+import type { AuthFailureLimiter } from './failure-limiter.js';
 
 /**
  * What a route needs, set as `config.auth` on every route:
@@ -15,6 +16,8 @@ declare module 'fastify' {
     auth?: AuthRequirement;
     /** Accept the key as a `?key=` / `?apiKey=` query parameter (SSE: browsers cannot set headers on EventSource). */
     queryKey?: boolean;
+    /** Accept a stream token (`?token=`, see stream-token.ts) made for this purpose instead of a key. */
+    streamToken?: string;
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -45,6 +48,10 @@ export interface AuthHookOptions {
   keys: KeyRing;
   /** Evaluation routes (`sdk`) accept requests without a key. Default false. */
   openEvaluation?: boolean;
+  /** Failed authentications per address; none: unlimited. */
+  failures?: AuthFailureLimiter;
+  /** Called for each failed authentication (`rejected`) and each request refused for too many (`limited`). */
+  onFailure?: (outcome: 'rejected' | 'limited') => void;
 }
 
 /** One global `onRequest` hook that enforces each route's `config.auth`. */
@@ -58,22 +65,42 @@ export function registerAuth(app: FastifyInstance, options: AuthHookOptions): vo
     const needed = config?.auth ?? 'none';
     if (needed === 'none') return done();
     const secret = presentedKey(request, config?.queryKey === true);
-    if (secret === undefined) {
+    const token = secret === undefined && config?.streamToken ? (request.query as Record<string, unknown> | undefined)?.token : undefined;
+    if (secret === undefined && typeof token !== 'string') {
       if (needed === 'sdk' && options.openEvaluation) return done();
       return done(new HttpError(401, 'unauthorized', 'an API key is required: send it as X-API-Key or Authorization: Bearer <key>'));
+    }
+    // An address that failed too often is refused before its key is looked at (key guessing).
+    const retryAfter = options.failures?.retryAfter(request.ip);
+    if (retryAfter !== undefined) {
+      options.onFailure?.('limited');
+      return done(
+        new HttpError(429, 'too_many_auth_failures', `too many requests with an invalid API key from this address: retry in ${retryAfter} s`, undefined, {
+          'retry-after': String(retryAfter),
+        }),
+      );
+    }
+    const failed = (message: string): HttpError => {
+      options.failures?.fail(request.ip);
+      options.onFailure?.('rejected');
+      return new HttpError(401, 'unauthorized', message);
+    };
+    if (secret === undefined) {
+      const principal = keys.verifyStreamToken(token as string, config!.streamToken!);
+      return done(principal ? authorize(request, undefined, principal, needed) : failed('this stream token is not valid (expired, or its key was revoked): fetch a new stream URL'));
     }
     const principal = keys.authenticate(secret);
     if (principal) return done(authorize(request, secret, principal, needed));
     keys.authenticateFresh(secret).then(
-      (fresh) => done(fresh ? authorize(request, secret, fresh, needed) : new HttpError(401, 'unauthorized', 'this API key is not valid (unknown or revoked)')),
+      (fresh) => done(fresh ? authorize(request, secret, fresh, needed) : failed('this API key is not valid (unknown or revoked)')),
       (error: unknown) => done(error as Error),
     );
   });
 }
 
-function authorize(request: FastifyRequest, secret: string, principal: Principal, needed: AuthRequirement): HttpError | undefined {
+function authorize(request: FastifyRequest, secret: string | undefined, principal: Principal, needed: AuthRequirement): HttpError | undefined {
   request.principal = principal;
-  request.presentedKey = secret;
+  if (secret !== undefined) request.presentedKey = secret;
   if (needed === 'sdk') return undefined;
   if (principal.kind !== 'admin')
     return new HttpError(403, 'forbidden', 'an SDK key can only evaluate flags: this endpoint needs an admin key');

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore } from '@vexil/store';
 
 export type KeyKind = ApiKeyRecord['kind'];
@@ -49,10 +49,24 @@ export interface KeyRingOptions {
   refreshMs?: number;
 }
 
+/**
+ * Stream tokens are issued per window of this length and stay valid one more window (30 to 60 minutes): the same token
+ * for a whole window keeps the bulk answer's ETag stable.
+ */
+export const STREAM_TOKEN_WINDOW_SEC = 30 * 60;
+
 const ROLE_RANK: Record<KeyRole, number> = { reader: 0, editor: 1, admin: 2 };
 
 export function roleAtLeast(role: KeyRole, needed: KeyRole): boolean {
   return ROLE_RANK[role] >= ROLE_RANK[needed];
+}
+
+/**
+ * Who a write is recorded as in the audit log: the key's name and, since names need not be unique, its id
+ * (`ci deploy (3f1c…)`).
+ */
+export function actorOf(principal: Pick<Principal, 'id' | 'name'> | undefined): string {
+  return principal ? `${principal.name} (${principal.id})` : 'anonymous';
 }
 
 export function hashSecret(secret: string): string {
@@ -85,6 +99,7 @@ export class KeyRing {
   readonly #backing: ApiKeyStore;
   readonly #refreshMs: number;
   readonly #byHash = new Map<string, Entry>();
+  readonly #byId = new Map<string, Entry>();
   readonly #config: Entry[] = [];
   #stored: Entry[] = [];
   #lastMissRefresh = 0;
@@ -161,6 +176,35 @@ export class KeyRing {
     return this.authenticate(secret);
   }
 
+  /**
+   * A short-lived token standing for `principal`'s key, for URLs (the OFREP event stream advertised in bulk answers):
+   * never the secret itself. `<key id>.<expiry>.<HMAC of purpose, id and expiry keyed with the key's hash>`, so any
+   * server that knows the key can check it, and it stops working when the key is revoked or the token expires.
+   */
+  issueStreamToken(principal: Principal, purpose: string, nowMs = Date.now()): string | undefined {
+    const entry = this.#byId.get(principal.id);
+    if (!entry) return undefined;
+    const expires = (Math.floor(nowMs / 1000 / STREAM_TOKEN_WINDOW_SEC) + 2) * STREAM_TOKEN_WINDOW_SEC;
+    return `${Buffer.from(principal.id, 'utf8').toString('base64url')}.${expires}.${streamTokenMac(entry.hash, purpose, principal.id, expires)}`;
+  }
+
+  /** The key a stream token stands for, if the token is for `purpose`, unexpired, and its key still valid. */
+  verifyStreamToken(token: string, purpose: string, nowMs = Date.now()): Principal | undefined {
+    const parts = token.split('.');
+    if (parts.length !== 3 || !/^[0-9]{1,12}$/.test(parts[1]!)) return undefined;
+    const expires = Number(parts[1]);
+    const now = nowMs / 1000;
+    if (expires <= now || expires > now + 2 * STREAM_TOKEN_WINDOW_SEC) return undefined;
+    const id = Buffer.from(parts[0]!, 'base64url').toString('utf8');
+    const entry = this.#byId.get(id);
+    if (!entry) return undefined;
+    const expected = Buffer.from(streamTokenMac(entry.hash, purpose, id, expires));
+    const given = Buffer.from(parts[2]!);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const { name, kind, role } = entry.record;
+    return { id, name, kind, role };
+  }
+
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
@@ -213,11 +257,17 @@ export class KeyRing {
 
   #rebuild(): void {
     this.#byHash.clear();
+    this.#byId.clear();
     for (const entry of [...this.#config, ...this.#stored]) {
       if (entry.record.revokedAt || entry.hash.length !== 32) continue;
       this.#byHash.set(entry.record.hash.toLowerCase(), entry);
+      this.#byId.set(entry.record.id, entry);
     }
   }
+}
+
+function streamTokenMac(keyHash: Buffer, purpose: string, id: string, expires: number): string {
+  return createHmac('sha256', keyHash).update(`vexil-stream-token\n${purpose}\n${id}\n${expires}`).digest('base64url').slice(0, 32);
 }
 
 function info(entry: Entry): KeyInfo {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
+import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
 import type { NotifierTarget } from '../notify/notifier.js';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
@@ -58,6 +58,17 @@ export interface ServeConfig {
   notifiers: NotifierTarget[];
   /** False: this server sends no notifications (`--no-notify`, `VEXIL_NOTIFY=false`). */
   notify: boolean;
+  /** Proxies trusted to set the client address (`X-Forwarded-For`): `true`, or addresses and CIDR ranges. */
+  trustProxy?: boolean | string[];
+  /** Failed authentications per address and window; false: unlimited. */
+  authFailureLimit: RateLimitOptions | false;
+  streamsPerKey?: number;
+  streamsPerAddress?: number;
+  streamBacklogBytes?: number;
+  streamDrainTimeoutMs?: number;
+  contextSampleSize?: number;
+  contextSampleEntryBytes?: number;
+  contextSampleMaxBytes?: number;
   configFile?: string;
 }
 
@@ -81,6 +92,15 @@ const FILE_KEYS = [
   'examples',
   'notifiers',
   'notify',
+  'trustProxy',
+  'authFailureLimit',
+  'streamsPerKey',
+  'streamsPerAddress',
+  'streamBacklogBytes',
+  'streamDrainTimeoutMs',
+  'contextSampleSize',
+  'contextSampleEntryBytes',
+  'contextSampleMaxBytes',
 ] as const;
 
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
@@ -133,6 +153,14 @@ function rateLimitOf(value: unknown, name: string): RateLimitOptions | false | u
   }
   const perMinute = integer(value, name, 0, 1e12)!;
   return perMinute === 0 ? false : { max: perMinute, timeWindowMs: 60_000 };
+}
+
+/** `true`/`false`, or proxy addresses and CIDR ranges (a list, or comma separated). */
+function trustProxyOf(value: unknown, name: string): boolean | string[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && ['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'].includes(value.trim().toLowerCase())) return boolean(value, name);
+  return list(value, name);
 }
 
 function httpUrl(value: string, name: string): string {
@@ -289,6 +317,21 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   ].map((target) => (target.kind === 'webhook' && target.secret === undefined && secret !== undefined ? { ...target, secret } : target));
   const notify = (cli.notify === false ? false : undefined) ?? boolean(env.VEXIL_NOTIFY, 'VEXIL_NOTIFY') ?? boolean(file.notify, 'notify') ?? true;
 
+  // Limits: the environment over the config file.
+  const limit = (envName: string, fileName: (typeof FILE_KEYS)[number], min: number, max: number): number | undefined =>
+    integer(env[envName], envName, min, max) ?? integer(file[fileName], fileName, min, max);
+  const trustProxy = trustProxyOf(env.VEXIL_TRUST_PROXY, 'VEXIL_TRUST_PROXY') ?? trustProxyOf(file.trustProxy, 'trustProxy');
+  const authFailureLimit = rateLimitOf(env.VEXIL_AUTH_FAILURE_LIMIT, 'VEXIL_AUTH_FAILURE_LIMIT') ?? rateLimitOf(file.authFailureLimit, 'authFailureLimit');
+  const limits = {
+    streamsPerKey: limit('VEXIL_STREAMS_PER_KEY', 'streamsPerKey', 1, 1e9),
+    streamsPerAddress: limit('VEXIL_STREAMS_PER_ADDRESS', 'streamsPerAddress', 1, 1e9),
+    streamBacklogBytes: limit('VEXIL_STREAM_BACKLOG_BYTES', 'streamBacklogBytes', 1024, 1024 ** 3),
+    streamDrainTimeoutMs: limit('VEXIL_STREAM_DRAIN_TIMEOUT_MS', 'streamDrainTimeoutMs', 100, 3_600_000),
+    contextSampleSize: limit('VEXIL_CONTEXT_SAMPLE_SIZE', 'contextSampleSize', 0, 1_000_000),
+    contextSampleEntryBytes: limit('VEXIL_CONTEXT_SAMPLE_ENTRY_BYTES', 'contextSampleEntryBytes', 0, 1024 ** 3),
+    contextSampleMaxBytes: limit('VEXIL_CONTEXT_SAMPLE_MAX_BYTES', 'contextSampleMaxBytes', 0, 1024 ** 3),
+  };
+
   const config: ServeConfig = {
     store,
     storeSource,
@@ -303,6 +346,9 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     examples,
     notifiers,
     notify,
+    authFailureLimit: authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT,
+    ...(trustProxy !== undefined ? { trustProxy } : {}),
+    ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),

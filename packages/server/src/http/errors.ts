@@ -117,7 +117,7 @@ function normalise(error: unknown): Normalised {
   const status = typeof fastifyError?.statusCode === 'number' ? fastifyError.statusCode : 500;
   switch (fastifyError?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'payload_too_large', message: 'the request body is too large' };
+      return { status: 413, code: 'payload_too_large', message: 'the request body is larger than the limit (VEXIL_BODY_LIMIT, 1 MiB by default; 64 KiB for the admin playground)' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, code: 'unsupported_media_type', message: fastifyError.message };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

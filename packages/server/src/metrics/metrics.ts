@@ -22,6 +22,8 @@ export class ServerMetrics {
   readonly sseClients: Gauge<'stream'>;
   readonly collectedEvents: Counter<'kind'>;
   readonly notifications: Counter<'target' | 'outcome'>;
+  readonly authFailures: Counter<'outcome'>;
+  readonly streamRefusals: Counter<'stream' | 'reason'>;
 
   constructor(holder: SnapshotHolder, options: { defaultMetrics?: boolean; sourceProblems?: SourceProblems } = {}) {
     const registry = this.registry;
@@ -63,6 +65,20 @@ export class ServerMetrics {
       name: 'vexil_notifications_total',
       help: 'Flag change notifications, by target and outcome (sent, retry, failed after the retries, dropped from a full queue).',
       labelNames: ['target', 'outcome'] as const,
+      registers: [registry],
+    });
+    this.authFailures = new Counter({
+      name: 'vexil_auth_failures_total',
+      help: 'Requests with an unknown or revoked API key (outcome rejected: 401), and requests refused because their address failed too often (outcome limited: 429).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    this.authFailures.inc({ outcome: 'rejected' }, 0);
+    this.authFailures.inc({ outcome: 'limited' }, 0);
+    this.streamRefusals = new Counter({
+      name: 'vexil_stream_refusals_total',
+      help: 'Event streams refused (reason key or address: over the connection cap, 429) or dropped (reason slow: a client that did not read its backlog), by stream.',
+      labelNames: ['stream', 'reason'] as const,
       registers: [registry],
     });
     this.#httpDuration = new Histogram({

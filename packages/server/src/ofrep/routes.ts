@@ -78,7 +78,12 @@ const eventStreamSchema = {
   type: 'object',
   properties: {
     type: { type: 'string', description: 'Always `sse`.' },
-    url: { type: 'string', format: 'uri', description: 'The change stream of this server, with the key of the request in `?key=`.' },
+    url: {
+      type: 'string',
+      format: 'uri',
+      description:
+        'The change stream of this server (from `--public-url`, a trusted proxy\'s forwarded host, or the address the request reached; never the `Host` header), with a short-lived stream token for the key of the request in `?token=` (valid 30 to 60 minutes, and no longer once the key is revoked); never the key itself.',
+    },
     inactivityDelaySec: { type: 'integer', minimum: 1 },
   },
   required: ['type', 'url'],
@@ -143,10 +148,24 @@ function invalidFlag(snapshot: Snapshot, key: string): OfrepFailure | undefined 
   return { key, errorCode: 'PARSE_ERROR', errorDetails: `flag "${key}" is invalid: ${problems.map(formatProblem).join('; ')}` };
 }
 
-/** The absolute URL of this server, for the stream URL advertised in bulk responses. */
+/** What the stream tokens of the OFREP event stream are for (a token for one use is no good for another). */
+export const OFREP_EVENTS_TOKEN = 'ofrep-events';
+
+/**
+ * The absolute URL of this server, for the stream URL advertised in bulk responses: `publicUrl` when configured; the
+ * origin a trusted proxy forwarded (`X-Forwarded-Host`, honoured by Fastify only from `trustProxy` peers); else the
+ * address the request reached (the socket's local address), never the request's `Host` header, which the caller
+ * chooses.
+ */
 export function baseUrl(request: FastifyRequest, publicUrl: string | undefined): string {
   if (publicUrl) return publicUrl.replace(/\/+$/, '');
-  return `${request.protocol}://${request.host}`;
+  if (request.headers['x-forwarded-host'] !== undefined && request.host !== request.headers.host) return `${request.protocol}://${request.host}`;
+  const socket = request.raw.socket;
+  let address = socket?.localAddress ?? '127.0.0.1';
+  if (address.startsWith('::ffff:')) address = address.slice('::ffff:'.length);
+  const host = address.includes(':') ? `[${address}]` : address;
+  const protocol = (socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
+  return `${protocol}://${host}${socket?.localPort ? `:${socket.localPort}` : ''}`;
 }
 
 export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -272,8 +291,9 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         withInvalid = true;
       }
       if (withInvalid) flags.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const secret = request.presentedKey;
-      const url = `${baseUrl(request, ctx.publicUrl)}/ofrep/v1/events${secret ? `?key=${encodeURIComponent(secret)}` : ''}`;
+      // No secret in a URL: a short-lived token bound to the key (it stops working when the key is revoked).
+      const token = request.principal ? ctx.keys.issueStreamToken(request.principal, OFREP_EVENTS_TOKEN) : undefined;
+      const url = `${baseUrl(request, ctx.publicUrl)}/ofrep/v1/events${token ? `?token=${encodeURIComponent(token)}` : ''}`;
       const json = JSON.stringify({ flags, eventStreams: [{ type: 'sse', url, inactivityDelaySec: ctx.inactivityDelaySec }] });
       // The revision, the context (so that another context never gets a 304, even with the same result) and the answer.
       const digest = createHash('sha256').update(canonicalJson(context)).update('\u0000').update(json).digest('base64url');
@@ -342,13 +362,13 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     '/ofrep/v1/events',
     {
       exposeHeadRoute: false,
-      config: { auth: 'sdk', queryKey: true, rateLimit: false, produces: 'text/event-stream' },
+      config: { auth: 'sdk', queryKey: true, streamToken: OFREP_EVENTS_TOKEN, rateLimit: false, produces: 'text/event-stream' },
       schema: {
         tags: ['OFREP'],
         summary: 'Flag change notifications (OFREP SSE)',
         description:
-          'Server-sent events: `event: message` with data `{"type":"refetchEvaluation","etag":"<revision>","lastModified":<unix seconds>}` whenever flags change (id: the revision); comment heartbeats in between. A `Last-Event-ID` other than the current revision gets one `refetchEvaluation` at once. The key may be given as `?key=` because browsers cannot set headers on EventSource.',
-        querystring: { type: 'object', properties: { key: { type: 'string' } }, additionalProperties: true },
+          'Server-sent events: `event: message` with data `{"type":"refetchEvaluation","etag":"<revision>","lastModified":<unix seconds>}` whenever flags change (id: the revision); comment heartbeats in between. A `Last-Event-ID` other than the current revision gets one `refetchEvaluation` at once. The URL advertised in bulk answers carries a stream token (`?token=`); a key may also be given as `?key=` because browsers cannot set headers on EventSource.',
+        querystring: { type: 'object', properties: { key: { type: 'string' }, token: { type: 'string' } }, additionalProperties: true },
       },
     },
     (request: FastifyRequest, reply: FastifyReply) => {

@@ -64,11 +64,18 @@ export interface CollectorOptions {
   file?: string;
   /** At most this many flag × variation (plus metric) series are kept. Default 10,000. */
   maxSeries?: number;
+  /**
+   * At most this many of those series are created by one sender (an API key, or an address without one), so that one
+   * key cannot fill the table for everyone. Default: a tenth of `maxSeries`.
+   */
+  maxSeriesPerSender?: number;
   onExposure?: (flag: string, variation: string, count: number) => void;
   onEvent?: (kind: 'feature' | 'tracking' | 'invalid') => void;
 }
 
 const MAX_LABEL = 256;
+/** Senders whose series are counted one by one; later ones share one quota. */
+const MAX_SENDERS = 10_000;
 /** The largest `count` one feature event may carry (so that counters stay exact integers). */
 const MAX_COUNT = 1_000_000_000;
 
@@ -80,6 +87,10 @@ export class EventCollector {
   readonly #flags = new Map<string, Map<string, VariationCount>>();
   readonly #metrics = new Map<string, MetricAggregate>();
   readonly #maxSeries: number;
+  readonly #maxSeriesPerSender: number;
+  /** Series created per sender (bounded: past MAX_SENDERS, new senders share one quota). */
+  readonly #seriesBySender = new Map<string, number>();
+  #sender = '';
   readonly #options: CollectorOptions;
   #series = 0;
   #received = 0;
@@ -91,6 +102,7 @@ export class EventCollector {
   constructor(options: CollectorOptions = {}) {
     this.#options = options;
     this.#maxSeries = options.maxSeries ?? 10_000;
+    this.#maxSeriesPerSender = options.maxSeriesPerSender ?? Math.max(1, Math.floor(this.#maxSeries / 10));
     if (options.file) {
       mkdirSync(dirname(options.file), { recursive: true });
       this.#file = createWriteStream(options.file, { flags: 'a' });
@@ -98,8 +110,12 @@ export class EventCollector {
     }
   }
 
-  /** Ingests one batch; `meta` replaces each feature event's `metadata`, as GO Feature Flag does. Returns the count. */
-  ingest(events: unknown[], meta: Record<string, unknown> | undefined): number {
+  /**
+   * Ingests one batch; `meta` replaces each feature event's `metadata`, as GO Feature Flag does. `sender` (the key id,
+   * or the address) is who the per-sender series quota is counted against. Returns the count.
+   */
+  ingest(events: unknown[], meta: Record<string, unknown> | undefined, sender = ''): number {
+    this.#sender = this.#seriesBySender.has(sender) || this.#seriesBySender.size < MAX_SENDERS ? sender : '\u0000others';
     const lines: string[] = [];
     for (const raw of events) {
       this.#received++;
@@ -134,18 +150,28 @@ export class EventCollector {
     return new Promise((resolve) => file.end(() => resolve()));
   }
 
+  /** No new series: the table is full, or the current sender used its quota. */
+  #full(): boolean {
+    return this.#series >= this.#maxSeries || (this.#seriesBySender.get(this.#sender) ?? 0) >= this.#maxSeriesPerSender;
+  }
+
+  #newSeries(): void {
+    this.#series++;
+    this.#seriesBySender.set(this.#sender, (this.#seriesBySender.get(this.#sender) ?? 0) + 1);
+  }
+
   #countFeature(event: FeatureEvent): void {
     const variation = (event.variation ?? 'SdkDefault').slice(0, MAX_LABEL);
     let variations = this.#flags.get(event.key);
     if (!variations) {
-      if (this.#series >= this.#maxSeries) return void this.#overflow++;
+      if (this.#full()) return void this.#overflow++;
       variations = new Map();
       this.#flags.set(event.key, variations);
     }
     let count = variations.get(variation);
     if (!count) {
-      if (this.#series >= this.#maxSeries) return void this.#overflow++;
-      this.#series++;
+      if (this.#full()) return void this.#overflow++;
+      this.#newSeries();
       count = { count: 0, lastSeen: 0 };
       variations.set(variation, count);
     }
@@ -158,8 +184,8 @@ export class EventCollector {
   #countTracking(event: TrackingEvent): void {
     let aggregate = this.#metrics.get(event.key);
     if (!aggregate) {
-      if (this.#series >= this.#maxSeries) return void this.#overflow++;
-      this.#series++;
+      if (this.#full()) return void this.#overflow++;
+      this.#newSeries();
       aggregate = { count: 0, valueCount: 0, sum: 0, sumOfSquares: 0, lastSeen: 0 };
       this.#metrics.set(event.key, aggregate);
     }

@@ -275,7 +275,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const events = request.body?.events;
       if (!Array.isArray(events)) throw new HttpError(400, 'bad_request', COLLECTOR_INVALID);
       const meta = request.body?.meta;
-      return { ingestedContentCount: collector.ingest(events, isObject(meta) ? meta : undefined) };
+      return { ingestedContentCount: collector.ingest(events, isObject(meta) ? meta : undefined, request.principal?.id ?? request.ip) };
     },
   );
 
