@@ -65,6 +65,7 @@ local STRIDE = 4
 
 -- 1. Check every precondition before changing anything.
 local currents = {}
+local bases = {}
 for i = 1, n do
   local base = 6 + (i - 1) * STRIDE
   local op, key, expected = ARGV[base + 1], ARGV[base + 2], ARGV[base + 4]
@@ -76,6 +77,13 @@ for i = 1, n do
   if expected ~= '' and tonumber(expected) ~= current then return {'conflict', i, current} end
   if op == 'delete' and not metaRaw and redis.call('EXISTS', KEYS[7 + i]) == 0 then return {'notfound', i, 0} end
   currents[i] = current
+  -- Versions never repeat for a key: a flag created again counts on from its tombstone's version, so a client
+  -- holding a version of the deleted flag gets a conflict instead of overwriting the new one.
+  bases[i] = current
+  if op == 'put' and not metaRaw then
+    local tombstone = decode(redis.call('HGET', DELETED, key))
+    if tombstone and tonumber(tombstone.version) and tonumber(tombstone.version) > current then bases[i] = tonumber(tombstone.version) end
+  end
 end
 
 -- 2. One clock (the server's) and one counter for everyone.
@@ -98,7 +106,7 @@ for i = 1, n do
   local before = redis.call('GET', target)
   do
     rev = rev + 1
-    local version = currents[i] + 1
+    local version = bases[i] + 1
     local action, event
     local jkey = cjson.encode(key)
     if op == 'put' then

@@ -378,7 +378,7 @@ export class SqlFlagStore implements FlagStore {
           action: current ? 'update' : 'create',
           definition: flag,
           before: current ? current.definition : null,
-          version: currentVersion + 1,
+          version: (current ? currentVersion : await this.#lastVersions(tx, [key]).then((last) => last.get(key) ?? 0)) + 1,
           revision,
         };
         await this.#apply(tx, [change], options, revision);
@@ -456,6 +456,20 @@ export class SqlFlagStore implements FlagStore {
     );
     if (!row) throw new Error(`${this.schema}.state has no revision row`);
     return int(row.revision) - count + 1;
+  }
+
+  /**
+   * The last version each key had, from the audit log (which keeps deleted flags' last entries): a flag created again
+   * counts on from there, so versions never repeat for a key and a stale `expectedVersion` of a deleted flag is a
+   * conflict, never an overwrite of the new flag.
+   */
+  async #lastVersions(tx: SqlQueryable, keys: string[]): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map();
+    const rows = await tx.query<{ key: string; version: number | string }>(
+      `SELECT key, max(version) AS version FROM ${this.#s}.audit WHERE key IN (SELECT jsonb_array_elements_text($1::text::jsonb)) AND action <> 'segments' GROUP BY key`,
+      [JSON.stringify(keys)],
+    );
+    return new Map(rows.map((row) => [row.key, int(row.version)]));
   }
 
   /** The flag as stored now (read after taking the write lock), with the segments to validate against. */
@@ -806,11 +820,12 @@ export class SqlFlagStore implements FlagStore {
         const segmentsRevision = segmentsChanged ? ++revision : 0;
         const current = new Map(rows.map((row) => [row.key, row]));
         const changes: PendingChange[] = [];
+        const created = await this.#lastVersions(tx, Object.keys(doc.flags).filter((key) => !current.has(key)));
         for (const key of Object.keys(doc.flags).sort()) {
           const flag = doc.flags[key]!.flag;
           const existing = current.get(key);
           if (existing && canonicalJson(JSON.parse(existing.definition)) === canonicalJson(flag)) continue;
-          const version = existing ? int(existing.version) + 1 : 1;
+          const version = existing ? int(existing.version) + 1 : (created.get(key) ?? 0) + 1;
           changes.push({ key, action: existing ? 'update' : 'create', definition: flag, before: existing?.definition ?? null, version, revision: ++revision });
         }
         for (const [key, existing] of [...current].sort(([a], [b]) => (a < b ? -1 : 1))) {
