@@ -97,6 +97,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${port}`;
     const ctx = app.vexil;
+    // An embedded store's lock names this server, so another process on the folder is told to write through it.
+    await store.advertise?.({ url, command: 'vexil serve' }).catch(() => undefined);
 
     const lines: string[] = [];
     if (ctx.generatedKeys.admin) {

@@ -148,5 +148,10 @@ export interface FlagStore {
   readonly apiKeys?: ApiKeyStore;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
+  /**
+   * Embedded stores on disk: records where the owning process serves (its URL) in the folder's lock, so that another
+   * process trying to open the store is told where to send its writes instead.
+   */
+  advertise?(details: { url?: string; command?: string }): Promise<void>;
   close(): Promise<void>;
 }

@@ -846,6 +846,10 @@ export class SqlFlagStore implements FlagStore {
     await this.#run(() => this.#driver.query('SELECT 1'));
   }
 
+  async advertise(details: { url?: string; command?: string }): Promise<void> {
+    await this.#driver.advertise?.(details);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
