@@ -118,6 +118,12 @@ export interface ApiKeyStore {
   revoke(id: string, actor: string): Promise<boolean>;
 }
 
+/** See `FlagStore.identity()`. */
+export interface StoreIdentity {
+  instanceId?: string;
+  revision: number;
+}
+
 export interface FlagStore {
   /** What kind of store this is, for logs and health (`file`, `pglite`, `postgres`, `redis`). */
   readonly kind: string;
@@ -148,6 +154,13 @@ export interface FlagStore {
   readonly apiKeys?: ApiKeyStore;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
+  /**
+   * The data's identity and revision as the backend holds them now (never cached), and `instanceId` updated to it.
+   * Readers compare them with what they have seen to notice a store that went back in time: a new instance id (the
+   * data was recreated: Redis restarted empty, the prefix's keys deleted, the schema dropped and created again) or a
+   * revision lower than one already seen (restored from a backup). Rejects when the backend does not answer.
+   */
+  identity?(): Promise<StoreIdentity>;
   /**
    * Embedded stores on disk: records where the owning process serves (its URL) in the folder's lock, so that another
    * process trying to open the store is told where to send its writes instead.

@@ -11,6 +11,7 @@ import type {
   FlagList,
   FlagSnapshotDocument,
   FlagStore,
+  StoreIdentity,
   StoredFlag,
   WatchOptions,
   WriteOptions,
@@ -775,6 +776,19 @@ export class RedisFlagStore implements FlagStore {
 
   async ping(): Promise<void> {
     await this.call(() => this.client.ping());
+  }
+
+  /**
+   * The prefix's instance id (created again, as at open, when the prefix's keys were deleted: a new id then says the
+   * data is new) and its revision, read now.
+   */
+  async identity(): Promise<StoreIdentity> {
+    const [id, revision] = await this.call(async () => [
+      await this.evalScript(INSTANCE, [this.keys.instance], [randomUUID()]),
+      await this.client.get(this.keys.revision),
+    ]);
+    if (typeof id === 'string') this.instance = id;
+    return { ...(typeof id === 'string' ? { instanceId: id } : {}), revision: Number(revision ?? 0) || 0 };
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import type {
   FlagSnapshotDocument,
   FlagStore,
   StoredFlag,
+  StoreIdentity,
   WatchOptions,
   WriteOptions,
   WriteResult,
@@ -182,9 +183,13 @@ export class SqlFlagStore implements FlagStore {
   readonly schema: string;
   /**
    * The schema's random id (the one-row table `instance`, created by migration 3 together with the schema): the same
-   * for every store opened on this schema, new when the schema is dropped and created again. Read once, at open.
+   * for every store opened on this schema, new when the schema is dropped and created again. Read at open, and again
+   * by every `identity()`.
    */
-  readonly instanceId: string;
+  get instanceId(): string {
+    return this.#instanceId;
+  }
+  #instanceId: string;
   /**
    * API keys shared by every server on this database (the table `api_keys`; hashes of secrets only). Creating or
    * revoking a key does not bump the store revision and is not written to the audit log: that log is also the change
@@ -214,7 +219,7 @@ export class SqlFlagStore implements FlagStore {
     this.#driver = driver;
     this.kind = driver.kind;
     this.schema = schema;
-    this.instanceId = instanceId;
+    this.#instanceId = instanceId;
     this.#s = `"${schema}"`;
     this.#channel = `${schema}_changes`;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
@@ -844,6 +849,17 @@ export class SqlFlagStore implements FlagStore {
 
   async ping(): Promise<void> {
     await this.#run(() => this.#driver.query('SELECT 1'));
+  }
+
+  async identity(): Promise<StoreIdentity> {
+    const [row] = await this.#run(() =>
+      this.#driver.query<{ instance_id: string | null; revision: string | null }>(
+        `SELECT (SELECT instance_id FROM ${this.#s}.instance WHERE id = 1) AS instance_id,
+                (SELECT revision FROM ${this.#s}.state WHERE id = 1) AS revision`,
+      ),
+    );
+    if (typeof row?.instance_id === 'string') this.#instanceId = row.instance_id;
+    return { instanceId: row?.instance_id ?? undefined, revision: int(row?.revision ?? 0) };
   }
 
   async advertise(details: { url?: string; command?: string }): Promise<void> {
