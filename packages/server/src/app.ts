@@ -152,6 +152,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       notifier.attach(holder);
     }
     const sse = new SseHub({ heartbeatMs: options.heartbeatMs ?? 15_000, gauge: metrics.sseClients });
+    // A revoked key (here or on another server: it arrives on the store's notification channel) streams no more.
+    keys.onRevoked((id) => {
+      const closed = sse.closeKey(id);
+      if (closed > 0) app.log.info({ key: id, streams: closed }, 'API key revoked: its event streams were closed');
+    });
 
     if (options.storeId !== undefined && !isStoreId(options.storeId))
       throw new TypeError(`storeId "${options.storeId}": use 1 to 64 letters, digits, "_", "." or "-"`);

@@ -110,12 +110,23 @@ export interface ApiKeyRecord {
   revokedAt?: string;
 }
 
+/**
+ * A key change announced to every process on the same backend: `revoked` (that key must stop working now: refuse it,
+ * end its open streams), or `resync` (the announcements may have been missed, e.g. after a reconnection: re-read).
+ */
+export type ApiKeyChange = { type: 'revoked'; id: string } | { type: 'resync' };
+
 /** Optional capability of writable stores: API keys shared by every server on the same backend. */
 export interface ApiKeyStore {
   list(): Promise<ApiKeyRecord[]>;
   create(record: ApiKeyRecord): Promise<void>;
-  /** Marks the key revoked (kept for the audit trail). Resolves false when no such key exists. */
+  /** Marks the key revoked (kept for the audit trail), and announces it (`onChange`). Resolves false when no such key exists. */
   revoke(id: string, actor: string): Promise<boolean>;
+  /**
+   * Key changes from every process, as they happen, on the store's notification channel (PostgreSQL NOTIFY, Redis
+   * pub/sub, in-process for PGlite), beside its flag change feed. Returns a function that stops listening.
+   */
+  onChange?(listener: (change: ApiKeyChange) => void): () => void;
 }
 
 /** See `FlagStore.identity()`. */

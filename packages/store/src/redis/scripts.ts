@@ -167,7 +167,8 @@ return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[3]), redis.call('GET'
 `;
 
 /**
- * Revokes an API key: sets `revokedAt` unless already set. KEYS: 1 API key hash. ARGV: 1 id, 2 ISO time.
+ * Revokes an API key: sets `revokedAt` unless already set, and announces the revocation on the key channel (every
+ * server ends the key's streams and refuses it at once). KEYS: 1 API key hash. ARGV: 1 id, 2 ISO time, 3 key channel.
  * Returns 0 when there is no such key, 1 otherwise.
  */
 export const REVOKE_API_KEY = `
@@ -179,6 +180,7 @@ if not record.revokedAt then
   record.revokedAt = ARGV[2]
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 end
+redis.call('PUBLISH', ARGV[3], cjson.encode({type = 'revoked', id = ARGV[1]}))
 return 1
 `;
 

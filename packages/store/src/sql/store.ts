@@ -2,6 +2,7 @@ import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
 import { SEGMENTS_KEY } from '@vexil/core';
 import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreValidationError } from '../errors.js';
 import type {
+  ApiKeyChange,
   ApiKeyRecord,
   ApiKeyStore,
   AuditEntry,
@@ -211,6 +212,9 @@ export class SqlFlagStore implements FlagStore {
   /** Bumped whenever the notification channel is (re)established: changes may have been missed before it. */
   #subscriptions = 0;
   readonly #wakers = new Set<() => void>();
+  readonly #keyListeners = new Set<(change: ApiKeyChange) => void>();
+  #keyListening: Promise<void> | undefined;
+  #keyUnlisten: (() => Promise<void>) | undefined;
   /** Stored definitions (by key, as text) known to pass validation with the segments of `#validSignature`. */
   readonly #valid = new Map<string, string>();
   #validSignature = '';
@@ -227,6 +231,7 @@ export class SqlFlagStore implements FlagStore {
       list: () => this.#listApiKeys(),
       create: (record) => this.#createApiKey(record),
       revoke: (id, actor) => this.#revokeApiKey(id, actor),
+      onChange: (listener) => this.#onKeyChange(listener),
     };
   }
 
@@ -721,19 +726,64 @@ export class SqlFlagStore implements FlagStore {
     });
   }
 
-  /** Marks the key revoked, once: revoking it again keeps the first time and actor. False when there is no such key. */
+  /**
+   * Marks the key revoked, once: revoking it again keeps the first time and actor. False when there is no such key.
+   * The revocation is announced in the same transaction (NOTIFY on `<schema>_keys`), so every server hears of it once
+   * it is committed.
+   */
   async #revokeApiKey(id: string, actor: string): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError('revoke: the key id must be a string');
     const rows = await this.#run(() =>
-      this.#driver.query(
-        `UPDATE ${this.#s}.api_keys
-         SET revoked_at = COALESCE(revoked_at, date_trunc('milliseconds', now())),
-             revoked_by = CASE WHEN revoked_at IS NULL THEN $2::text ELSE revoked_by END
-         WHERE id = $1::text RETURNING id`,
-        [id, typeof actor === 'string' ? actor : null],
-      ),
+      this.#driver.transaction(async (tx) => {
+        const updated = await tx.query(
+          `UPDATE ${this.#s}.api_keys
+           SET revoked_at = COALESCE(revoked_at, date_trunc('milliseconds', now())),
+               revoked_by = CASE WHEN revoked_at IS NULL THEN $2::text ELSE revoked_by END
+           WHERE id = $1::text RETURNING id`,
+          [id, typeof actor === 'string' ? actor : null],
+        );
+        if (updated.length > 0)
+          await tx.query(`SELECT pg_notify($1::text, $2::text)`, [this.#keyChannel, JSON.stringify({ type: 'revoked', id })]);
+        return updated;
+      }),
     );
     return rows.length > 0;
+  }
+
+  get #keyChannel(): string {
+    return `${this.schema}_keys`;
+  }
+
+  /** Key changes announced by any process (see `ApiKeyStore.onChange`), over one LISTEN shared by every listener. */
+  #onKeyChange(listener: (change: ApiKeyChange) => void): () => void {
+    this.#keyListeners.add(listener);
+    this.#keyListening ??= this.#driver
+      .listen(this.#keyChannel, {
+        onNotify: (payload) => {
+          let change: ApiKeyChange = { type: 'resync' };
+          try {
+            const value = JSON.parse(payload) as { type?: unknown; id?: unknown };
+            if (value.type === 'revoked' && typeof value.id === 'string') change = { type: 'revoked', id: value.id };
+          } catch {
+            // not ours: re-read
+          }
+          for (const each of [...this.#keyListeners]) each(change);
+        },
+        // (Re)subscribed: announcements may have been missed while not listening.
+        onReady: () => {
+          for (const each of [...this.#keyListeners]) each({ type: 'resync' });
+        },
+      })
+      .then(
+        (unlisten) => {
+          if (this.#closed) void unlisten().catch(() => undefined);
+          else this.#keyUnlisten = unlisten;
+        },
+        () => {
+          this.#keyListening = undefined;
+        },
+      );
+    return () => void this.#keyListeners.delete(listener);
   }
 
   // ---- audit, snapshots, health ----------------------------------------------------------------------------------
@@ -872,6 +922,8 @@ export class SqlFlagStore implements FlagStore {
     this.#wake();
     await this.#listening;
     await this.#unlisten?.().catch(() => undefined);
+    await this.#keyListening;
+    await this.#keyUnlisten?.().catch(() => undefined);
     await this.#driver.close();
   }
 
