@@ -82,6 +82,8 @@ async function revocationEndsStreamsEverywhere(storeUrl: string): Promise<void> 
 }
 
 describe('a revoked key stops streaming on every server', { timeout: 120_000 }, () => {
+  test('two servers over one embedded store (in-process notifications)', () => revocationEndsStreamsEverywhere(`pglite:memory:${uniqueId('revoke')}`));
+
   test('two servers over one Redis', async () => {
     const prefix = `${uniqueId('vexil-test-revoke')}:`;
     try {
