@@ -160,10 +160,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     if (options.storeId !== undefined && !isStoreId(options.storeId))
       throw new TypeError(`storeId "${options.storeId}": use 1 to 64 letters, digits, "_", "." or "-"`);
+    const initialStoreId = options.storeId ?? storeIdentity(store, options.storeUrl);
     const ctx: ServerContext = {
       store,
       holder,
-      storeId: options.storeId ?? storeIdentity(store, options.storeUrl),
+      // Follows the store's instance id once a reset is noticed (a new id), so that stream clients resuming with an
+      // event id of the data before the reset get the whole new state.
+      get storeId(): string {
+        const kept = store.instanceId;
+        return options.storeId === undefined && typeof kept === 'string' && isStoreId(kept) ? kept : initialStoreId;
+      },
       streamResumeWaitMs: options.streamResumeWaitMs ?? 1000,
       adminPage: undefined,
       keys,

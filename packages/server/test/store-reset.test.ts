@@ -58,7 +58,7 @@ describe('a store that goes back in time is noticed and re-read', { timeout: 120
       assert.equal(await resets(base), 0);
 
       const stream = await SseReader.open(`${base}/v1/stream?key=${SDK}`);
-      await stream.waitFor((event) => event.event === 'snapshot');
+      const firstSnapshot = await stream.waitFor((event) => event.event === 'snapshot');
       const before = stream.events.length;
 
       await deletePrefix();
@@ -72,6 +72,15 @@ describe('a store that goes back in time is noticed and re-read', { timeout: 120
       const resent = await stream.waitFor((event) => event.event === 'snapshot', 15_000, before);
       assert.deepEqual(Object.keys(JSON.parse(resent.data).flags), ['after-reset']);
       stream.close();
+      // Event ids name the new data: a client resuming with an id from before the reset gets the whole state, even
+      // when the new data has reached that revision number.
+      const [oldStoreId] = firstSnapshot.id!.split(':');
+      const [newStoreId, newRevision] = resent.id!.split(':');
+      assert.notEqual(newStoreId, oldStoreId);
+      const resumed = await SseReader.open(`${base}/v1/stream?key=${SDK}&lastEventId=${oldStoreId}:${newRevision}`);
+      const resumedSnapshot = await resumed.waitFor((event) => event.event === 'snapshot', 15_000);
+      assert.deepEqual(Object.keys(JSON.parse(resumedSnapshot.data).flags), ['after-reset']);
+      resumed.close();
       const health = (await (await fetch(`${base}/health`)).json()) as { status: string };
       assert.equal(health.status, 'ok');
 
