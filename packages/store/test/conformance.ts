@@ -217,6 +217,20 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory, o
         assert.equal(new Set(versions).size, versions.length, `audit versions are all different: ${versions.join(', ')}`);
       }));
 
+    it('identity() reads the instance id and the revision from the backend, now', () =>
+      withStores(async (store, second) => {
+        assert.ok(store.identity, 'a writable store tells its identity (to notice a reset)');
+        const before = await store.identity();
+        assert.equal(before.instanceId, store.instanceId);
+        assert.equal(before.revision, await revisionOf(store));
+        const other = await second();
+        await other.put('f', boolFlag(), by);
+        const after = await store.identity();
+        assert.equal(after.revision, before.revision + 1, 'a write by another instance is seen at once');
+        assert.equal(after.instanceId, before.instanceId);
+        assert.equal((await other.identity!()).instanceId, before.instanceId, 'every instance on the same data reads the same id');
+      }));
+
     it('lists every flag with its version, and the store revision', () =>
       withStores(async (store) => {
         const empty = await store.list();
