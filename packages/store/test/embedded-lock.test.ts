@@ -45,6 +45,21 @@ describe('embedded store lock', () => {
     assert.equal(existsSync(join(folder, LOCK_FILE)), false, 'released on close');
   });
 
+  it('a process that exits without closing its store (process.exit) leaves no lock; one killed leaves one that is taken over', () => {
+    const folder = join(dir, 'exit');
+    const run = (code: string) =>
+      spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', cwd: import.meta.dirname });
+    const exited = run(`import { openStore } from '@vexil/store'; await openStore(${JSON.stringify(`pglite:${folder}`)}); process.exit(0);`);
+    assert.equal(exited.status, 0, exited.stderr);
+    assert.equal(existsSync(join(folder, LOCK_FILE)), false);
+    const killed = run(`import { openStore } from '@vexil/store'; await openStore(${JSON.stringify(`pglite:${folder}`)}); process.kill(process.pid, 'SIGKILL');`);
+    assert.equal(killed.signal, 'SIGKILL');
+    assert.ok(existsSync(join(folder, LOCK_FILE)), 'kill -9 leaves its lock');
+    const next = run(`import { openStore } from '@vexil/store'; const s = await openStore(${JSON.stringify(`pglite:${folder}`)}); await s.put('f', { variations: { a: true }, defaultRule: { variation: 'a' } }, { actor: 't' }); await s.close(); console.log('ok');`);
+    assert.equal(next.status, 0, next.stderr);
+    assert.match(next.stdout, /ok/);
+  });
+
   it('stores opened on one folder in one process share the database and the lock, released with the last', async () => {
     const url = `pglite:${join(dir, 'shared')}`;
     const first = await openStore(url);

@@ -21,13 +21,19 @@ export class EmbeddedStoreLock {
   readonly dataDir: string;
   #owner: EmbeddedStoreOwner;
   #released = false;
-  readonly #onExit = (): void => this.#releaseSync();
 
   private constructor(dataDir: string, owner: EmbeddedStoreOwner) {
     this.dataDir = dataDir;
     this.path = join(dataDir, LOCK_FILE);
     this.#owner = owner;
-    process.once('exit', this.#onExit);
+    held.add(this);
+    if (!exitHandlerInstalled) {
+      // A process that exits without closing its stores (process.exit) leaves no lock behind.
+      process.once('exit', () => {
+        for (const lock of [...held]) lock.releaseSync();
+      });
+      exitHandlerInstalled = true;
+    }
   }
 
   get owner(): EmbeddedStoreOwner {
@@ -87,14 +93,16 @@ export class EmbeddedStoreLock {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    process.removeListener('exit', this.#onExit);
+    held.delete(this);
     const text = await readFile(this.path, 'utf8').catch(() => undefined);
     if (text !== undefined && isMine(parseOwner(text))) await unlink(this.path).catch(() => undefined);
   }
 
-  #releaseSync(): void {
+  /** At process exit: synchronous, as nothing asynchronous runs any more. */
+  releaseSync(): void {
     if (this.#released) return;
     this.#released = true;
+    held.delete(this);
     try {
       if (isMine(parseOwner(readFileSync(this.path, 'utf8')))) unlinkSync(this.path);
     } catch {
@@ -102,6 +110,10 @@ export class EmbeddedStoreLock {
     }
   }
 }
+
+/** Locks this process holds, released at exit. */
+const held = new Set<EmbeddedStoreLock>();
+let exitHandlerInstalled = false;
 
 /** Replaces a stale lock (still holding `staleText`) by nothing, under a guard that only one process can hold. */
 async function takeOverStale(path: string, staleText: string): Promise<void> {
