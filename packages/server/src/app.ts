@@ -172,14 +172,25 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       backlogBytes: options.streamBacklogBytes ?? DEFAULT_STREAM_BACKLOG_BYTES,
       drainTimeoutMs: options.streamDrainTimeoutMs ?? DEFAULT_STREAM_DRAIN_TIMEOUT_MS,
     });
+    // A revoked key (here or on another server: it arrives on the store's notification channel) streams no more.
+    keys.onRevoked((id) => {
+      const closed = sse.closeKey(id);
+      if (closed > 0) app.log.info({ key: id, streams: closed }, 'API key revoked: its event streams were closed');
+    });
 
     if (options.storeId !== undefined && !isStoreId(options.storeId))
       throw new TypeError(`storeId "${options.storeId}": use 1 to 64 letters, digits, "_", "." or "-"`);
+    const initialStoreId = options.storeId ?? storeIdentity(store, options.storeUrl);
     const ctx: ServerContext = {
       store,
       holder,
       sourceProblems,
-      storeId: options.storeId ?? storeIdentity(store, options.storeUrl),
+      // Follows the store's instance id once a reset is noticed (a new id), so that stream clients resuming with an
+      // event id of the data before the reset get the whole new state.
+      get storeId(): string {
+        const kept = store.instanceId;
+        return options.storeId === undefined && typeof kept === 'string' && isStoreId(kept) ? kept : initialStoreId;
+      },
       streamResumeWaitMs: options.streamResumeWaitMs ?? 1000,
       adminPage: undefined,
       keys,

@@ -20,8 +20,8 @@ export interface ServerContext {
   publicUrl: string | undefined;
   inactivityDelaySec: number;
   startedAt: Date;
-  /** The store's identity in stream event ids (`<storeId>:<revision>`). */
-  storeId: string;
+  /** The store's identity in stream event ids (`<storeId>:<revision>`); a new one once a store reset is noticed. */
+  readonly storeId: string;
   /** How long a stream resume ahead of this server waits for it to catch up (ms). */
   streamResumeWaitMs: number;
   /** The admin page folder served at `/`, or undefined when none is served (not built, or `uiRoot: false`). */

@@ -6,6 +6,7 @@ import { buildServer } from './app.js';
 import { MIN_KEY_LENGTH, type ServerOptions } from './options.js';
 import { FileKeyStore } from './auth/key-stores.js';
 import { findExampleFlags, importFlagFiles } from './config/import.js';
+import { describeSeed, seedFlagFiles } from './config/seed.js';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, type ServeConfig } from './config/config.js';
 import { redact } from './util/redact.js';
 import { explainListenError } from './http/listen-error.js';
@@ -13,7 +14,7 @@ import { explainListenError } from './http/listen-error.js';
 export interface StartOptions extends ServerOptions {
   host?: string;
   port?: number;
-  /** Flag files imported into a writable store at start (only flags whose content differs; actor `import`). */
+  /** Flag files that seed a writable store at start: only flags the store does not have and never had (`seedFlagFiles`). */
   flags?: string[];
   /** Load `examples/flags.goff.yaml` into a fresh embedded store. Default true. */
   examples?: boolean;
@@ -59,9 +60,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   try {
     if (options.flags && options.flags.length > 0) {
       if (!store.writable) throw new Error(`the ${store.kind} store is read-only: --flags cannot be imported into it`);
-      const report = await importFlagFiles(store, options.flags);
+      // The files seed the store, they never override it (see seedFlagFiles): a restart undoes no admin edit.
+      const report = await seedFlagFiles(store, options.flags);
       for (const problem of report.problems) print(formatProblem(problem));
-      print(`imported ${report.written.length} flag(s) from ${options.flags.join(', ')} (${report.unchanged.length} unchanged)`);
+      print(describeSeed(report, options.flags).join('\n'));
     } else if ((options.examples ?? true) && store.writable && store.kind === 'pglite') {
       const list = await store.list();
       if (list.revision === 0 && list.flags.length === 0) {
@@ -102,6 +104,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${port}`;
     const ctx = app.vexil;
+    // An embedded store's lock names this server, so another process on the folder is told to write through it.
+    await store.advertise?.({ url, command: 'vexil serve' }).catch(() => undefined);
 
     const lines: string[] = [];
     if (ctx.generatedKeys.admin) {

@@ -56,3 +56,37 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/** Who owns an embedded store (the content of its folder's `vexil.lock`). */
+export interface EmbeddedStoreOwner {
+  pid: number;
+  host: string;
+  startedAt: string;
+  /** `vexil serve`, `vexil import`, … */
+  command?: string;
+  /** Where the owner serves (a `vexil serve`), once it listens. */
+  url?: string;
+}
+
+/**
+ * Another process owns this embedded store (one process per embedded store: PGlite keeps the database in that
+ * process's memory, so a second writer's changes would be lost). One line that says who and what to do instead.
+ */
+export class EmbeddedStoreLockedError extends Error {
+  readonly dataDir: string;
+  readonly lockFile: string;
+  readonly owner: EmbeddedStoreOwner;
+  constructor(dataDir: string, lockFile: string, owner: EmbeddedStoreOwner) {
+    const who = `process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} (${owner.command ?? 'vexil'}${owner.url ? ` at ${owner.url}` : ''}, since ${owner.startedAt})`;
+    const through = owner.url
+      ? `write through that server: vexil import --server ${owner.url} --admin-key KEY (export: vexil export --server ${owner.url} --admin-key KEY)`
+      : 'wait until it ends, or write through the server that owns it (vexil import --server URL --admin-key KEY)';
+    super(
+      `the embedded store ${dataDir} is in use by ${who}: one process owns an embedded store; use --store with another folder, or ${through} (if that process is not Vexil, delete ${lockFile})`,
+    );
+    this.name = 'EmbeddedStoreLockedError';
+    this.dataDir = dataDir;
+    this.lockFile = lockFile;
+    this.owner = owner;
+  }
+}

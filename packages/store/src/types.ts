@@ -110,12 +110,29 @@ export interface ApiKeyRecord {
   revokedAt?: string;
 }
 
+/**
+ * A key change announced to every process on the same backend: `revoked` (that key must stop working now: refuse it,
+ * end its open streams), or `resync` (the announcements may have been missed, e.g. after a reconnection: re-read).
+ */
+export type ApiKeyChange = { type: 'revoked'; id: string } | { type: 'resync' };
+
 /** Optional capability of writable stores: API keys shared by every server on the same backend. */
 export interface ApiKeyStore {
   list(): Promise<ApiKeyRecord[]>;
   create(record: ApiKeyRecord): Promise<void>;
-  /** Marks the key revoked (kept for the audit trail). Resolves false when no such key exists. */
+  /** Marks the key revoked (kept for the audit trail), and announces it (`onChange`). Resolves false when no such key exists. */
   revoke(id: string, actor: string): Promise<boolean>;
+  /**
+   * Key changes from every process, as they happen, on the store's notification channel (PostgreSQL NOTIFY, Redis
+   * pub/sub, in-process for PGlite), beside its flag change feed. Returns a function that stops listening.
+   */
+  onChange?(listener: (change: ApiKeyChange) => void): () => void;
+}
+
+/** See `FlagStore.identity()`. */
+export interface StoreIdentity {
+  instanceId?: string;
+  revision: number;
 }
 
 /**
@@ -160,5 +177,17 @@ export interface FlagStore {
   readonly sourceProblems?: SourceProblemFeed;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
+  /**
+   * The data's identity and revision as the backend holds them now (never cached), and `instanceId` updated to it.
+   * Readers compare them with what they have seen to notice a store that went back in time: a new instance id (the
+   * data was recreated: Redis restarted empty, the prefix's keys deleted, the schema dropped and created again) or a
+   * revision lower than one already seen (restored from a backup). Rejects when the backend does not answer.
+   */
+  identity?(): Promise<StoreIdentity>;
+  /**
+   * Embedded stores on disk: records where the owning process serves (its URL) in the folder's lock, so that another
+   * process trying to open the store is told where to send its writes instead.
+   */
+  advertise?(details: { url?: string; command?: string }): Promise<void>;
   close(): Promise<void>;
 }

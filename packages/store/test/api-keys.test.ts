@@ -162,6 +162,30 @@ for (const backend of backends) {
         }
       }, backend));
 
+    it('announces a revocation to every store on the same data (onChange), not a key that does not exist', () =>
+      withStores(async (open) => {
+        const writer = keysOf(await open());
+        const reader = keysOf(await open());
+        assert.ok(reader.onChange, 'the store announces key changes');
+        const heard: string[] = [];
+        const stop = reader.onChange((change) => {
+          if (change.type === 'revoked') heard.push(change.id);
+        });
+        try {
+          // Give the subscription time to be in place: announcements before it are covered by a `resync`.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const key = newKey();
+          await writer.create(key.record);
+          assert.equal(await writer.revoke('no-such-key', 'test-admin'), false);
+          assert.equal(await writer.revoke(key.record.id, 'test-admin'), true);
+          const deadline = Date.now() + 10_000;
+          while (!heard.includes(key.record.id) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+          assert.deepEqual(heard, [key.record.id]);
+        } finally {
+          stop();
+        }
+      }, backend));
+
     it('revokes a key: kept in the list with revokedAt; revoking again keeps the first time', () =>
       withStores(async (open) => {
         const keys = keysOf(await open());

@@ -189,6 +189,48 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory, o
         assert.deepEqual((await store.list()).flags.map((f) => f.key), ['a']);
       }));
 
+    it('versions never repeat for a key: after delete and re-create, a stale version of the old flag is a conflict', () =>
+      withStores(async (store) => {
+        const old = await store.put('reborn', boolFlag('off'), { ...by, expectedVersion: 0 });
+        assert.equal(old.version, 1);
+        const deleted = await store.delete('reborn', { ...by, expectedVersion: 1 });
+        const recreated = await store.put('reborn', boolFlag('on'), { ...by, expectedVersion: 0 });
+        assert.ok(recreated.version > deleted.version, `the new flag's version ${recreated.version} follows the tombstone's ${deleted.version}`);
+        assert.equal((await store.get('reborn'))?.version, recreated.version);
+        // A client that read the old flag (version 1) writes with If-Match "1": it must not overwrite the new flag.
+        await assert.rejects(store.put('reborn', boolFlag('off'), { ...by, expectedVersion: 1 }), (error: unknown) => {
+          assert.ok(error instanceof StoreConflictError);
+          assert.equal(error.currentVersion, recreated.version);
+          return true;
+        });
+        await assert.rejects(store.delete('reborn', { ...by, expectedVersion: 1 }), StoreConflictError);
+        assert.deepEqual((await store.get('reborn'))?.flag, boolFlag('on'), 'the new flag is untouched');
+        // The same through a snapshot import: a flag deleted by an import and re-created by another keeps counting up.
+        const doc = await store.exportSnapshot();
+        const withoutIt = { ...doc, flags: {} as typeof doc.flags, segments: doc.segments };
+        withoutIt.hash = snapshotHash({}, doc.segments);
+        await store.importSnapshot(withoutIt, by);
+        await store.importSnapshot(doc, by);
+        const reimported = await store.get('reborn');
+        assert.ok(reimported && reimported.version > recreated.version + 1, `re-created by an import: version ${reimported?.version}`);
+        const versions = (await store.audit({ key: 'reborn', limit: 500 })).entries.map((entry) => entry.version);
+        assert.equal(new Set(versions).size, versions.length, `audit versions are all different: ${versions.join(', ')}`);
+      }));
+
+    it('identity() reads the instance id and the revision from the backend, now', () =>
+      withStores(async (store, second) => {
+        assert.ok(store.identity, 'a writable store tells its identity (to notice a reset)');
+        const before = await store.identity();
+        assert.equal(before.instanceId, store.instanceId);
+        assert.equal(before.revision, await revisionOf(store));
+        const other = await second();
+        await other.put('f', boolFlag(), by);
+        const after = await store.identity();
+        assert.equal(after.revision, before.revision + 1, 'a write by another instance is seen at once');
+        assert.equal(after.instanceId, before.instanceId);
+        assert.equal((await other.identity!()).instanceId, before.instanceId, 'every instance on the same data reads the same id');
+      }));
+
     it('lists every flag with its version, and the store revision', () =>
       withStores(async (store) => {
         const empty = await store.list();

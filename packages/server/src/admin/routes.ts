@@ -346,10 +346,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       } else {
         expectedVersion = await expectedFromIfMatch(request, key);
       }
+      // A re-created flag counts on from its last version (versions never repeat), so "created" is not "version 1".
+      const existed = expectedVersion !== 0 && (expectedVersion !== undefined || holder.flags.has(key));
       const result = await store.put(key, flag, writeOptions(request, bodyReason, expectedVersion));
       await settle(result.revision);
-      reply.code(result.version === 1 ? 201 : 200).header('etag', versionTag(result.version));
-      if (result.version === 1) reply.header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      const created = result.version === 1 || !existed;
+      reply.code(created ? 201 : 200).header('etag', versionTag(result.version));
+      if (created) reply.header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
       return { key, version: result.version, revision: result.revision, flag };
     },
   );

@@ -105,6 +105,8 @@ export class KeyRing {
   #lastMissRefresh = 0;
   #refreshing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  readonly #revokedListeners = new Set<(id: string) => void>();
+  #stopWatching: (() => void) | undefined;
 
   constructor(options: KeyRingOptions) {
     this.#backing = options.backing;
@@ -133,15 +135,43 @@ export class KeyRing {
     this.#rebuild();
   }
 
-  /** Loads the stored keys and starts refreshing them in the background. */
+  /**
+   * Loads the stored keys and starts refreshing them in the background. Revocations announced by the backing (from
+   * any server) apply at once: the key is refused from then on, and `onRevoked` listeners end its streams.
+   */
   async start(): Promise<void> {
     this.#timer = setInterval(() => void this.refresh().catch(() => undefined), this.#refreshMs);
     this.#timer.unref();
+    this.#stopWatching = this.#backing.onChange?.((change) => {
+      if (change.type === 'revoked') this.#revokedNow(change.id);
+      void this.refresh().catch(() => undefined);
+    });
     await this.refresh();
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#stopWatching?.();
+  }
+
+  /** Calls `listener` with the id of every key revoked from now on, here or on another server. */
+  onRevoked(listener: (id: string) => void): () => void {
+    this.#revokedListeners.add(listener);
+    return () => void this.#revokedListeners.delete(listener);
+  }
+
+  /** A revocation heard of: refuse the key at once (before the re-read confirms it), and tell the listeners. */
+  #revokedNow(id: string): void {
+    const entry = this.#stored.find((candidate) => candidate.record.id === id);
+    if (entry && !entry.record.revokedAt) {
+      entry.record = { ...entry.record, revokedAt: new Date().toISOString() };
+      this.#rebuild();
+    }
+    this.#announceRevoked([id]);
+  }
+
+  #announceRevoked(ids: string[]): void {
+    for (const id of ids) for (const listener of [...this.#revokedListeners]) listener(id);
   }
 
   /** Keys that can be used (not revoked), configured or stored. */
@@ -209,8 +239,12 @@ export class KeyRing {
     this.#refreshing ??= (async () => {
       try {
         const records = await this.#backing.list();
+        const wasActive = new Set(this.#stored.filter((entry) => !entry.record.revokedAt).map((entry) => entry.record.id));
         this.#stored = records.map((record) => ({ record, hash: Buffer.from(record.hash, 'hex'), source: 'store' as const }));
         this.#rebuild();
+        // Keys revoked since the last read (whether or not the announcement arrived): their streams end too.
+        const active = new Set(this.#stored.filter((entry) => !entry.record.revokedAt).map((entry) => entry.record.id));
+        this.#announceRevoked([...wasActive].filter((id) => !active.has(id)));
       } finally {
         this.#refreshing = undefined;
       }

@@ -106,6 +106,15 @@ export class ServerMetrics {
         this.set({ store: holder.store.kind }, holder.storeReachable ? 1 : 0);
       },
     });
+    new Counter({
+      name: 'vexil_store_resets_total',
+      help: 'Times the store went back in time (reset: a new instance id; restored: a lower revision) and every flag was re-read.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(holder.storeResets);
+      },
+    });
     new Gauge({
       name: 'vexil_snapshot_revision',
       help: 'The store revision of the snapshot being served.',

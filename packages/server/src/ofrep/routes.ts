@@ -385,6 +385,8 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   holder.on('change', (change: SnapshotChange) => {
     if (sse.count('ofrep') === 0) return;
+    // A store that went back in time (reset, restored): its revisions start lower, and every client must refetch.
+    if (change.resync && change.revision < change.previousRevision) for (const client of sse.clients('ofrep')) client.lastSent = 0;
     sse.broadcast('ofrep', refetchMessage(change.revision), change.revision);
   });
 }

@@ -65,6 +65,8 @@ export class SnapshotHolder extends EventEmitter {
   storeReachable = false;
   lastError: { message: string; at: string } | undefined;
   readonly changes: ChangeLog;
+  /** Times the store was found to have gone back in time (reset or restored) and was re-read whole. */
+  storeResets = 0;
 
   readonly #options: Required<Omit<SnapshotHolderOptions, 'log'>>;
   readonly #log: NonNullable<SnapshotHolderOptions['log']>;
@@ -78,6 +80,8 @@ export class SnapshotHolder extends EventEmitter {
   #started = false;
   #resyncing: Promise<void> | undefined;
   #reportedProblems = new Set<string>();
+  /** The store's instance id as last confirmed (see `#checkStoreIdentity`). */
+  #instanceId: string | undefined;
 
   constructor(store: FlagStore, options: SnapshotHolderOptions = {}) {
     super();
@@ -308,8 +312,68 @@ export class SnapshotHolder extends EventEmitter {
       this.storeReachable = true;
       this.#log.info({}, 'the store answers again: catching up');
       this.emit('health', this.status);
-      await this.resync().catch((error: unknown) => this.#fail(error));
     }
+    try {
+      if (await this.#checkStoreIdentity()) return;
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (!wasReachable) await this.resync().catch((error: unknown) => this.#fail(error));
+  }
+
+  // ---- a store that went back in time -----------------------------------------------------------------------------
+
+  /**
+   * Notices a store that went back in time: a new instance id (recreated: Redis restarted empty, the prefix's keys or
+   * the schema deleted) or a revision below one already applied (restored from a backup). Its change feed then
+   * announces revisions this holder takes for old news, so the whole state is re-read instead (`#resyncAfterReset`).
+   * Until that succeeds, the last good flags keep being served. Resolves true when a reset was handled.
+   */
+  async #checkStoreIdentity(): Promise<boolean> {
+    if (!this.store.identity) return false;
+    // Read before asking: every revision applied so far was committed before the question, so a lower answer is a reset.
+    const seen = this.appliedRevision;
+    this.#instanceId ??= this.store.instanceId;
+    const known = this.#instanceId;
+    const now = await this.store.identity();
+    const recreated = known !== undefined && now.instanceId !== undefined && now.instanceId !== known;
+    if (!recreated && now.revision >= seen) {
+      this.#instanceId ??= now.instanceId;
+      return false;
+    }
+    this.#log.warn(
+      { previousInstance: known, instance: now.instanceId, revision: now.revision, seenRevision: seen },
+      recreated
+        ? 'the store was reset (a new instance id): re-reading every flag'
+        : `the store went back in time (revision ${now.revision} < ${seen} already served: restored from a backup?): re-reading every flag`,
+    );
+    this.storeResets++;
+    await this.#resyncAfterReset(now.instanceId);
+    return true;
+  }
+
+  /** Replaces the whole state by the store's, whatever its revision, and follows the change feed from there. */
+  async #resyncAfterReset(instanceId: string | undefined): Promise<void> {
+    const list = await this.store.list();
+    const keys = new Set<string>([...this.flags.keys(), ...list.flags.map((stored) => stored.key)]);
+    this.flags.clear();
+    for (const stored of list.flags) this.flags.set(stored.key, { flag: stored.flag, version: stored.version });
+    this.segments = list.segments;
+    this.#reportProblems(list.problems);
+    const previous = this.revision;
+    this.appliedRevision = list.revision;
+    this.changes.reset(list.revision);
+    this.#pending = [];
+    this.#pendingKeys.clear();
+    clearTimeout(this.#compileTimer);
+    this.#compileTimer = undefined;
+    this.#compileNow();
+    this.#instanceId = instanceId;
+    // The feed was following revisions of the old data: start it again from the new revision.
+    this.#watchAbort?.abort();
+    this.#log.info({ revision: list.revision, previous, flags: list.flags.length }, 'flags re-read after the store reset');
+    this.emit('change', { revision: list.revision, previousRevision: previous, events: [], keys: [...keys], resync: true } satisfies SnapshotChange);
   }
 
   #fail(error: unknown): void {

@@ -26,28 +26,32 @@ export function changeMessage(event: ChangeEvent, storeId: string): string {
 /** The full state, as one `snapshot` event; serialised once per revision. */
 class SnapshotMessages {
   #revision = -1;
+  #storeId = '';
   #text = '';
   constructor(
     private readonly holder: SnapshotHolder,
-    private readonly storeId: string,
+    private readonly storeIdNow: () => string,
   ) {}
 
   current(): { revision: number; text: string } {
     const revision = this.holder.appliedRevision;
-    if (revision !== this.#revision) {
+    const storeId = this.storeIdNow();
+    if (revision !== this.#revision || storeId !== this.#storeId) {
       const versions: Record<string, number> = {};
       for (const [key, held] of this.holder.flags) versions[key] = held.version;
       const data = JSON.stringify({ revision, flags: this.holder.definitions(), segments: this.holder.segments, versions });
-      this.#text = sseMessage('snapshot', eventId(this.storeId, revision), data);
+      this.#text = sseMessage('snapshot', eventId(storeId, revision), data);
       this.#revision = revision;
+      this.#storeId = storeId;
     }
     return { revision, text: this.#text };
   }
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { holder, sse, storeId } = ctx;
-  const snapshots = new SnapshotMessages(holder, storeId);
+  const { holder, sse } = ctx;
+  // Read at each use: it changes when the store is found reset (see ServerContext.storeId).
+  const snapshots = new SnapshotMessages(holder, () => ctx.storeId);
   const resumeWaitMs = ctx.streamResumeWaitMs;
 
   const sendSnapshot = (client: SseClient): void => {
@@ -83,6 +87,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       const resume = parseEventId(raw);
       const client = sse.open(request, reply, 'sdk');
       // No (readable) id, or an id from another store (or from this one before a reset): the whole state.
+      const storeId = ctx.storeId;
       if (!resume || (resume.storeId !== undefined && resume.storeId !== storeId)) return sendSnapshot(client);
       const from = resume.revision;
       const applied = holder.appliedRevision;
@@ -121,6 +126,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       }
       return;
     }
+    const storeId = ctx.storeId;
     for (const event of change.events) sse.broadcast('sdk', changeMessage(event, storeId), event.revision);
   });
 }

@@ -16,6 +16,8 @@ export class SseClient {
   readonly stream: StreamName;
   /** The last revision this client was sent (or told it has): later events only. */
   lastSent = 0;
+  /** The id of the API key that opened the stream: revoking the key ends it. */
+  keyId: string | undefined;
   closed = false;
   /** When the client's unsent output went over the backlog bound (ms), or undefined while it is under. */
   overSince: number | undefined;
@@ -201,6 +203,7 @@ export class SseHub {
       },
       this.#backlogBytes,
     );
+    client.keyId = request.principal?.id;
     this.#clients[stream].add(client);
     this.#gauge?.set({ stream }, this.#clients[stream].size);
     raw.on('close', () => client.close());
@@ -217,6 +220,18 @@ export class SseHub {
       }
       client.write(text);
     }
+  }
+
+  /** Ends every stream opened with the key `keyId` (it was revoked). Returns how many. */
+  closeKey(keyId: string): number {
+    let closed = 0;
+    for (const stream of ['sdk', 'ofrep'] as const)
+      for (const client of [...this.#clients[stream]])
+        if (client.keyId === keyId) {
+          client.close(true);
+          closed++;
+        }
+    return closed;
   }
 
   heartbeat(): void {

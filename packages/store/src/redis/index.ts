@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { SEGMENTS_KEY, type FlagDefinition, type Problem, type SegmentDefinition } from '@vexil/core';
 import type {
+  ApiKeyChange,
   ApiKeyRecord,
   ApiKeyStore,
   AuditEntry,
@@ -11,6 +12,7 @@ import type {
   FlagList,
   FlagSnapshotDocument,
   FlagStore,
+  StoreIdentity,
   StoredFlag,
   WatchOptions,
   WriteOptions,
@@ -229,6 +231,8 @@ export class RedisFlagStore implements FlagStore {
     segments: string;
     segmentsMeta: string;
     channel: string;
+    /** Pub/sub channel of API key revocations (`{prefix}keys`). */
+    keyChannel: string;
     flagPrefix: string;
     apiKeys: string;
     instance: string;
@@ -238,6 +242,7 @@ export class RedisFlagStore implements FlagStore {
   private resyncTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private instance: string | undefined;
+  private readonly keyListeners = new Set<(change: ApiKeyChange) => void>();
   private readonly checkCache = new Map<string, { raw: string; segmentsRaw: string | null; problems: Problem[] | null }>();
 
   private constructor(connection: RedisOptions, prefix: string, options: RedisStoreOptions) {
@@ -254,6 +259,7 @@ export class RedisFlagStore implements FlagStore {
       segments: `${prefix}segments`,
       segmentsMeta: `${prefix}segments:meta`,
       channel: `${prefix}changes`,
+      keyChannel: `${prefix}keys`,
       flagPrefix: `${prefix}flag:`,
       apiKeys: `${prefix}apikeys`,
       instance: `${prefix}instance`,
@@ -294,7 +300,12 @@ export class RedisFlagStore implements FlagStore {
         if (created === -2) throw new Error('an API key with the same secret already exists');
       },
       revoke: async (id) =>
-        Number(await this.evalScript(REVOKE_API_KEY, [this.keys.apiKeys], [id, new Date().toISOString()])) === 1,
+        Number(await this.evalScript(REVOKE_API_KEY, [this.keys.apiKeys], [id, new Date().toISOString(), this.keys.keyChannel])) === 1,
+      onChange: (listener) => {
+        this.keyListeners.add(listener);
+        this.ensureSubscriber();
+        return () => void this.keyListeners.delete(listener);
+      },
     };
   }
 
@@ -738,6 +749,7 @@ export class RedisFlagStore implements FlagStore {
     this.subscriber = subscriber;
     subscriber.on('error', (error: Error) => this.report(error));
     subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.keyChannel) return this.announceKeyChange(message);
       if (channel !== this.keys.channel) return;
       const event = parseChange(message);
       for (const watcher of this.watchers) {
@@ -747,11 +759,24 @@ export class RedisFlagStore implements FlagStore {
     });
     // On every (re)connection: subscribe, then catch up, so that nothing published meanwhile is missed.
     subscriber.on('ready', () => {
-      subscriber.subscribe(this.keys.channel).then(
-        () => this.syncWatchers(),
+      subscriber.subscribe(this.keys.channel, this.keys.keyChannel).then(
+        () => {
+          this.syncWatchers();
+          // Revocations published while not subscribed were missed: key listeners re-read.
+          for (const listener of [...this.keyListeners]) listener({ type: 'resync' });
+        },
         (error: unknown) => this.report(error instanceof Error ? error : new Error(String(error))),
       );
     });
+  }
+
+  private announceKeyChange(message: string): void {
+    const parsed = parseJson(message);
+    const change: ApiKeyChange =
+      parsed.ok && isMap(parsed.value) && parsed.value.type === 'revoked' && typeof parsed.value.id === 'string'
+        ? { type: 'revoked', id: parsed.value.id }
+        : { type: 'resync' };
+    for (const listener of [...this.keyListeners]) listener(change);
   }
 
   private ensureResyncTimer(): void {
@@ -775,6 +800,19 @@ export class RedisFlagStore implements FlagStore {
 
   async ping(): Promise<void> {
     await this.call(() => this.client.ping());
+  }
+
+  /**
+   * The prefix's instance id (created again, as at open, when the prefix's keys were deleted: a new id then says the
+   * data is new) and its revision, read now.
+   */
+  async identity(): Promise<StoreIdentity> {
+    const [id, revision] = await this.call(async () => [
+      await this.evalScript(INSTANCE, [this.keys.instance], [randomUUID()]),
+      await this.client.get(this.keys.revision),
+    ]);
+    if (typeof id === 'string') this.instance = id;
+    return { ...(typeof id === 'string' ? { instanceId: id } : {}), revision: Number(revision ?? 0) || 0 };
   }
 
   async close(): Promise<void> {

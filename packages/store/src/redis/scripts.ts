@@ -65,6 +65,7 @@ local STRIDE = 4
 
 -- 1. Check every precondition before changing anything.
 local currents = {}
+local bases = {}
 for i = 1, n do
   local base = 6 + (i - 1) * STRIDE
   local op, key, expected = ARGV[base + 1], ARGV[base + 2], ARGV[base + 4]
@@ -76,6 +77,13 @@ for i = 1, n do
   if expected ~= '' and tonumber(expected) ~= current then return {'conflict', i, current} end
   if op == 'delete' and not metaRaw and redis.call('EXISTS', KEYS[7 + i]) == 0 then return {'notfound', i, 0} end
   currents[i] = current
+  -- Versions never repeat for a key: a flag created again counts on from its tombstone's version, so a client
+  -- holding a version of the deleted flag gets a conflict instead of overwriting the new one.
+  bases[i] = current
+  if op == 'put' and not metaRaw then
+    local tombstone = decode(redis.call('HGET', DELETED, key))
+    if tombstone and tonumber(tombstone.version) and tonumber(tombstone.version) > current then bases[i] = tonumber(tombstone.version) end
+  end
 end
 
 -- 2. One clock (the server's) and one counter for everyone.
@@ -98,7 +106,7 @@ for i = 1, n do
   local before = redis.call('GET', target)
   do
     rev = rev + 1
-    local version = currents[i] + 1
+    local version = bases[i] + 1
     local action, event
     local jkey = cjson.encode(key)
     if op == 'put' then
@@ -159,7 +167,8 @@ return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[3]), redis.call('GET'
 `;
 
 /**
- * Revokes an API key: sets `revokedAt` unless already set. KEYS: 1 API key hash. ARGV: 1 id, 2 ISO time.
+ * Revokes an API key: sets `revokedAt` unless already set, and announces the revocation on the key channel (every
+ * server ends the key's streams and refuses it at once). KEYS: 1 API key hash. ARGV: 1 id, 2 ISO time, 3 key channel.
  * Returns 0 when there is no such key, 1 otherwise.
  */
 export const REVOKE_API_KEY = `
@@ -171,6 +180,7 @@ if not record.revokedAt then
   record.revokedAt = ARGV[2]
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 end
+redis.call('PUBLISH', ARGV[3], cjson.encode({type = 'revoked', id = ARGV[1]}))
 return 1
 `;
 

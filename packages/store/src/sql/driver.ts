@@ -28,5 +28,7 @@ export interface SqlDriver extends SqlQueryable {
   listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>>;
   /** True for errors that mean "the database did not answer" rather than "the query was wrong". */
   isUnavailable(error: unknown): boolean;
+  /** Embedded (PGlite) only: records in the folder's owner lock where this process serves. */
+  advertise?(details: { url?: string; command?: string }): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions } from './driver.js';
+import { EmbeddedStoreLock } from './embedded-lock.js';
 
 /**
  * PGlite runs PostgreSQL inside this process. One data directory must never be opened by two PGlite instances
@@ -11,6 +12,8 @@ import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions }
 interface SharedDatabase {
   db: Promise<PGlite>;
   refs: number;
+  /** The folder's owner lock (on-disk databases): this process's, for as long as the database is open here. */
+  lock?: EmbeddedStoreLock;
 }
 
 const open = new Map<string, SharedDatabase>();
@@ -33,11 +36,21 @@ export async function openPGliteDriver(where: PGliteLocation): Promise<SqlDriver
   const { key, dataDir } = registryKey(where);
   let shared = open.get(key);
   if (!shared) {
-    const db = (async () => {
-      if (dataDir) await mkdir(dataDir, { recursive: true });
-      return PGlite.create(dataDir);
+    const entry: SharedDatabase = { db: Promise.resolve(undefined as never), refs: 0 };
+    entry.db = (async () => {
+      if (!dataDir) return PGlite.create();
+      await mkdir(dataDir, { recursive: true });
+      // One process per folder: take the lock before PGlite touches the files.
+      entry.lock = await EmbeddedStoreLock.acquire(dataDir);
+      try {
+        return await PGlite.create(dataDir);
+      } catch (error) {
+        await entry.lock.release();
+        throw error;
+      }
     })();
-    shared = { db, refs: 0 };
+    const db = entry.db;
+    shared = entry;
     open.set(key, shared);
     db.catch(() => {
       if (open.get(key) === shared) open.delete(key);
@@ -101,7 +114,13 @@ class PGliteDriver implements SqlDriver {
     if (--this.shared.refs === 0 && open.get(this.key) === this.shared) {
       open.delete(this.key);
       await this.db.close();
+      await this.shared.lock?.release();
     }
+  }
+
+  /** Records in the folder's lock where this process serves (see `EmbeddedStoreLock.advertise`). */
+  async advertise(details: { url?: string; command?: string }): Promise<void> {
+    await this.shared.lock?.advertise(details);
   }
 
   #checkOpen(): void {

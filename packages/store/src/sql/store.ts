@@ -2,6 +2,7 @@ import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
 import { SEGMENTS_KEY } from '@vexil/core';
 import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreValidationError } from '../errors.js';
 import type {
+  ApiKeyChange,
   ApiKeyRecord,
   ApiKeyStore,
   AuditEntry,
@@ -12,6 +13,7 @@ import type {
   FlagSnapshotDocument,
   FlagStore,
   StoredFlag,
+  StoreIdentity,
   WatchOptions,
   WriteOptions,
   WriteResult,
@@ -182,9 +184,13 @@ export class SqlFlagStore implements FlagStore {
   readonly schema: string;
   /**
    * The schema's random id (the one-row table `instance`, created by migration 3 together with the schema): the same
-   * for every store opened on this schema, new when the schema is dropped and created again. Read once, at open.
+   * for every store opened on this schema, new when the schema is dropped and created again. Read at open, and again
+   * by every `identity()`.
    */
-  readonly instanceId: string;
+  get instanceId(): string {
+    return this.#instanceId;
+  }
+  #instanceId: string;
   /**
    * API keys shared by every server on this database (the table `api_keys`; hashes of secrets only). Creating or
    * revoking a key does not bump the store revision and is not written to the audit log: that log is also the change
@@ -206,6 +212,9 @@ export class SqlFlagStore implements FlagStore {
   /** Bumped whenever the notification channel is (re)established: changes may have been missed before it. */
   #subscriptions = 0;
   readonly #wakers = new Set<() => void>();
+  readonly #keyListeners = new Set<(change: ApiKeyChange) => void>();
+  #keyListening: Promise<void> | undefined;
+  #keyUnlisten: (() => Promise<void>) | undefined;
   /** Stored definitions (by key, as text) known to pass validation with the segments of `#validSignature`. */
   readonly #valid = new Map<string, string>();
   #validSignature = '';
@@ -214,7 +223,7 @@ export class SqlFlagStore implements FlagStore {
     this.#driver = driver;
     this.kind = driver.kind;
     this.schema = schema;
-    this.instanceId = instanceId;
+    this.#instanceId = instanceId;
     this.#s = `"${schema}"`;
     this.#channel = `${schema}_changes`;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
@@ -222,6 +231,7 @@ export class SqlFlagStore implements FlagStore {
       list: () => this.#listApiKeys(),
       create: (record) => this.#createApiKey(record),
       revoke: (id, actor) => this.#revokeApiKey(id, actor),
+      onChange: (listener) => this.#onKeyChange(listener),
     };
   }
 
@@ -378,7 +388,7 @@ export class SqlFlagStore implements FlagStore {
           action: current ? 'update' : 'create',
           definition: flag,
           before: current ? current.definition : null,
-          version: currentVersion + 1,
+          version: (current ? currentVersion : await this.#lastVersions(tx, [key]).then((last) => last.get(key) ?? 0)) + 1,
           revision,
         };
         await this.#apply(tx, [change], options, revision);
@@ -456,6 +466,20 @@ export class SqlFlagStore implements FlagStore {
     );
     if (!row) throw new Error(`${this.schema}.state has no revision row`);
     return int(row.revision) - count + 1;
+  }
+
+  /**
+   * The last version each key had, from the audit log (which keeps deleted flags' last entries): a flag created again
+   * counts on from there, so versions never repeat for a key and a stale `expectedVersion` of a deleted flag is a
+   * conflict, never an overwrite of the new flag.
+   */
+  async #lastVersions(tx: SqlQueryable, keys: string[]): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map();
+    const rows = await tx.query<{ key: string; version: number | string }>(
+      `SELECT key, max(version) AS version FROM ${this.#s}.audit WHERE key IN (SELECT jsonb_array_elements_text($1::text::jsonb)) AND action <> 'segments' GROUP BY key`,
+      [JSON.stringify(keys)],
+    );
+    return new Map(rows.map((row) => [row.key, int(row.version)]));
   }
 
   /** The flag as stored now (read after taking the write lock), with the segments to validate against. */
@@ -702,19 +726,64 @@ export class SqlFlagStore implements FlagStore {
     });
   }
 
-  /** Marks the key revoked, once: revoking it again keeps the first time and actor. False when there is no such key. */
+  /**
+   * Marks the key revoked, once: revoking it again keeps the first time and actor. False when there is no such key.
+   * The revocation is announced in the same transaction (NOTIFY on `<schema>_keys`), so every server hears of it once
+   * it is committed.
+   */
   async #revokeApiKey(id: string, actor: string): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError('revoke: the key id must be a string');
     const rows = await this.#run(() =>
-      this.#driver.query(
-        `UPDATE ${this.#s}.api_keys
-         SET revoked_at = COALESCE(revoked_at, date_trunc('milliseconds', now())),
-             revoked_by = CASE WHEN revoked_at IS NULL THEN $2::text ELSE revoked_by END
-         WHERE id = $1::text RETURNING id`,
-        [id, typeof actor === 'string' ? actor : null],
-      ),
+      this.#driver.transaction(async (tx) => {
+        const updated = await tx.query(
+          `UPDATE ${this.#s}.api_keys
+           SET revoked_at = COALESCE(revoked_at, date_trunc('milliseconds', now())),
+               revoked_by = CASE WHEN revoked_at IS NULL THEN $2::text ELSE revoked_by END
+           WHERE id = $1::text RETURNING id`,
+          [id, typeof actor === 'string' ? actor : null],
+        );
+        if (updated.length > 0)
+          await tx.query(`SELECT pg_notify($1::text, $2::text)`, [this.#keyChannel, JSON.stringify({ type: 'revoked', id })]);
+        return updated;
+      }),
     );
     return rows.length > 0;
+  }
+
+  get #keyChannel(): string {
+    return `${this.schema}_keys`;
+  }
+
+  /** Key changes announced by any process (see `ApiKeyStore.onChange`), over one LISTEN shared by every listener. */
+  #onKeyChange(listener: (change: ApiKeyChange) => void): () => void {
+    this.#keyListeners.add(listener);
+    this.#keyListening ??= this.#driver
+      .listen(this.#keyChannel, {
+        onNotify: (payload) => {
+          let change: ApiKeyChange = { type: 'resync' };
+          try {
+            const value = JSON.parse(payload) as { type?: unknown; id?: unknown };
+            if (value.type === 'revoked' && typeof value.id === 'string') change = { type: 'revoked', id: value.id };
+          } catch {
+            // not ours: re-read
+          }
+          for (const each of [...this.#keyListeners]) each(change);
+        },
+        // (Re)subscribed: announcements may have been missed while not listening.
+        onReady: () => {
+          for (const each of [...this.#keyListeners]) each({ type: 'resync' });
+        },
+      })
+      .then(
+        (unlisten) => {
+          if (this.#closed) void unlisten().catch(() => undefined);
+          else this.#keyUnlisten = unlisten;
+        },
+        () => {
+          this.#keyListening = undefined;
+        },
+      );
+    return () => void this.#keyListeners.delete(listener);
   }
 
   // ---- audit, snapshots, health ----------------------------------------------------------------------------------
@@ -806,11 +875,12 @@ export class SqlFlagStore implements FlagStore {
         const segmentsRevision = segmentsChanged ? ++revision : 0;
         const current = new Map(rows.map((row) => [row.key, row]));
         const changes: PendingChange[] = [];
+        const created = await this.#lastVersions(tx, Object.keys(doc.flags).filter((key) => !current.has(key)));
         for (const key of Object.keys(doc.flags).sort()) {
           const flag = doc.flags[key]!.flag;
           const existing = current.get(key);
           if (existing && canonicalJson(JSON.parse(existing.definition)) === canonicalJson(flag)) continue;
-          const version = existing ? int(existing.version) + 1 : 1;
+          const version = existing ? int(existing.version) + 1 : (created.get(key) ?? 0) + 1;
           changes.push({ key, action: existing ? 'update' : 'create', definition: flag, before: existing?.definition ?? null, version, revision: ++revision });
         }
         for (const [key, existing] of [...current].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -831,12 +901,29 @@ export class SqlFlagStore implements FlagStore {
     await this.#run(() => this.#driver.query('SELECT 1'));
   }
 
+  async identity(): Promise<StoreIdentity> {
+    const [row] = await this.#run(() =>
+      this.#driver.query<{ instance_id: string | null; revision: string | null }>(
+        `SELECT (SELECT instance_id FROM ${this.#s}.instance WHERE id = 1) AS instance_id,
+                (SELECT revision FROM ${this.#s}.state WHERE id = 1) AS revision`,
+      ),
+    );
+    if (typeof row?.instance_id === 'string') this.#instanceId = row.instance_id;
+    return { instanceId: row?.instance_id ?? undefined, revision: int(row?.revision ?? 0) };
+  }
+
+  async advertise(details: { url?: string; command?: string }): Promise<void> {
+    await this.#driver.advertise?.(details);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#wake();
     await this.#listening;
     await this.#unlisten?.().catch(() => undefined);
+    await this.#keyListening;
+    await this.#keyUnlisten?.().catch(() => undefined);
     await this.#driver.close();
   }
 

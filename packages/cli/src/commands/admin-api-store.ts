@@ -1,0 +1,99 @@
+import type { FlagDefinition, SegmentDefinition } from '@vexil/core';
+import {
+  createSnapshot,
+  StoreConflictError,
+  StoreValidationError,
+  type FlagList,
+  type FlagSnapshotDocument,
+  type FlagStore,
+  type StoredFlag,
+  type WriteOptions,
+  type WriteResult,
+} from '@vexil/store';
+
+/** What the store commands (import, export) need from a store: a `FlagStore`, or a running server's admin API. */
+export type StoreTarget = Pick<FlagStore, 'kind' | 'writable' | 'list' | 'put' | 'putSegments' | 'exportSnapshot' | 'close'>;
+
+/**
+ * A running `vexil serve` reached through its admin API (`--server URL --admin-key K`): the way to write into a store
+ * another process owns (an embedded store has one owner), and into any store without opening it yourself. Writes
+ * keep their meaning: `expectedVersion` becomes `If-Match` / `If-None-Match: *`, so a conflict is a conflict here too.
+ */
+export class AdminApiStore implements StoreTarget {
+  readonly kind = 'server';
+  readonly writable = true;
+  readonly #base: string;
+  readonly #key: string;
+
+  constructor(url: string, adminKey: string) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new TypeError(`--server ${url} is not a URL (e.g. http://127.0.0.1:1031)`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`--server ${url}: use an http:// or https:// URL`);
+    if (!adminKey) throw new TypeError('--server needs --admin-key (or VEXIL_ADMIN_KEY): an admin key of that server with the editor role');
+    this.#base = parsed.href.replace(/\/+$/, '');
+    this.#key = adminKey;
+  }
+
+  async list(): Promise<FlagList> {
+    const body = (await this.#call('GET', '/admin/v1/flags')) as {
+      revision: number;
+      flags: StoredFlag[];
+      segments: Record<string, SegmentDefinition>;
+      problems?: FlagList['problems'];
+    };
+    return { revision: body.revision, flags: body.flags, segments: body.segments ?? {}, problems: body.problems ?? [] };
+  }
+
+  async put(key: string, flag: FlagDefinition, options: WriteOptions): Promise<WriteResult> {
+    const headers: Record<string, string> = {};
+    if (options.expectedVersion === 0) headers['if-none-match'] = '*';
+    else if (options.expectedVersion !== undefined) headers['if-match'] = `"${options.expectedVersion}"`;
+    const body = (await this.#call('PUT', `/admin/v1/flags/${encodeURIComponent(key)}`, { flag, ...(options.reason ? { reason: options.reason } : {}) }, headers, key, options.expectedVersion)) as {
+      version: number;
+      revision: number;
+    };
+    return { key, version: body.version, revision: body.revision };
+  }
+
+  async putSegments(segments: Record<string, SegmentDefinition>, options: WriteOptions): Promise<{ revision: number }> {
+    const body = (await this.#call('PUT', '/admin/v1/segments', { segments, ...(options.reason ? { reason: options.reason } : {}) })) as { revision: number };
+    return { revision: body.revision };
+  }
+
+  async exportSnapshot(): Promise<FlagSnapshotDocument> {
+    const { revision, flags, segments } = await this.list();
+    return createSnapshot({ revision, flags, segments });
+  }
+
+  async close(): Promise<void> {}
+
+  async #call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, key?: string, expectedVersion?: number): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}${path}`, {
+        method,
+        headers: { 'x-api-key': this.#key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (error) {
+      throw new Error(`cannot reach ${this.#base}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
+    }
+    const text = await response.text();
+    let parsed: any;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (response.ok) return parsed;
+    const message: string = parsed?.message ?? parsed?.error ?? `${response.status} ${response.statusText}`;
+    if (response.status === 409 && key !== undefined) throw new StoreConflictError(key, expectedVersion, Number(parsed?.currentVersion ?? parsed?.details?.currentVersion ?? 0));
+    if (response.status === 400 && Array.isArray(parsed?.problems)) throw new StoreValidationError(parsed.problems);
+    if (response.status === 401 || response.status === 403) throw new Error(`${this.#base} refused the admin key (${response.status}): ${message}`);
+    throw new Error(`${method} ${this.#base}${path}: ${response.status} ${message}`);
+  }
+}
