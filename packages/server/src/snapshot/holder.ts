@@ -357,8 +357,8 @@ export class SnapshotHolder extends EventEmitter {
         ? 'the store was reset (a new instance id): re-reading every flag'
         : `the store went back in time (revision ${now.revision} < ${seen} already served: restored from a backup?): re-reading every flag`,
     );
-    this.storeResets++;
     await this.#resyncAfterReset(now.instanceId);
+    this.storeResets++;
     return true;
   }
 
