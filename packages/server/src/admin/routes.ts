@@ -209,6 +209,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   /** Waits (briefly) until this server serves the write: a read right after a write sees it. */
   const settle = async (revision: number): Promise<void> => {
+    // A write acknowledged below what this server already serves may mean the store went back in time: check now
+    // rather than at the next health check, so the response is served from the store's real state.
+    if (revision < holder.appliedRevision) await holder.checkStore().catch(() => false);
     await holder.waitFor(revision, 2000);
   };
 

@@ -82,6 +82,7 @@ export class SnapshotHolder extends EventEmitter {
   #reportedProblems = new Set<string>();
   /** The store's instance id as last confirmed (see `#checkStoreIdentity`). */
   #instanceId: string | undefined;
+  #checking: Promise<boolean> | undefined;
 
   constructor(store: FlagStore, options: SnapshotHolderOptions = {}) {
     super();
@@ -314,7 +315,7 @@ export class SnapshotHolder extends EventEmitter {
       this.emit('health', this.status);
     }
     try {
-      if (await this.#checkStoreIdentity()) return;
+      if (await this.checkStore()) return;
     } catch (error) {
       this.#fail(error);
       return;
@@ -323,6 +324,14 @@ export class SnapshotHolder extends EventEmitter {
   }
 
   // ---- a store that went back in time -----------------------------------------------------------------------------
+
+  /** Checks now whether the store went back in time, and re-reads it if so (see `#checkStoreIdentity`). */
+  checkStore(): Promise<boolean> {
+    this.#checking ??= this.#checkStoreIdentity().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
 
   /**
    * Notices a store that went back in time: a new instance id (recreated: Redis restarted empty, the prefix's keys or
@@ -348,8 +357,8 @@ export class SnapshotHolder extends EventEmitter {
         ? 'the store was reset (a new instance id): re-reading every flag'
         : `the store went back in time (revision ${now.revision} < ${seen} already served: restored from a backup?): re-reading every flag`,
     );
-    this.storeResets++;
     await this.#resyncAfterReset(now.instanceId);
+    this.storeResets++;
     return true;
   }
 
