@@ -5,17 +5,18 @@
 import { build } from 'esbuild';
 
 const bundles = [
-  { entry: 'packages/core/dist/json.js', outdir: 'packages/core/dist/bundle' },
+  { entryPoints: ['packages/core/dist/json.js'], outdir: 'packages/core/dist/bundle', platform: 'neutral' },
+  { entryPoints: ['packages/openfeature/dist/index.js', 'packages/openfeature/dist/client-entry.js'], outdir: 'packages/openfeature/dist/bundle', platform: 'node' },
 ];
 
-for (const { entry, outdir } of bundles) {
+for (const { entryPoints, outdir, platform } of bundles) {
   await build({
-    entryPoints: [entry],
+    entryPoints,
     outdir,
     bundle: true,
     splitting: true,
     format: 'esm',
-    platform: 'neutral',
+    platform,
     target: 'es2022',
     packages: 'external',
     logLevel: 'warning',
