@@ -8,15 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSnapshotFile } from '@vexil/openfeature';
-import { flagdFlags, launchDarklyFlags, vexilFlags } from './openfeature/flags.js';
+import { flagdFlags, growthbookFeatures, launchDarklyFlags, vexilFlags } from './openfeature/flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.COLD_RUNS ?? 15);
-
-/** The same flag for GrowthBook: on for plan "pro", off otherwise. */
-const growthbookFeatures = {
-  'checkout-v2': { defaultValue: false, rules: [{ condition: { plan: 'pro' }, force: true }] },
-};
 
 const CONTENDERS = [
   ['vexil-core', 'Vexil `@vexil/core/json`: compileFlags (JSON file) + evaluate', 15],
