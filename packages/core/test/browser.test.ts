@@ -113,7 +113,8 @@ test('the engine as an ES module in a Chromium page: the same answers as Node ov
   assert.ok(inNode.length > 3000, `${inNode.length} results`);
   const inBrowser = await page.evaluate(
     async ({ source, data }) => {
-      const engine = await import('/core.js');
+      const path = '/core.js'; // served by this test's page server
+      const engine: unknown = await import(path);
       const run = new Function(`return (${source})`)() as (engine: unknown, data: unknown) => unknown[];
       return JSON.parse(JSON.stringify(run(engine, data)));
     },
