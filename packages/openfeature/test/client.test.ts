@@ -203,3 +203,61 @@ test('cold start in a fresh process from a snapshot file: CACHED at once, server
   assert.deepEqual([out.fr.value, out.fr.variant, out.fr.reason], [true, 'on', 'CACHED']);
   assert.equal(out.us, false);
 });
+
+test('daemon mode: flags from a store object and its change feed, in revision order, no server', async () => {
+  const feed: Array<(value: IteratorResult<unknown>) => void> = [];
+  const pending: unknown[] = [];
+  const push = (event: unknown) => (feed.length ? feed.shift()!({ value: event, done: false }) : pending.push(event));
+  const store = {
+    async list() {
+      return { flags: [{ key: 'daemon-flag', flag: { variations: { a: 'A', b: 'B' }, defaultRule: { variation: 'a' } }, version: 1 }], segments: {}, revision: 5 };
+    },
+    watch({ signal }: { fromRevision?: number; signal?: AbortSignal } = {}): AsyncIterable<unknown> {
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () =>
+            pending.length
+              ? Promise.resolve({ value: pending.shift(), done: false })
+              : new Promise<IteratorResult<unknown>>((resolve) => {
+                  feed.push(resolve);
+                  signal?.addEventListener('abort', () => resolve({ value: undefined, done: true }));
+                }),
+        }),
+      };
+    },
+  };
+  const daemon = new VexilClient({ store, events: false, logger: quiet });
+  await daemon.start();
+  try {
+    assert.equal(daemon.string('daemon-flag', {}, '-'), 'A');
+    assert.equal(daemon.freshness, 'live');
+    const changed = waitFor<VexilClientEvents['configurationChanged']>((handler) => daemon.on('configurationChanged', handler));
+    push({ type: 'put', key: 'daemon-flag', flag: { variations: { a: 'A', b: 'B' }, defaultRule: { variation: 'b' } }, version: 2, revision: 6 });
+    assert.deepEqual((await changed).flagsChanged, ['daemon-flag']);
+    assert.equal(daemon.string('daemon-flag', {}, '-'), 'B');
+    // A replayed (older) change is ignored.
+    push({ type: 'put', key: 'daemon-flag', flag: { variations: { a: 'A', b: 'B' }, defaultRule: { variation: 'a' } }, version: 1, revision: 5 });
+    const later = waitFor<VexilClientEvents['configurationChanged']>((handler) => daemon.on('configurationChanged', handler));
+    push({ type: 'put', key: 'other', flag: { variations: { x: 1 }, defaultRule: { variation: 'x' } }, version: 1, revision: 7 });
+    assert.deepEqual((await later).flagsChanged, ['other']);
+    assert.equal(daemon.string('daemon-flag', {}, '-'), 'B');
+    assert.equal(daemon.stats().revision, 7);
+  } finally {
+    await daemon.close();
+  }
+});
+
+test('exposures of flags with trackEvents and track() reach the server\'s collector', async () => {
+  for (let i = 0; i < 5; i++) client.boolean('bool-flag', { targetingKey: 'client-user', beta: true }, false);
+  client.string('string-flag', { targetingKey: 'client-user', country: 'DE' }, '');
+  client.track('signup', { targetingKey: 'client-user' }, { value: 3 });
+  client.track('signup', { targetingKey: 'other-user' }, { value: 4 });
+  assert.ok(client.stats().events!.pending >= 4);
+  await client.flush();
+  assert.equal(client.stats().events!.pending, 0);
+  const summary = (await server.admin('GET', '/admin/v1/events')).body;
+  assert.equal(summary.metrics.signup.count, 2);
+  assert.equal(summary.metrics.signup.sum, 7);
+  assert.ok(summary.flags['bool-flag'].on.count >= 5);
+  assert.ok(summary.flags['string-flag'].blue.count >= 1);
+});
