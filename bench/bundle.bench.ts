@@ -2,7 +2,12 @@
 // ES module, browser platform, one file: dynamic imports inlined), for Vexil's light entry (compileFlags for JSON + evaluate), its full entry, and the
 // peers' evaluation cores. `npm run bench -- bundle`. Peers are imported by package name only.
 import { gzipSync } from 'node:zlib';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+
+// Packages resolve from this folder, as the benchmarks' own imports do (peers may live in a bench workspace).
+const here = dirname(fileURLToPath(import.meta.url));
 
 const ENTRIES: Array<[string, string]> = [
   ['Vexil `@vexil/core/json`: compileFlags (JSON) + evaluate', `import { compileFlags, evaluate } from '@vexil/core/json'; export { compileFlags, evaluate };`],
@@ -17,7 +22,7 @@ export async function run(): Promise<void> {
   for (const [name, contents] of ENTRIES) {
     try {
       const result = await build({
-        stdin: { contents, resolveDir: process.cwd(), loader: 'js' },
+        stdin: { contents, resolveDir: here, loader: 'js' },
         bundle: true,
         minify: true,
         format: 'esm',
