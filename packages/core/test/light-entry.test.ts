@@ -24,6 +24,7 @@ test('the light entry loads YAML, TOML and JsonLogic code only when a file or qu
   assert.equal(out.parsersAtStart, false);
   assert.equal(out.jsonLogicAtStart, false);
   assert.equal(out.jsonValue, true);
+  assert.equal(out.jsonByDefault, 1);
   assert.match(String(out.yamlSync), /YAML parser is not loaded.*compileFlagsAsync/);
   assert.match(String(out.jsonLogicWithoutEngine), /JsonLogic engine, which is not loaded/);
   assert.equal(out.usesJsonLogic, true);

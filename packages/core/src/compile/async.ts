@@ -9,7 +9,8 @@ import { buildSnapshot, validateFlagSet, type CompileOptions, type Snapshot } fr
  * JsonLogic engine when a query is JsonLogic. The way to compile any flag file from the light entry point.
  */
 export async function compileFlagsAsync(text: string, options: CompileOptions = {}): Promise<Snapshot> {
-  const format = options.format ?? (options.source ? detectFormat(options.source) : 'yaml');
+  // Without a format or a file name, text that starts like JSON is read as JSON (no YAML parser to load).
+  const format = options.format ?? (options.source ? detectFormat(options.source) : /^\s*[{[]/.test(text) ? 'json' : 'yaml');
   if (format !== 'json') await loadFlagFileParsers();
   const raw = readFlagFileText(text, format, options.source);
   if (!raw.data) throw new FlagValidationError(raw.problems);

@@ -5,7 +5,7 @@ import { compileQuery, type CompiledQuery } from '../query/index.js';
 import { buildPercentageBuckets, type PercentageBuckets } from '../bucketing/percentage.js';
 import { fnv1a32 } from '../bucketing/fnv.js';
 import type { FlagFileFormat, Locate } from '../parse/flag-file.js';
-import { detectFormat, readFlagFileText } from '../parse/read.js';
+import { defaultFormat, detectFormat, readFlagFileText } from '../parse/read.js';
 import { checkFlag, jsonTypeOf } from '../validate/flag.js';
 import { compileSegments, normalizeSegments, type SegmentResolver } from './segments.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
@@ -123,7 +123,7 @@ export interface ParsedFlagFile {
 
 /** Parses and validates a flag file (YAML, JSON or TOML), reporting every problem with its position. Never throws. */
 export function parseFlagFile(text: string, options: CompileOptions = {}): ParsedFlagFile {
-  const format = options.format ?? (options.source ? detectFormat(options.source) : 'yaml');
+  const format = options.format ?? (options.source ? detectFormat(options.source) : defaultFormat(text));
   const raw = readFlagFileText(text, format, options.source);
   if (!raw.data) return { flags: {}, segments: {}, problems: raw.problems, invalid: {}, readable: false };
   return validateFlagSet(raw.data, options.source, raw.locate);

@@ -16,6 +16,16 @@ export function detectFormat(fileName: string): FlagFileFormat {
   return 'yaml';
 }
 
+/**
+ * The format of a text given without a format or a file name: YAML (GO Feature Flag's default; JSON is YAML too) when
+ * its parser is loaded; otherwise JSON when the text looks like JSON, so the light entry point reads JSON without
+ * loading the YAML parser (and other text gets the message saying how to load it).
+ */
+export function defaultFormat(text: string): FlagFileFormat {
+  if (fullReader) return 'yaml';
+  return /^\s*([{[]|$)/.test(text) ? 'json' : 'yaml';
+}
+
 /** Makes every format readable (the full entry point does this when it loads). */
 export function installFlagFileReader(reader: FlagFileReader): void {
   fullReader = reader;
