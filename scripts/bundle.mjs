@@ -2,6 +2,7 @@
 // Node loads each ES module file separately (resolve, read, compile): @vexil/core/json as 27 modules takes ~15-20 ms to
 // import on this machine, as one bundle ~3 ms. Code that only some inputs need (YAML/TOML parsers, JsonLogic) stays in
 // chunks loaded by dynamic import; npm dependencies stay external (resolved from node_modules as usual).
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const bundles = [
@@ -10,6 +11,7 @@ const bundles = [
 ];
 
 for (const { entryPoints, outdir, platform } of bundles) {
+  rmSync(outdir, { recursive: true, force: true }); // chunk names carry a hash: no stale chunk left behind
   await build({
     entryPoints,
     outdir,

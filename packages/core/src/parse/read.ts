@@ -39,7 +39,7 @@ export function flagFileParsersLoaded(): boolean {
 /** Loads the YAML and TOML parsers (a dynamic import: works in Node, browsers and workers). */
 export async function loadFlagFileParsers(): Promise<void> {
   if (fullReader) return;
-  const module = await import('./flag-file.js');
+  const module = await import('./lazy-parsers.js');
   fullReader ??= module.readFlagFile;
 }
 

@@ -25,7 +25,7 @@ export function jsonLogicLoaded(): boolean {
 /** Loads the JsonLogic engine (a dynamic import: works in Node, browsers and workers). */
 export async function loadJsonLogic(): Promise<void> {
   if (support) return;
-  const module = await import('./jsonlogic.js');
+  const module = await import('./lazy-jsonlogic.js');
   support ??= module;
 }
 
