@@ -11,7 +11,7 @@ import {
   type Reason,
 } from '@vexil/core/json';
 import { EventCollector, type CollectorStats } from './events/collector.js';
-import type { VexilProviderOptions } from './options.js';
+import type { VexilLogger, VexilProviderOptions } from './options.js';
 import { readFlagData, readSnapshotFile, writeSnapshotFile, type FlagData } from './snapshot-file.js';
 import { FlagState, type FlagChange } from './state.js';
 import { HttpSync, safeUrl } from './sync/http-sync.js';
@@ -40,13 +40,7 @@ export interface VexilClientStats {
 /** The client takes the provider's options: the same sources, snapshot file, events and time-outs. */
 export type VexilClientOptions = VexilProviderOptions;
 
-/** Where warnings go (the shape of OpenFeature's `Logger`). */
-export interface VexilLogger {
-  error(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  info(...args: unknown[]): void;
-  debug(...args: unknown[]): void;
-}
+export type { VexilLogger };
 
 declare const flagValueType: unique symbol;
 /**
@@ -150,7 +144,7 @@ export class VexilClient {
   constructor(options: VexilClientOptions = {}, internal: { label?: string } = {}) {
     this.options = options;
     this.label = internal.label ?? 'VexilClient';
-    this.logger = (options.logger as VexilLogger | undefined) ?? defaultLogger;
+    this.logger = options.logger ?? defaultLogger;
     this.baseUrl = options.url?.replace(/\/+$/, '');
     if (this.baseUrl !== undefined) {
       try {
@@ -262,7 +256,7 @@ export class VexilClient {
   }
 
   private recordExposure(flagKey: string, detail: EvaluationDetail<unknown>, context: CoreContext): void {
-    this.collector?.exposure(flagKey, detail.variant ?? 'SdkDefault', detail.value as never, context as never, detail.version, detail.variant === undefined);
+    this.collector?.exposure(flagKey, detail.variant ?? 'SdkDefault', detail.value as JsonValue, context, detail.version, detail.variant === undefined);
   }
 
   // ------------------------------------------------------------------------------------------------- tracking
@@ -273,7 +267,7 @@ export class VexilClient {
    */
   track(name: string, context: CoreContext, details: Record<string, unknown> = {}): void {
     try {
-      this.collector?.track(name, (context ?? {}) as never, (details ?? {}) as never);
+      this.collector?.track(name, context ?? {}, details ?? {});
     } catch (error) {
       this.logger.debug(`[vexil] track(${JSON.stringify(name)}) ignored: ${(error as Error)?.message}`);
     }
