@@ -11,9 +11,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { OpenFeature, type Client, type Provider } from '@openfeature/server-sdk';
-import { VexilProvider, writeSnapshotFile } from '@vexil/openfeature';
+import { VexilClient, VexilProvider, writeSnapshotFile } from '@vexil/openfeature';
+import { compileFlagSet, evaluate } from '@vexil/core/json';
 import { FlagdInProcessProvider } from './openfeature/flagd-provider.js';
-import { contexts, flagdFlags, launchDarklyFlags, vexilFlags } from './openfeature/flags.js';
+import { contexts, flagdFlags, growthbookFeatures, launchDarklyFlags, unleashFeatures, vexilFlags } from './openfeature/flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quiet = { error() {}, warn() {}, info() {}, debug() {} };
@@ -69,6 +70,107 @@ async function measure(tasks: Task[], timeMs: number, rounds = 3): Promise<Array
       'p99 µs': (median(p99s.get(name)!) * 1000).toFixed(2),
     };
   });
+}
+
+type Loop = (fn: (i: number) => unknown) => number;
+
+/** The direct (non-OpenFeature) APIs: each checked for the right answers first, then timed on the same contexts. */
+async function directApis(pool: ReturnType<typeof contexts>, frozen: ReadonlyArray<Readonly<Record<string, unknown>>>, loop: Loop): Promise<Array<Record<string, string>>> {
+  const rows: Array<[string, number]> = [];
+  const check = (name: string, pro: unknown, free: unknown) => {
+    if (pro !== true || free !== false) throw new Error(`${name} answers ${String(pro)}/${String(free)}, expected true/false`);
+  };
+  const snapshot = compileFlagSet(vexilFlags);
+  const engine = (i: number) => evaluate(snapshot, FLAG, frozen[i & 1023], { defaultValue: false, expectedType: 'boolean' }).value;
+  check('engine', engine(0), engine(1));
+  rows.push(['Vexil engine: evaluate(snapshot, key, context).value', loop(engine)]);
+
+  const client = new VexilClient({ bootstrap: { flags: vexilFlags }, logger: quiet });
+  await client.start();
+  const direct = (i: number) => client.boolean(FLAG, frozen[i & 1023], false);
+  check('client', direct(0), direct(1));
+  rows.push(['Vexil direct client: client.boolean(key, context, false)', loop(direct)]);
+
+  const counting = new VexilClient({ url: 'http://127.0.0.1:9', bootstrap: { flags: vexilFlags }, logger: quiet, reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  await counting.start();
+  const countingCall = (i: number) => counting.boolean(FLAG, frozen[i & 1023], false);
+  check('client + exposures', countingCall(0), countingCall(1));
+  rows.push(['Vexil direct client + exposure counting', loop(countingCall)]);
+
+  const { GrowthBookClient } = await import('@growthbook/growthbook');
+  const growthbook = new GrowthBookClient().initSync({ payload: { features: growthbookFeatures } });
+  const gbContexts = pool.map((user) => ({ attributes: { id: user.targetingKey, plan: user.plan, country: user.country } }));
+  const gb = (i: number) => growthbook.isOn(FLAG, gbContexts[i & 1023]!);
+  check('GrowthBook', gb(0), gb(1));
+  rows.push(['GrowthBook: GrowthBookClient#isOn(key, userContext)', loop(gb)]);
+
+  const { startUnleash, InMemStorageProvider } = await import('unleash-client');
+  const unleash = await startUnleash({
+    appName: 'vexil-openfeature-bench',
+    url: 'http://127.0.0.1:9/api/',
+    refreshInterval: 0,
+    disableMetrics: true,
+    bootstrap: { data: unleashFeatures as never },
+    storageProvider: new InMemStorageProvider(),
+    skipInstanceCountWarning: true,
+  });
+  const unleashContexts = pool.map((user) => ({ userId: user.targetingKey, properties: { plan: user.plan, country: user.country } }));
+  const un = (i: number) => unleash.isEnabled(FLAG, unleashContexts[i & 1023]!);
+  check('Unleash', un(0), un(1));
+  rows.push(['Unleash: unleash.isEnabled(key, context)', loop(un)]);
+  unleash.destroy();
+
+  const flagd = new FlagdInProcessProvider(flagdFlags);
+  const fd = (i: number) => flagd.core.resolveBooleanEvaluation(FLAG, false, frozen[i & 1023] as never, quiet).value;
+  check('flagd-core', fd(0), fd(1));
+  rows.push(['flagd-core: resolveBooleanEvaluation(key, false, context)', loop(fd)]);
+
+  const ldRow = await launchDarklyVariation(pool);
+  if (ldRow) rows.push(ldRow);
+  await client.close();
+  await counting.close();
+
+  const engineNs = rows[0]![1];
+  return rows.map(([call, ns]) => ({
+    call,
+    'ns per call': ns.toFixed(0),
+    'calls/s': Math.round(1e9 / ns).toLocaleString('en-US'),
+    '÷ Vexil engine': (ns / engineNs).toFixed(2),
+  }));
+}
+
+async function launchDarklyVariation(pool: ReturnType<typeof contexts>): Promise<[string, number] | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'vexil-of-bench-ld-'));
+  try {
+    const file = join(dir, 'launchdarkly.json');
+    await writeFile(file, JSON.stringify(launchDarklyFlags));
+    const ld = await import('@launchdarkly/node-server-sdk');
+    const client = ld.init('bench-sdk-key', {
+      updateProcessor: new ld.integrations.FileDataSourceFactory({ paths: [file] }).getFactory(),
+      sendEvents: false,
+      diagnosticOptOut: true,
+      logger: ld.basicLogger({ level: 'none' }),
+    });
+    await client.waitForInitialization({ timeout: 10 });
+    const ldContexts = pool.map((user) => ({ kind: 'user', key: user.targetingKey, plan: user.plan, country: user.country }));
+    const pro = await client.variation(FLAG, ldContexts[0]!, false);
+    const free = await client.variation(FLAG, ldContexts[1]!, true);
+    if (pro !== true || free !== false) throw new Error(`LaunchDarkly answers ${pro}/${free}, expected true/false`);
+    for (let i = 0; i < 20_000; i++) await client.variation(FLAG, ldContexts[i & 1023]!, false);
+    let best = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 5; round++) {
+      const start = performance.now();
+      for (let i = 0; i < 100_000; i++) await client.variation(FLAG, ldContexts[i & 1023]!, false);
+      best = Math.min(best, ((performance.now() - start) * 1e6) / 100_000);
+    }
+    client.close();
+    return ['LaunchDarkly: await client.variation(key, context, false)', best];
+  } catch (error) {
+    console.log(`(LaunchDarkly unavailable: ${(error as Error).message})`);
+    return undefined;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export async function run(): Promise<void> {
@@ -136,6 +238,10 @@ export async function run(): Promise<void> {
     console.log('synchronous evaluation, no promise (best of 5 × 1,000,000):');
     console.table(sync.map(([name, ns]) => ({ call: name, 'ns per call': ns.toFixed(0), 'calls/s': Math.round(1e9 / ns).toLocaleString('en-US') })));
     await OpenFeature.close();
+
+    // 4. Direct APIs, no OpenFeature: Vexil's direct client beside the engine alone and the peers' own direct calls.
+    console.log('direct APIs, no OpenFeature SDK (best of 5 × 1,000,000; LaunchDarkly\'s is async: best of 5 × 100,000 awaited):');
+    console.table(await directApis(pool, frozen, loop));
 
     // Cold start, in this process (modules already loaded): new provider from the snapshot file → first evaluation.
     const samples: number[] = [];

@@ -43,6 +43,20 @@ export const launchDarklyFlags = {
   segments: {},
 };
 
+/** GrowthBook features: a force rule with a condition. */
+export const growthbookFeatures = {
+  'checkout-v2': { defaultValue: false, rules: [{ condition: { plan: 'pro' }, force: true }] },
+};
+
+/** Unleash client features: the default strategy with a constraint on the context's `plan` property. */
+export const unleashFeatures = [
+  {
+    name: 'checkout-v2',
+    enabled: true,
+    strategies: [{ name: 'default', parameters: {}, constraints: [{ contextName: 'plan', operator: 'IN', values: ['pro'] }] }],
+  },
+];
+
 /** A pool of contexts, a quarter of them "pro", so rules are exercised both ways. */
 export function contexts(count: number): Array<{ targetingKey: string; plan: string; country: string }> {
   return Array.from({ length: count }, (_, i) => ({ targetingKey: `user-${i}`, plan: i % 4 === 0 ? 'pro' : 'free', country: i % 3 === 0 ? 'FR' : 'US' }));

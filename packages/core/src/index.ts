@@ -31,3 +31,15 @@ export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
 export { canonicalJson } from './snapshot/canonical-json.js';
+
+// The full entry point loads every parser and the JsonLogic engine at once, so compileFlags reads YAML, JSON and TOML
+// synchronously. `@vexil/core/json` (json.ts) is the same API without them, for fast cold starts and small bundles.
+import { readFlagFile as readAnyFlagFile } from './parse/flag-file.js';
+import * as jsonLogicEngine from './query/jsonlogic.js';
+import { installFlagFileReader } from './parse/read.js';
+import { installJsonLogic } from './query/jsonlogic-support.js';
+installFlagFileReader(readAnyFlagFile);
+installJsonLogic(jsonLogicEngine);
+export { compileFlagsAsync, loadEnginesFor } from './compile/async.js';
+export { loadFlagFileParsers, flagFileParsersLoaded } from './parse/read.js';
+export { loadJsonLogic, jsonLogicLoaded, usesJsonLogic } from './query/jsonlogic-support.js';

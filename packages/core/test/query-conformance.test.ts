@@ -10,7 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileQuery, type QueryContext } from '../src/query/index.js';
+import { compileQuery, type QueryContext } from '../src/index.js';
 
 type Expect = boolean | 'compile-error' | 'no-match-error';
 type Case = readonly [rule: string, input: QueryContext | null, expect: Expect];

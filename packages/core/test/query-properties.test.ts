@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compileQuery, type CompiledQuery, type QueryContext } from '../src/query/index.js';
+import { compileQuery, type CompiledQuery, type QueryContext } from '../src/index.js';
 import { parseNikunjy } from '../src/query/parser.js';
 import { printQuery } from '../src/query/printer.js';
 

@@ -2,7 +2,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type CompileQueryOptions } from '../src/query/index.js';
+import { compileQuery, segmentReferences, type CompiledQuery, type QueryContext } from '../src/index.js';
+import type { CompileQueryOptions } from '../src/query/index.js';
 
 function compiled(text: string, options?: CompileQueryOptions): CompiledQuery {
   const result = compileQuery(text, options);

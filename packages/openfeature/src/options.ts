@@ -1,4 +1,10 @@
-import type { Logger } from '@openfeature/server-sdk';
+/** Where warnings go: the shape of OpenFeature's `Logger`, so an OpenFeature logger fits. */
+export interface VexilLogger {
+  error(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+}
 import type { DaemonStore } from './sync/store-sync.js';
 
 export interface VexilProviderOptions {
@@ -59,7 +65,7 @@ export interface VexilProviderOptions {
   /** Extra HTTP headers on every request. */
   headers?: Record<string, string>;
   /** Where warnings go. Default: `console.warn` / `console.error`, prefixed `[vexil]`. */
-  logger?: Logger;
+  logger?: VexilLogger;
   /** A `fetch` implementation (default: the global one). */
   fetch?: typeof fetch;
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { canonicalJson, type FlagDefinition, type SegmentDefinition } from '@vexil/core';
+import { canonicalJson, type FlagDefinition, type SegmentDefinition } from '@vexil/core/json';
 
 /** The snapshot document format, the same `vexil-snapshot/1` that the store and the CLI export. */
 export const SNAPSHOT_FORMAT = 'vexil-snapshot/1';

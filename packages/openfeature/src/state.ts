@@ -1,5 +1,5 @@
-import { compileFlagSet, segmentReferences, type FlagDefinition, type SegmentDefinition, type Snapshot } from '@vexil/core';
-import { canonicalJson } from '@vexil/core';
+import { compileFlagSet, segmentReferences, type FlagDefinition, type SegmentDefinition, type Snapshot } from '@vexil/core/json';
+import { canonicalJson } from '@vexil/core/json';
 import type { FlagData } from './snapshot-file.js';
 
 /** A change as the server's stream and the store's change feed describe it. */

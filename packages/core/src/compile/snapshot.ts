@@ -4,7 +4,8 @@ import { FlagValidationError, type Problem } from '../model/problem.js';
 import { compileQuery, type CompiledQuery } from '../query/index.js';
 import { buildPercentageBuckets, type PercentageBuckets } from '../bucketing/percentage.js';
 import { fnv1a32 } from '../bucketing/fnv.js';
-import { detectFormat, readFlagFile, type FlagFileFormat, type Locate, type SourcePosition } from '../parse/flag-file.js';
+import type { FlagFileFormat, Locate, SourcePosition } from '../parse/flag-file.js';
+import { defaultFormat, detectFormat, readFlagFileText } from '../parse/read.js';
 import { checkFlag, jsonTypeOf } from '../validate/flag.js';
 import { compileSegments, normalizeSegments, type SegmentResolver } from './segments.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
@@ -123,8 +124,8 @@ export interface ParsedFlagFile {
 
 /** Parses and validates a flag file (YAML, JSON or TOML), reporting every problem with its position. Never throws. */
 export function parseFlagFile(text: string, options: CompileOptions = {}): ParsedFlagFile {
-  const format = options.format ?? (options.source ? detectFormat(options.source) : 'yaml');
-  const raw = readFlagFile(text, format, options.source);
+  const format = options.format ?? (options.source ? detectFormat(options.source) : defaultFormat(text));
+  const raw = readFlagFileText(text, format, options.source);
   if (!raw.data) return { flags: {}, segments: {}, problems: raw.problems, invalid: {}, readable: false };
   return validateFlagSet(raw.data, options.source, raw.locate);
 }
@@ -172,7 +173,7 @@ export function compileFlagSet(
   return buildSnapshot(parsed, options.revision);
 }
 
-function buildSnapshot(parsed: ParsedFlagFile, revision?: number): Snapshot {
+export function buildSnapshot(parsed: ParsedFlagFile, revision?: number): Snapshot {
   const { resolve } = compileSegments(parsed.segments);
   const flags = new Map<string, CompiledFlag>();
   for (const [key, definition] of Object.entries(parsed.flags)) flags.set(key, compileFlag(key, definition, resolve));

@@ -9,7 +9,10 @@ const yamlTypes = (jsYaml as unknown as { types: Record<'null' | 'bool' | 'int' 
 import type { Problem } from '../model/problem.js';
 import { describeType } from '../model/describe.js';
 import { checkYamlAliases } from './yaml-aliases.js';
-import { flagFileFromSnapshot, isSnapshotDocument } from './snapshot-document.js';
+import { unwrapSnapshotDocument } from './snapshot-document.js';
+import { jsonErrorOffset, offsetToPosition } from './json-file.js';
+
+export { jsonErrorOffset } from './json-file.js';
 
 export type FlagFileFormat = 'yaml' | 'json' | 'toml';
 
@@ -30,13 +33,7 @@ export interface RawFlagFile {
   problems: Problem[];
 }
 
-/** Picks the format from a file name: `.json`, `.toml`, anything else is YAML (GO Feature Flag's default). */
-export function detectFormat(fileName: string): FlagFileFormat {
-  const lower = fileName.toLowerCase();
-  if (lower.endsWith('.json')) return 'json';
-  if (lower.endsWith('.toml')) return 'toml';
-  return 'yaml';
-}
+export { detectFormat } from './read.js';
 
 const noLocation: Locate = () => undefined;
 
@@ -45,14 +42,7 @@ const noLocation: Locate = () => undefined;
  * document (what `vexil export` writes) reads as the flag file it holds.
  */
 export function readFlagFile(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
-  const raw = readFormat(text, format, source);
-  if (!raw.data || !isSnapshotDocument(raw.data)) return raw;
-  const held = flagFileFromSnapshot(raw.data, source);
-  if (held.problems.length > 0) {
-    const problems = held.problems.map((problem) => ({ ...problem, ...raw.locate(['flags', problem.flagKey ?? '']) }));
-    return { data: undefined, locate: noLocation, problems };
-  }
-  return { data: held.data, locate: (path) => raw.locate(held.toDocumentPath(path)), problems: [] };
+  return unwrapSnapshotDocument(readFormat(text, format, source), source);
 }
 
 function readFormat(text: string, format: FlagFileFormat, source?: string): RawFlagFile {
@@ -327,96 +317,6 @@ function locateInToml(lines: string[], path: FieldPath): SourcePosition | undefi
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * Where JSON text stops being valid. V8 names the offset for some errors only ("Unexpected token '}'" has none), and a
- * user needs the line and column every time.
- */
-export function jsonErrorOffset(text: string): number | undefined {
-  let i = 0;
-  const fail = (): never => {
-    throw i;
-  };
-  const ws = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
-  };
-  const literal = (word: string) => {
-    for (const ch of word) if (text[i++] !== ch) (i--, fail());
-  };
-  const string = () => {
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      if (text.charCodeAt(i) < 0x20) fail();
-      if (text[i] === '\\') i++;
-      i++;
-    }
-    if (i >= text.length) fail();
-    i++;
-  };
-  const number = () => {
-    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (!match) fail();
-    i += match![0].length;
-  };
-  const value = (): void => {
-    ws();
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
-      }
-    }
-    if (ch === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    }
-    if (ch === '"') return string();
-    if (ch === 't') return literal('true');
-    if (ch === 'f') return literal('false');
-    if (ch === 'n') return literal('null');
-    return number();
-  };
-  try {
-    value();
-    ws();
-    return i < text.length ? i : undefined;
-  } catch (offset) {
-    return typeof offset === 'number' ? Math.min(offset, text.length) : undefined;
-  }
-}
-
-function offsetToPosition(text: string, offset: number): SourcePosition {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
 }
 
 function firstLine(message: string): string {

@@ -3,6 +3,7 @@
 // goes straight back into `vexil import`, `lint`, `eval` and `serve --flags`.
 
 import type { Problem } from '../model/problem.js';
+import type { RawFlagFile } from './flag-file.js';
 import { describeType } from '../model/describe.js';
 
 export const SNAPSHOT_DOCUMENT_FORMAT = 'vexil-snapshot/1';
@@ -53,4 +54,15 @@ export function flagFileFromSnapshot(
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A parsed flag file as the flag file it holds when it is a snapshot document; any other file as it is. */
+export function unwrapSnapshotDocument(raw: RawFlagFile, source: string | undefined): RawFlagFile {
+  if (!raw.data || !isSnapshotDocument(raw.data)) return raw;
+  const held = flagFileFromSnapshot(raw.data, source);
+  if (held.problems.length > 0) {
+    const problems = held.problems.map((problem) => ({ ...problem, ...raw.locate(['flags', problem.flagKey ?? '']) }));
+    return { data: undefined, locate: () => undefined, problems };
+  }
+  return { data: held.data, locate: (path) => raw.locate(held.toDocumentPath(path)), problems: [] };
 }

@@ -4,7 +4,7 @@
 import { QuerySyntaxError, type QueryNode } from './ast.js';
 import { parseNikunjy, collectSegmentReferences } from './parser.js';
 import { buildEvaluator, QueryRuntimeFailure, type Predicate } from './evaluator.js';
-import { buildJsonLogic, jsonLogicMatches } from './jsonlogic.js';
+import { jsonLogicSupport } from './jsonlogic-support.js';
 import { goffTrim } from './trim.js';
 import { quotedOrderingWarnings } from './quoted-order.js';
 
@@ -114,7 +114,18 @@ function matchAll(text: string): CompiledQuery {
 }
 
 function compileJsonLogic(text: string, logic: Record<string, unknown>): QueryCompileResult {
-  const built = buildJsonLogic(logic);
+  const support = jsonLogicSupport();
+  if (!support) {
+    return {
+      ok: false,
+      error: {
+        message: 'JsonLogic queries need the JsonLogic engine, which is not loaded: import from "@vexil/core", or await loadJsonLogic() from "@vexil/core/json" first',
+        column: 1,
+      },
+    };
+  }
+  const { jsonLogicMatches } = support;
+  const built = support.buildJsonLogic(logic);
   if (!built.ok) {
     const at = built.operator === undefined ? -1 : text.indexOf(JSON.stringify(built.operator));
     return { ok: false, error: { message: built.message, column: at >= 0 ? at + 1 : 1 } };

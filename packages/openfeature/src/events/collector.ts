@@ -1,4 +1,7 @@
-import type { EvaluationContext, JsonValue, TrackingEventDetails } from '@openfeature/server-sdk';
+import type { EvaluationContext, JsonValue } from '@vexil/core/json';
+
+/** A tracking event's details (OpenFeature's `TrackingEventDetails`: `value` and custom fields). */
+type TrackingEventDetails = Record<string, unknown>;
 import { Backoff } from '../sync/backoff.js';
 
 /** GO Feature Flag's exposure event (`kind: "feature"`), as `POST /v1/data/collector` takes it, plus `count`. */

@@ -1,4 +1,4 @@
-import type { FlagDefinition, SegmentDefinition } from '@vexil/core';
+import type { FlagDefinition, SegmentDefinition } from '@vexil/core/json';
 import type { FlagData } from '../snapshot-file.js';
 import type { FlagChange } from '../state.js';
 import { Backoff, sleep } from './backoff.js';

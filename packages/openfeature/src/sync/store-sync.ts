@@ -1,4 +1,4 @@
-import type { FlagDefinition, SegmentDefinition } from '@vexil/core';
+import type { FlagDefinition, SegmentDefinition } from '@vexil/core/json';
 import { Backoff, sleep } from './backoff.js';
 import { toFlagChange, type FlagSync, type SyncTarget } from './types.js';
 
