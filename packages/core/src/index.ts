@@ -5,7 +5,7 @@ export * from './model/evaluation.js';
 export * from './model/problem.js';
 export { detectFormat, readFlagFile, type FlagFileFormat, type FieldPath, type Locate, type SourcePosition } from './parse/flag-file.js';
 export { validateFlagDefinition, checkFlag, formatPath, type ValidateOptions, type CheckedFlag } from './validate/flag.js';
-export { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, jsonDepth, reservedNameProblem } from './validate/limits.js';
+export { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, hasLoneSurrogate, jsonDepth, reservedNameProblem } from './validate/limits.js';
 export {
   compileFlags,
   compileFlagSet,
