@@ -8,7 +8,7 @@ export { YAML_ALIAS_LIMITS, checkYamlAliases, type YamlAliasLimits, type AliasCh
 export { writeFlagFile, FlagFileWriteError, type FlagFileContent, type WriteFlagFileOptions } from './parse/write-flag-file.js';
 export { SNAPSHOT_DOCUMENT_FORMAT, isSnapshotDocument } from './parse/snapshot-document.js';
 export { validateFlagDefinition, checkFlag, formatPath, type ValidateOptions, type CheckedFlag } from './validate/flag.js';
-export { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, jsonDepth, reservedNameProblem } from './validate/limits.js';
+export { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, hasLoneSurrogate, jsonDepth, reservedNameProblem } from './validate/limits.js';
 export {
   compileFlags,
   compileFlagSet,

@@ -167,6 +167,22 @@ describe('item 16: prototype keys, reserved names, the collector quota, the audi
     assert.ok(!list.flags.some((flag: { key: string }) => ['__proto__', '.', '..'].includes(flag.key) || /[\ud800-\udfff]/.test(flag.key)));
   });
 
+  test('a lone surrogate anywhere in a body is refused with 400 naming where (in flag content it used to be a 500)', async () => {
+    for (const [method, path, body, key] of [
+      ['PUT', '/admin/v1/flags/surrogate-1', '{"variations":{"a":true},"defaultRule":{"variation":"a"},"metadata":{"x":"\\ud800"}}', ADMIN],
+      ['PUT', '/admin/v1/flags/surrogate-2', '{"variations":{"\\udc00":true},"defaultRule":{"variation":"\\udc00"}}', ADMIN],
+      ['POST', '/admin/v1/keys', '{"name":"\\ud800","kind":"sdk"}', ADMIN],
+      ['POST', '/ofrep/v1/evaluate/flags', '{"context":{"targetingKey":"\\ud800"}}', SDK],
+    ] as const) {
+      const response = await fetch(`${base}${path}`, { method, headers: json(key), body });
+      assert.equal(response.status, 400, `${method} ${path}`);
+      assert.match(await response.text(), /lone UTF-16 surrogate/);
+    }
+    // A surrogate pair is text like any other.
+    const pair = await fetch(`${base}/admin/v1/flags/surrogate-pair`, { method: 'PUT', headers: json(ADMIN), body: '{"variations":{"a":"\\ud83d\\ude00"},"defaultRule":{"variation":"a"}}' });
+    assert.equal(pair.status, 201);
+  });
+
   test('a segment named __proto__ (plain or escaped), "." or ".." is refused with 400, not dropped', async () => {
     // `staff` stays (the fixture's flags use it): only the reserved name is wrong.
     const staff = '"staff":"email ew \\"@example.com\\""';

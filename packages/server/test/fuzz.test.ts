@@ -151,13 +151,14 @@ describe('fuzz: generated bodies never cause a 5xx, and a rejected write changes
     );
   });
 
-  test('depth and size: deeply nested and large bodies, contexts and flags never cause a 5xx, and change nothing when refused', async () => {
+  test('depth, size and text: deeply nested and large bodies, contexts and flags, and lone surrogates, never cause a 5xx, and change nothing when refused', async () => {
     // A value nested `depth` levels (objects and arrays mixed), as text: JSON.stringify itself overflows on deep values.
     const deepText = fc.record({ depth: fc.oneof(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 80, max: 20_000 })), arrays: fc.boolean(), leaf: fc.constantFrom('1', '"x"', 'null', '{}', '[]') }).map(
       ({ depth, arrays, leaf }) => (arrays ? `${'[{"a":'.repeat(Math.ceil(depth / 2))}${leaf}${'}]'.repeat(Math.ceil(depth / 2))}` : `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`),
     );
     const bigText = fc.integer({ min: 1, max: 24 * 1024 }).map((size) => JSON.stringify('y'.repeat(size)));
-    const payload = fc.oneof(deepText, bigText, jsonish.map((value) => JSON.stringify(value)));
+    const loneSurrogate = fc.constantFrom('"\\ud800"', '"x\\udfff"', '{"\\udc00":1}');
+    const payload = fc.oneof(deepText, bigText, loneSurrogate, jsonish.map((value) => JSON.stringify(value)));
     const placed = fc.tuple(
       fc.constantFrom(
         (v: string) => ['POST', '/ofrep/v1/evaluate/flags/bool-flag', `{"context":{"targetingKey":"u","x":${v}}}`, SDK],

@@ -35,6 +35,11 @@ export function jsonDepth(value: unknown, limit = Number.MAX_SAFE_INTEGER): numb
 /** A lone UTF-16 surrogate: no Unicode text, and invalid in UTF-8 (stores and clients would choke on it). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** True when `text` holds a lone UTF-16 surrogate (JSON can write one as `"\ud800"`; no store can keep it). */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
 /**
  * Why a flag key or segment name cannot be used, or undefined when it can: `__proto__` (an object key that sets a
  * prototype), `.` and `..` (path segments in URLs and file trees), and text with a lone surrogate.

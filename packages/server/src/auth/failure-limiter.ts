@@ -36,18 +36,18 @@ export class AuthFailureLimiter {
     let window = this.#windows.get(address);
     if (!window || window.resetAt <= now) {
       if (window) this.#windows.delete(address);
-      if (this.#windows.size >= MAX_ADDRESSES) this.#forgetOldest(now);
+      if (this.#windows.size >= MAX_ADDRESSES) this.#forgetOldest();
       window = { failures: 0, resetAt: now + this.windowMs };
       this.#windows.set(address, window);
     }
     window.failures += 1;
   }
 
-  #forgetOldest(now: number): void {
-    for (const [address, window] of this.#windows) {
+  #forgetOldest(): void {
+    // Map order is insertion order, and a renewed window is inserted again: the first windows are the oldest.
+    for (const address of this.#windows.keys()) {
       if (this.#windows.size < MAX_ADDRESSES) return;
-      // Insertion order is window start order: the first entries are the oldest (expired ones first).
-      if (window.resetAt <= now || this.#windows.size >= MAX_ADDRESSES) this.#windows.delete(address);
+      this.#windows.delete(address);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hasLoneSurrogate } from '@vexil/core';
 import { HttpError, JsonBodyError } from './errors.js';
 
 declare module 'fastify' {
@@ -51,7 +52,8 @@ export function jsonTextDepth(text: string, limit: number): number {
 }
 
 /**
- * Parses JSON text. Refuses bodies nested deeper than MAX_BODY_DEPTH, and strips `__proto__`, `constructor` and
+ * Parses JSON text. Refuses bodies nested deeper than MAX_BODY_DEPTH and text with a lone UTF-16 surrogate (`"\ud800"`:
+ * not Unicode, and no store can keep it), and strips `__proto__`, `constructor` and
  * `prototype` keys, escaped or not (the scrub looks at the parsed keys), so that no merge can reach a prototype. The
  * paths of stripped keys go to `dropped` (routes where such a key is a name, e.g. a segment's, refuse it).
  */
@@ -74,10 +76,12 @@ export function parseJsonBody(text: string, dropped: string[] = []): unknown {
 /** Recursive, but bounded: the body is at most MAX_BODY_DEPTH deep. */
 function scrub(value: unknown, path: string, dropped: string[]): unknown {
   if (Array.isArray(value)) return value.map((item, index) => scrub(item, `${path}[${index}]`, dropped));
+  if (typeof value === 'string' && hasLoneSurrogate(value)) throw loneSurrogate(path);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, member] of Object.entries(value)) {
     const at = path === '' ? key : `${path}.${key}`;
+    if (hasLoneSurrogate(key)) throw loneSurrogate(path === '' ? '(a key)' : `${path} (a key)`);
     if (SCRUBBED.has(key)) {
       dropped.push(at);
       continue;
@@ -85,6 +89,10 @@ function scrub(value: unknown, path: string, dropped: string[]): unknown {
     out[key] = scrub(member, at, dropped);
   }
   return out;
+}
+
+function loneSurrogate(path: string): HttpError {
+  return new HttpError(400, 'invalid_text', `the request body has text with a lone UTF-16 surrogate${path === '' ? '' : ` at ${path}`}: it is not valid Unicode`);
 }
 
 /**
