@@ -3,6 +3,7 @@
 export * from './model/flag.js';
 export * from './model/evaluation.js';
 export * from './model/problem.js';
+export * from './model/rollout.js';
 export { detectFormat, readFlagFile, type FlagFileFormat, type FieldPath, type Locate, type SourcePosition } from './parse/flag-file.js';
 export { validateFlagDefinition, checkFlag, formatPath, type ValidateOptions, type CheckedFlag } from './validate/flag.js';
 export {
@@ -23,6 +24,19 @@ export { evaluate, evaluateAll, hasType } from './evaluate/evaluate.js';
 export { fnv1a32, fnv1a32Continue, compareUtf8 } from './bucketing/fnv.js';
 export { buildPercentageBuckets, bucketOf, pickBucket, type PercentageBuckets } from './bucketing/percentage.js';
 export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';
+export {
+  normalizeRolloutPlan,
+  rolloutServingRule,
+  withRolloutState,
+  baselineVariation,
+  stepPercentages,
+  parseDuration,
+  parseFraction,
+  gateName,
+  DEFAULT_MIN_SAMPLE_SIZE,
+  type RolloutPlan,
+  type NormalizedGate,
+} from './rollout/progressive-delivery.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
 export { canonicalJson } from './snapshot/canonical-json.js';

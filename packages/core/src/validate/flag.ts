@@ -5,6 +5,7 @@ import { compileSegments, type SegmentResolver } from '../compile/segments.js';
 import type { FieldPath, Locate } from '../parse/flag-file.js';
 import { describeType } from '../model/describe.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
+import { checkRolloutFields } from './rollout.js';
 
 export interface ValidateOptions {
   /** File name or origin, for messages. */
@@ -155,6 +156,7 @@ class FlagChecker {
     }
     this.checkBody(flag, []);
     this.checkScheduledRollout(flag);
+    this.checkProgressiveDelivery(flag);
     return flag;
   }
 
@@ -411,6 +413,16 @@ class FlagChecker {
         this.push(['scheduledRollout', index], `after the step of ${String(step.date)}: ${problem.path ? `${problem.path}: ` : ''}${problem.message}`, 'warning');
       }
     }
+  }
+
+  /** Vexil's `rollout`, `killSwitch` and `rolloutState` (validate/rollout.ts). */
+  private checkProgressiveDelivery(flag: FlagDefinition): void {
+    const names = new Set(flag.variations && typeof flag.variations === 'object' ? Object.keys(flag.variations) : []);
+    checkRolloutFields(flag, names, {
+      error: (path, message) => this.push(path, message, 'error'),
+      warning: (path, message) => this.push(path, message, 'warning'),
+      unknownFields: (object, path, known, what) => this.unknownFields(object, path, known, what),
+    });
   }
 
   private optionalType(value: unknown, path: FieldPath, type: 'string' | 'boolean'): void {
