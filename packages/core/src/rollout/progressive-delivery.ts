@@ -9,6 +9,7 @@
  * moves units onto it: a unit on the rollout variation at 5% is still on it at 25%.
  */
 import type { FlagDefinition, Rule } from '../model/flag.js';
+import { structuredCloneJson } from './scheduled.js';
 import type { RolloutGate, RolloutOnFailure, RolloutPlanDefinition, RolloutStateDefinition, ThresholdRange } from '../model/rollout.js';
 
 export type NormalizedGate =
@@ -117,7 +118,7 @@ export function baselineVariation(rule: Rule | undefined): string | undefined {
  */
 export function rolloutServingRule(baseline: Rule, variation: string, percent: number): Rule {
   const base = baselineVariation(baseline);
-  if (percent <= 0 || base === undefined || base === variation) return structuredClone(baseline);
+  if (percent <= 0 || base === undefined || base === variation) return structuredCloneJson(baseline);
   const rule: Rule = {};
   if (baseline.name !== undefined) rule.name = baseline.name;
   if (percent >= 100) rule.variation = variation;
