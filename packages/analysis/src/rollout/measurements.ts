@@ -41,12 +41,16 @@ export interface MeasurementRequest {
   /** Half-open window [from, to), milliseconds since the epoch. */
   from: number;
   to: number;
+  /** Also measure each of these variations, in `Measurements.arms` (the kill switch judges the whole flag). */
+  variations?: string[];
 }
 
 export interface Measurements {
   /** Absent: the source has no figures for the arm (inconclusive, never a pass). */
   rollout?: ArmMeasurement;
   control?: ArmMeasurement;
+  /** One per variation of `MeasurementRequest.variations`, when asked. */
+  arms?: ArmMeasurement[];
   /** Keyed by the query text. A query missing here is inconclusive. */
   queries: Record<string, QueryResult>;
 }
@@ -77,6 +81,7 @@ export function combineMeasurementSources(...sources: MeasurementSource[]): Meas
         const value = answer.value;
         out.rollout ??= value.rollout;
         out.control ??= value.control;
+        out.arms ??= value.arms;
         for (const [query, result] of Object.entries(value.queries ?? {})) {
           const known = out.queries[query];
           if (!known || (!known.ok && result.ok)) out.queries[query] = result;
