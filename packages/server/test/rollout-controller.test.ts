@@ -60,9 +60,23 @@ const plan = (overrides: Record<string, unknown> = {}): FlagDefinition => ({
 });
 
 const opened: FastifyInstance[] = [];
+const prefixes: string[] = [];
 after(async () => {
   for (const app of opened) await app.close().catch(() => undefined);
+  const admin = new Redis(REDIS_URL, { lazyConnect: true });
+  for (const prefix of prefixes) {
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+  }
+  admin.disconnect();
 });
+
+/** A store of its own: a Redis key prefix for this test (removed at the end). PGlite would do too, but starts slowly. */
+function storeUrl(): string {
+  const prefix = `${uniqueId('vexil-test-rollout')}:`;
+  prefixes.push(prefix);
+  return `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
+}
 
 async function server(store: FlagStore, source: MeasurementSource, clock: ReturnType<typeof fakeClock>, extra: { holder?: string; leaseMs?: number } = {}) {
   const app = await buildServer({
@@ -72,7 +86,7 @@ async function server(store: FlagStore, source: MeasurementSource, clock: Return
     sdkKeys: [SDK],
     defaultMetrics: false,
     heartbeatMs: 0,
-    rollout: { source, clock: clock.now, leaseMs: extra.leaseMs ?? 2000, tickMs: 30, ...(extra.holder ? { holder: extra.holder } : {}) },
+    rollout: { source, clock: clock.now, leaseMs: extra.leaseMs ?? 2000, tickMs: 100, ...(extra.holder ? { holder: extra.holder } : {}) },
   });
   opened.push(app);
   return { app, base: await listen(app) };
@@ -103,7 +117,7 @@ async function servedOn(base: string, key: string, units: number): Promise<numbe
 
 describe('rollout controller in vexil serve (fake clock, fake measurements)', () => {
   it('a healthy canary goes through every step to 100%, each step an audited write with its figures', async () => {
-    const store = await openStore(`pglite:memory:${uniqueId('r')}`);
+    const store = await openStore(storeUrl());
     const clock = fakeClock();
     const source = fakeSource(() => ({ on: 0.02, off: 0.02 }));
     const { app, base } = await server(store, source, clock);
@@ -135,7 +149,7 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
   });
 
   it('a doubled error rate is rolled back at the next check: everyone back on the baseline, reason with the figures', async () => {
-    const store = await openStore(`pglite:memory:${uniqueId('r')}`);
+    const store = await openStore(storeUrl());
     const clock = fakeClock();
     let rates = { on: 0.02, off: 0.02 };
     const { app, base } = await server(store, fakeSource(() => rates), clock);
@@ -155,7 +169,7 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
   });
 
   it('too little traffic holds the step for hours: never promotes, never rolls back', async () => {
-    const store = await openStore(`pglite:memory:${uniqueId('r')}`);
+    const store = await openStore(storeUrl());
     const clock = fakeClock();
     const source = fakeSource(() => ({ on: 0.5, off: 0.02 }), () => 20);
     const { app, base } = await server(store, source, clock);
@@ -172,7 +186,7 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
   });
 
   it('manual controls: approval, pause, resume, skip, abort through the admin API; 409 and 404 when they do not apply', async () => {
-    const store = await openStore(`pglite:memory:${uniqueId('r')}`);
+    const store = await openStore(storeUrl());
     const clock = fakeClock();
     const { app, base } = await server(store, fakeSource(() => ({ on: 0.01, off: 0.01 })), clock);
     await postJson(base, '/admin/v1/flags', { key: 'f', flag: plan({ approval: [5] }) }, HEADERS);
@@ -206,7 +220,7 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
   });
 
   it('kill switch: a flag whose error rate crosses its threshold is disabled by actor kill-switch', async () => {
-    const store = await openStore(`pglite:memory:${uniqueId('r')}`);
+    const store = await openStore(storeUrl());
     const clock = fakeClock();
     let rates = { a: 0.01, b: 0.01 };
     const { app, base } = await server(store, fakeSource(() => rates), clock);
@@ -233,14 +247,7 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
 });
 
 describe('rollout controller: one leader over one store', () => {
-  const prefix = `${uniqueId('vexil-test-rollout')}:`;
-  const url = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
-  after(async () => {
-    const admin = new Redis(REDIS_URL, { lazyConnect: true });
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length) await admin.del(...keys);
-    admin.disconnect();
-  });
+  const url = storeUrl();
 
   it('two servers: one leads; the leader killed mid-plan is replaced and the plan continues, each step applied once', async () => {
     const storeA = await openStore(url);
