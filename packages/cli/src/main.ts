@@ -4,6 +4,7 @@ import { registerEval } from './commands/eval.js';
 import { registerServe } from './commands/serve.js';
 import { registerStoreCommands } from './commands/store-sync.js';
 import { registerExperiment } from './commands/experiment.js';
+import { registerRollout } from './commands/rollout.js';
 
 /** Builds the `vexil` command line. Exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerStoreCommands(program);
   registerExperiment(program);
+  registerRollout(program);
   return program;
 }
 

@@ -30,6 +30,10 @@ export interface ServeCliOptions {
   notifySlack?: string[];
   /** `--no-notify` gives false. */
   notify?: boolean;
+  /** Prometheus base URL for `prometheus:` rollout gates (`--prometheus`). */
+  prometheus?: string;
+  /** `--no-rollout-controller` gives false. */
+  rolloutController?: boolean;
 }
 
 /** The resolved configuration of `vexil serve`. */
@@ -58,6 +62,10 @@ export interface ServeConfig {
   notifiers: NotifierTarget[];
   /** False: this server sends no notifications (`--no-notify`, `VEXIL_NOTIFY=false`). */
   notify: boolean;
+  /** Prometheus base URL for rollout gates (`--prometheus`, `VEXIL_PROMETHEUS_URL`, `prometheus`). */
+  prometheus?: string;
+  /** Run the rollout controller (one leader per store). Default true. */
+  rolloutController: boolean;
   configFile?: string;
 }
 
@@ -81,6 +89,8 @@ const FILE_KEYS = [
   'examples',
   'notifiers',
   'notify',
+  'prometheus',
+  'rolloutController',
 ] as const;
 
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
@@ -289,6 +299,11 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   ].map((target) => (target.kind === 'webhook' && target.secret === undefined && secret !== undefined ? { ...target, secret } : target));
   const notify = (cli.notify === false ? false : undefined) ?? boolean(env.VEXIL_NOTIFY, 'VEXIL_NOTIFY') ?? boolean(file.notify, 'notify') ?? true;
 
+  const prometheusText = text(cli.prometheus, '--prometheus') ?? text(env.VEXIL_PROMETHEUS_URL, 'VEXIL_PROMETHEUS_URL') ?? text(file.prometheus, 'prometheus');
+  const prometheus = prometheusText === undefined ? undefined : httpUrl(prometheusText, 'prometheus');
+  const rolloutController =
+    (cli.rolloutController === false ? false : undefined) ?? boolean(env.VEXIL_ROLLOUT_CONTROLLER, 'VEXIL_ROLLOUT_CONTROLLER') ?? boolean(file.rolloutController, 'rolloutController') ?? true;
+
   const config: ServeConfig = {
     store,
     storeSource,
@@ -303,6 +318,8 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     examples,
     notifiers,
     notify,
+    rolloutController,
+    ...(prometheus ? { prometheus } : {}),
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),

@@ -236,14 +236,14 @@ export async function applyRolloutCommand(
   actor: string,
   now: number,
   note?: string,
-): Promise<{ decision: RolloutDecision; version: number; revision: number }> {
+): Promise<{ decision: RolloutDecision; reason: string; version: number; revision: number }> {
   const plan = normalizeRolloutPlan(stored.flag.rollout!);
   const state = stored.flag.rolloutState;
   if (!state) throw new NotStartedError();
   const decision = applyManualCommand(plan, state, command, now, actor);
   const reason = note ? `${decision.reason}: ${note}` : decision.reason;
   const result = await store.put(stored.key, withRolloutState(stored.flag, decision.state), { actor, reason: reason.slice(0, REASON_LIMIT), expectedVersion: stored.version });
-  return { decision, version: result.version, revision: result.revision };
+  return { decision, reason, version: result.version, revision: result.revision };
 }
 
 export class NotStartedError extends Error {

@@ -70,9 +70,9 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, 
       const stored = await load(request.params.key);
       const command = request.params.command as ManualCommand;
       try {
-        const { decision, version, revision } = await applyRolloutCommand(store, stored, command, request.principal?.name ?? 'anonymous', clock(), request.body?.reason);
+        const { decision, reason, version, revision } = await applyRolloutCommand(store, stored, command, request.principal?.name ?? 'anonymous', clock(), request.body?.reason);
         await holder.waitFor(revision, 2000);
-        return { key: stored.key, command, action: decision.action, status: decision.state.status, percent: decision.state.percent, reason: decision.reason, version, revision };
+        return { key: stored.key, command, action: decision.action, status: decision.state.status, percent: decision.state.percent, reason, version, revision };
       } catch (error) {
         if (error instanceof RolloutCommandError || error instanceof NotStartedError) throw new HttpError(409, 'rollout_state', error.message, { key: stored.key, command });
         throw error;
