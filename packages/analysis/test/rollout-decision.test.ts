@@ -127,6 +127,23 @@ describe('rollout decision: a plan of hours, on a clock', () => {
     assert.equal(run.final.status, 'promoted');
   });
 
+  it('time to detect a doubled error rate (2% → 4%) from the first step, by traffic (figures for the README)', () => {
+    const rows: string[] = [];
+    for (const unitsPerMinute of [1000, 4000, 16000, 64000]) {
+      const minutes: number[] = [];
+      for (let seed = 1; seed <= 10; seed++) {
+        const run = simulate(plan(), { hours: 6, unitsPerMinute, controlRate: 0.02, rolloutRate: () => 0.04, seed: 500 + seed });
+        const rollback = run.actions.find((a) => a.action === 'rollback');
+        minutes.push(rollback ? rollback.at : Infinity);
+      }
+      minutes.sort((a, b) => a - b);
+      rows.push(`${unitsPerMinute} units/min: median ${minutes[5]} min, worst ${minutes[9]} min (10 seeds)`);
+      if (unitsPerMinute >= 16000) assert.ok(minutes[9]! <= 20, `${unitsPerMinute}: ${minutes}`);
+      assert.ok(minutes[9]! < Infinity, `${unitsPerMinute} units/min: a doubled error rate was never detected`);
+    }
+    console.log(`detection of a doubled error rate (steps 1/5/25/50%, interval 10m, minSampleSize 200):\n  ${rows.join('\n  ')}`);
+  });
+
   it('too little traffic holds the step: inconclusive checks never advance, never roll back', () => {
     const run = simulate(plan(), { hours: 24, unitsPerMinute: 3, controlRate: 0.02, rolloutRate: () => 0.5, seed: 3 });
     assert.deepEqual(run.actions, []);
