@@ -10,6 +10,7 @@ import {
   parseFlagFile,
   rolloutServingRule,
   stepPercentages,
+  toGoFeatureFlagForm,
   withRolloutState,
   type FlagDefinition,
   type RolloutStateDefinition,
@@ -197,6 +198,11 @@ describe('rollout serving: GO Feature Flag percentage buckets, monotone as the s
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('in GO Feature Flag form (/v1/flag/configuration) a step is a plain percentage rule, without the Vexil fields', () => {
+    const flag = withRolloutState({ ...baseFlag('on', 'off'), killSwitch: { metric: 'e', thresholdRange: { max: 0.1 } } }, state(5, 'off'));
+    assert.deepEqual(toGoFeatureFlagForm(flag, {}), { variations: { on: true, off: false }, defaultRule: { percentage: { on: 5, off: 95 } } });
   });
 
   it('rolloutServingRule keeps the baseline at 0% and serves the rollout alone at 100%', () => {
