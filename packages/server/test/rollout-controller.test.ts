@@ -4,6 +4,7 @@
 // Redis store elect one leader, and a killed leader is replaced with every step applied once.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type FlagStore } from '@vexil/store';
@@ -78,8 +79,9 @@ function storeUrl(): string {
   return `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
 }
 
-async function server(store: FlagStore, source: MeasurementSource, clock: ReturnType<typeof fakeClock>, extra: { holder?: string; leaseMs?: number } = {}) {
+async function server(store: FlagStore, source: MeasurementSource, clock: ReturnType<typeof fakeClock>, extra: { holder?: string; leaseMs?: number; webhook?: string } = {}) {
   const app = await buildServer({
+    ...(extra.webhook ? { notifiers: [{ kind: 'webhook' as const, url: extra.webhook }], notifyOptions: { batchMs: 10 } } : {}),
     store,
     closeStore: true,
     adminKeys: [ADMIN],
@@ -148,11 +150,21 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
     await app.close();
   });
 
-  it('a doubled error rate is rolled back at the next check: everyone back on the baseline, reason with the figures', async () => {
+  it('a doubled error rate is rolled back at the next check: everyone back on the baseline, reason with the figures, notified', async () => {
     const store = await openStore(storeUrl());
     const clock = fakeClock();
     let rates = { on: 0.02, off: 0.02 };
-    const { app, base } = await server(store, fakeSource(() => rates), clock);
+    const notifications: any[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        notifications.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    const webhook = await new Promise<string>((resolve) => hook.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`)));
+    const { app, base } = await server(store, fakeSource(() => rates), clock, { webhook });
     await postJson(base, '/admin/v1/flags', { key: 'f', flag: plan() }, HEADERS);
     await reach(base, 'f', 'running', 1);
     clock.advance(10 * MINUTE);
@@ -165,7 +177,11 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
     const stored = await store.get('f');
     assert.deepEqual(stored!.flag.defaultRule, { variation: 'off' });
     assert.equal(stored!.updatedBy, 'rollout-controller');
+    const rollback = await eventually(() => notifications.find((body) => body.actor === 'rollout-controller' && /^rollback/.test(body.reason ?? '')), 20_000, 20);
+    assert.match(rollback.reason, /checkout-error vs control: failed \(value 0\.04, control 0\.02/);
+    assert.deepEqual(rollback.flags.updated.f.new_value.defaultRule, { variation: 'off' });
     await app.close();
+    hook.close();
   });
 
   it('too little traffic holds the step for hours: never promotes, never rolls back', async () => {
