@@ -11,7 +11,8 @@ import { openStore, type FlagStore } from '@vexil/store';
 import type { FlagDefinition } from '@vexil/core';
 import type { ArmMeasurement, MeasurementRequest, MeasurementSource, Measurements } from '@vexil/analysis';
 import { buildServer } from '../src/index.js';
-import { ADMIN, SDK, REDIS_URL, eventually, json, listen, postJson, uniqueId } from './helpers.js';
+import postgres from 'postgres';
+import { ADMIN, SDK, POSTGRES_URL, REDIS_URL, eventually, json, listen, postJson, uniqueId } from './helpers.js';
 
 const MINUTE = 60_000;
 const HEADERS = json(ADMIN);
@@ -262,10 +263,24 @@ describe('rollout controller in vexil serve (fake clock, fake measurements)', ()
   });
 });
 
-describe('rollout controller: one leader over one store', () => {
-  const url = storeUrl();
+const pgSchemas: string[] = [];
+after(async () => {
+  const sql = postgres(POSTGRES_URL, { max: 1, onnotice: () => undefined });
+  for (const schema of pgSchemas) await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await sql.end({ timeout: 2 });
+});
 
+function postgresUrl(): string {
+  const schema = uniqueId('vexil_test_rollout');
+  pgSchemas.push(schema);
+  const url = new URL(POSTGRES_URL);
+  url.searchParams.set('schema', schema);
+  return url.toString();
+}
+
+for (const [backend, makeUrl] of [['Redis', storeUrl], ['PostgreSQL', postgresUrl]] as const) describe(`rollout controller: one leader over one ${backend} store`, () => {
   it('two servers: one leads; the leader killed mid-plan is replaced and the plan continues, each step applied once', async () => {
+    const url = makeUrl();
     const storeA = await openStore(url);
     const storeB = await openStore(url);
     const clock = fakeClock();
