@@ -291,7 +291,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     if (options.uiRoot !== false) ctx.adminPage = (await registerAdminPage(app, options.uiRoot ?? DEFAULT_UI_ROOT)).root;
 
-    const rolloutController = createRolloutController(store, options, app.log);
+    const rolloutController = createRolloutController(store, holder, options, app.log);
     if (rolloutController) {
       ctx.rolloutController = rolloutController;
       rolloutController.start();

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { normalizeRolloutPlan, withRolloutState, type FlagDefinition, type RolloutPlan } from '@vexil/core';
+import { normalizeRolloutPlan, withRolloutState, type FlagDefinition } from '@vexil/core';
 import {
   applyManualCommand,
   decideRollout,
@@ -52,6 +52,11 @@ export interface RolloutControllerOptions {
   /** This server's name in the lease. Default host + random suffix. */
   holder?: string;
   log?: Log;
+  /**
+   * Keys of the flags that may need the controller (with a `rollout` or a `killSwitch`), e.g. from the server's
+   * in-memory snapshot, so a tick reads only those from the store. Default: every flag, by `store.list()`.
+   */
+  candidates?: () => string[];
   /** Called after every tick of the leader (tests wait on it). */
   onTick?: (outcome: TickOutcome) => void;
 }
@@ -72,6 +77,7 @@ export class RolloutController {
   readonly #tickMs: number;
   readonly #log: Log | undefined;
   readonly #onTick: ((outcome: TickOutcome) => void) | undefined;
+  readonly #candidates: (() => string[]) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -87,6 +93,7 @@ export class RolloutController {
     this.holder = options.holder ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#log = options.log;
     this.#onTick = options.onTick;
+    this.#candidates = options.candidates;
   }
 
   get isLeader(): boolean {
@@ -141,7 +148,9 @@ export class RolloutController {
     if (!this.#leader) this.#log?.info({ holder: this.holder, token: lease.token }, 'rollout controller: leading');
     this.#leader = true;
     outcome.leader = true;
-    const { flags } = await this.#store.list();
+    const flags = this.#candidates
+      ? (await Promise.all(this.#candidates().map((key) => this.#store.get(key)))).filter((stored) => stored !== undefined)
+      : (await this.#store.list()).flags;
     for (const stored of flags) {
       if (this.#stopped) break;
       try {
@@ -169,7 +178,7 @@ export class RolloutController {
     if (!this.#source) return undefined;
     try {
       const answer = await this.#source.measure(request);
-      return { queries: {}, ...answer };
+      return { ...answer, queries: answer.queries ?? {} };
     } catch (error) {
       this.#log?.warn({ err: error, flag: request.flagKey }, 'rollout controller: measurement failed (inconclusive)');
       return undefined;
@@ -189,10 +198,10 @@ export class RolloutController {
       if (!early.changed) return undefined; // nothing due: measure nothing
       decision = decideRollout(plan, state, await this.#measure(request), now);
     }
-    return this.#write(stored, plan, decision, CONTROLLER_ACTOR);
+    return this.#write(stored, decision, CONTROLLER_ACTOR);
   }
 
-  async #write(stored: StoredFlag, _plan: RolloutPlan, decision: RolloutDecision, actor: string) {
+  async #write(stored: StoredFlag, decision: RolloutDecision, actor: string) {
     if (!decision.changed) return undefined;
     const next = withRolloutState(stored.flag, decision.state);
     await this.#store.put(stored.key, next, { actor, reason: decision.reason.slice(0, REASON_LIMIT), expectedVersion: stored.version });
