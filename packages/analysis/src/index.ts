@@ -11,3 +11,4 @@ export * from './stats/corrections.js';
 export * from './experiment/input.js';
 export * from './experiment/analyze.js';
 export * from './experiment/corrections.js';
+export * from './rollout/index.js';

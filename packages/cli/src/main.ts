@@ -5,6 +5,7 @@ import { registerServe } from './commands/serve.js';
 import { registerStoreCommands } from './commands/store-sync.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerRollout } from './commands/rollout.js';
 
 /** Builds the `vexil` command line. Exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerStoreCommands(program);
   registerExperiment(program);
   registerGenerate(program);
+  registerRollout(program);
   return program;
 }
 

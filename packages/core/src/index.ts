@@ -3,6 +3,7 @@
 export * from './model/flag.js';
 export * from './model/evaluation.js';
 export * from './model/problem.js';
+export * from './model/rollout.js';
 export { detectFormat, readFlagFile, type FlagFileFormat, type FieldPath, type Locate, type SourcePosition } from './parse/flag-file.js';
 export { YAML_ALIAS_LIMITS, checkYamlAliases, type YamlAliasLimits, type AliasCheck } from './parse/yaml-aliases.js';
 export { writeFlagFile, FlagFileWriteError, type FlagFileContent, type WriteFlagFileOptions } from './parse/write-flag-file.js';
@@ -28,6 +29,19 @@ export { flagNotFoundMessage, bucketingKeyMessage, missingContextHint, wrappedCo
 export { fnv1a32, fnv1a32Continue, compareUtf8 } from './bucketing/fnv.js';
 export { buildPercentageBuckets, bucketOf, pickBucket, type PercentageBuckets } from './bucketing/percentage.js';
 export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';
+export {
+  normalizeRolloutPlan,
+  rolloutServingRule,
+  withRolloutState,
+  baselineVariation,
+  stepPercentages,
+  parseDuration,
+  parseFraction,
+  gateName,
+  DEFAULT_MIN_SAMPLE_SIZE,
+  type RolloutPlan,
+  type NormalizedGate,
+} from './rollout/progressive-delivery.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
 export { canonicalJson } from './snapshot/canonical-json.js';

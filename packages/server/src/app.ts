@@ -36,6 +36,8 @@ import { registerContextSample } from './admin/context-sample.js';
 import { DEFAULT_UI_ROOT, registerAdminPage } from './ui/admin-page.js';
 import { isStoreId, storeIdentity } from './stream/store-id.js';
 import { Notifier } from './notify/notifier.js';
+import { createRolloutController } from './rollout/setup.js';
+import { registerRolloutRoutes } from './rollout/routes.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -309,6 +311,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...(options.contextSampleEntryChars !== undefined ? { maxEntryChars: options.contextSampleEntryChars } : {}),
       ...(options.contextSampleTotalChars !== undefined ? { maxTotalChars: options.contextSampleTotalChars } : {}),
     });
+    registerRolloutRoutes(app, ctx, (options.rollout && options.rollout.clock) || Date.now);
 
     app.get(
       '/metrics',
@@ -330,12 +333,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     if (options.uiRoot !== false) ctx.adminPage = (await registerAdminPage(app, options.uiRoot ?? DEFAULT_UI_ROOT)).root;
 
+    const rolloutController = createRolloutController(store, holder, options, app.log);
+    if (rolloutController) {
+      ctx.rolloutController = rolloutController;
+      rolloutController.start();
+    }
+
     app.addHook('preClose', (done: () => void) => {
       closing = true;
       sse.closeAll();
       done();
     });
     app.addHook('onClose', async () => {
+      await ctx.rolloutController?.stop().catch((error: unknown) => app.log.error({ err: error }, 'rollout controller: error while stopping'));
       // Changes still being batched are sent (waiting up to 3 s for the targets), then the feed stops.
       await notifier?.close().catch((error: unknown) => app.log.error({ err: error }, 'notifications: error while closing'));
       await holder.stop();

@@ -6,6 +6,7 @@ import type { ServerMetrics } from './metrics/metrics.js';
 import type { EventCollector } from './relay/collector.js';
 import type { SseHub } from './stream/sse.js';
 import type { Notifier } from './notify/notifier.js';
+import type { RolloutController } from './rollout/controller.js';
 
 /** What every route module works with. Available on the Fastify instance as `app.vexil`. */
 export interface ServerContext {
@@ -31,6 +32,8 @@ export interface ServerContext {
   version: string;
   /** Sends flag change notifications; undefined when this server sends none. */
   notifier?: Notifier;
+  /** The rollout controller of this server, when it runs one (`options.rollout`). */
+  rolloutController?: RolloutController;
 }
 
 declare module 'fastify' {

@@ -35,3 +35,5 @@ export {
   type NotificationOutcome,
   type NotifiedChange,
 } from './notify/notifier.js';
+export { RolloutController, applyRolloutCommand, CONTROLLER_ACTOR, KILL_SWITCH_ACTOR, type RolloutControllerOptions, type TickOutcome } from './rollout/controller.js';
+export { PrometheusMeasurementSource, type PrometheusSourceOptions } from './rollout/prometheus-source.js';

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeyStore, FlagStore, OpenStoreOptions } from '@vexil/store';
 import type { NotifierOptions, NotifierTarget } from './notify/notifier.js';
+import type { RolloutControllerOptions } from './rollout/controller.js';
 
 export interface RateLimitOptions {
   /** Requests per window per key (per client IP for requests without a key). */
@@ -126,6 +127,15 @@ export interface ServerOptions {
   notify?: boolean;
   /** Batching, retries, queue size and timeout of notifications (see `NotifierOptions`). */
   notifyOptions?: Omit<NotifierOptions, 'targets' | 'log' | 'onOutcome'>;
+
+  /**
+   * Run the rollout controller in this server (one leader per store, by lease; needs a SQL or Redis store): its
+   * measurement source, clock, lease and tick. Absent or `false`: no controller (the rollout API still answers and
+   * takes commands). `vexil serve` turns it on.
+   */
+  rollout?: Omit<RolloutControllerOptions, 'store' | 'log'> | false;
+  /** A Prometheus base URL for `prometheus:` gates (combined with `rollout.source` when both are given). */
+  prometheusUrl?: string;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;

@@ -128,6 +128,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       `  OpenAPI    ${url}/openapi.json   metrics ${url}/metrics`,
     );
     if (ctx.notifier) lines.push(`  notify     ${ctx.notifier.targets.join(', ')}`);
+    if (ctx.rolloutController) lines.push(`  rollouts   controller on (one leader per store)${options.prometheusUrl ? `, Prometheus ${options.prometheusUrl}` : ''}`);
     else if (options.notify === false && options.notifiers && options.notifiers.length > 0) lines.push('  notify     off on this server (--no-notify)');
     // One write, so that whoever reads the output sees the banner whole.
     print(lines.join('\n'));
@@ -218,6 +219,8 @@ export function startOptionsFromConfig(config: ServeConfig): StartOptions {
     ...(config.contextSampleSize !== undefined ? { contextSampleSize: config.contextSampleSize } : {}),
     ...(config.contextSampleEntryBytes !== undefined ? { contextSampleEntryChars: config.contextSampleEntryBytes } : {}),
     ...(config.contextSampleMaxBytes !== undefined ? { contextSampleTotalChars: config.contextSampleMaxBytes } : {}),
+    rollout: config.rolloutController ? {} : false,
+    ...(config.prometheus ? { prometheusUrl: config.prometheus } : {}),
     logger: { level: config.logLevel },
     ...(config.eventsFile ? { eventsFile: config.eventsFile } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),

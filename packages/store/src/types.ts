@@ -175,6 +175,8 @@ export interface FlagStore {
   readonly apiKeys?: ApiKeyStore;
   /** Present on stores whose data can break without a write (the file store). */
   readonly sourceProblems?: SourceProblemFeed;
+  /** Present on stores that can hold leases (SQL and Redis): leader election for the rollout controller. */
+  readonly leases?: LeaseStore;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
   /**
@@ -190,4 +192,30 @@ export interface FlagStore {
    */
   advertise?(details: { url?: string; command?: string }): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A named lease with an expiry, held by one holder at a time across every process on the same store: how many
+ * `vexil serve` over one store elect the one that runs the rollout controller.
+ */
+export interface Lease {
+  name: string;
+  holder: string;
+  /** Fencing token: the same while one holder keeps renewing, larger after every takeover. */
+  token: number;
+  /** When the lease lapses unless renewed (the store's clock). */
+  expiresAt: string;
+}
+
+/** Optional capability of writable stores (SQL and Redis): leases, timed by the store's own clock. */
+export interface LeaseStore {
+  /**
+   * Takes the lease for `ttlMs` when it is free or expired, or renews it when `holder` already holds it. Resolves
+   * undefined when another holder's lease is still running.
+   */
+  acquire(name: string, holder: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Lets go early (only the holder can). Resolves false when `holder` did not hold it. */
+  release(name: string, holder: string): Promise<boolean>;
+  /** The running lease, if any. */
+  get(name: string): Promise<Lease | undefined>;
 }

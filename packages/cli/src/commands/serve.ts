@@ -22,6 +22,8 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--no-examples', 'do not load the example flags into a fresh embedded store'))
     .option('--notify-webhook <url>', 'POST a JSON notification (GO Feature Flag webhook body) to this URL on flag changes; repeatable (env VEXIL_NOTIFY_WEBHOOKS, comma separated; VEXIL_NOTIFY_SECRET signs them)', collect)
     .option('--notify-slack <url>', 'post flag changes to this Slack incoming webhook; repeatable (env VEXIL_NOTIFY_SLACK)', collect)
+    .option('--prometheus <url>', 'Prometheus base URL for prometheus: gates of rollout plans (env VEXIL_PROMETHEUS_URL)')
+    .addOption(new Option('--no-rollout-controller', 'do not run the rollout controller in this server (env VEXIL_ROLLOUT_CONTROLLER=false)'))
     .addOption(new Option('--no-notify', 'send no change notifications from this server (env VEXIL_NOTIFY=false): in a cluster, let one server send them'))
     .addHelpText(
       'after',

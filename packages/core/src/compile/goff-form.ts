@@ -42,11 +42,16 @@ export function inlineSegments(query: string, segments: Readonly<Record<string, 
 
 /**
  * The flag as plain GO Feature Flag understands it: segment references inlined into the queries, Vexil-only fields
- * (`offVariation`) removed. For GO Feature Flag's own in-process providers reading `/v1/flag/configuration`.
+ * (`offVariation`, and the progressive-delivery fields `rollout`, `killSwitch`, `rolloutState`: a rollout step is
+ * already served by `defaultRule`'s percentage split) removed. For GO Feature Flag's own in-process providers reading
+ * `/v1/flag/configuration`.
  */
 export function toGoFeatureFlagForm(flag: FlagDefinition, segments: Readonly<Record<string, SegmentDefinition>>): FlagDefinition {
   const copy = structuredCloneJson(flag);
   delete copy.offVariation;
+  delete copy.rollout;
+  delete copy.killSwitch;
+  delete copy.rolloutState;
   const fix = (rule: Rule | undefined) => {
     if (rule && typeof rule.query === 'string') rule.query = inlineSegments(rule.query, segments);
   };

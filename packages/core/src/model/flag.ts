@@ -5,6 +5,8 @@
  */
 
 /** Any JSON value a variation can hold: boolean, string, number, array or object (never null). */
+import type { KillSwitchDefinition, RolloutPlanDefinition, RolloutStateDefinition } from './rollout.js';
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface ProgressiveRolloutStep {
@@ -56,6 +58,12 @@ export interface FlagDefinition {
   offVariation?: string;
   /** Legacy GO Feature Flag field, accepted and ignored. */
   converter?: string;
+  /** Vexil extension: a progressive-delivery plan judged by the rollout controller (model/rollout.ts). */
+  rollout?: RolloutPlanDefinition;
+  /** Vexil extension: disable the flag when a metric crosses a threshold. */
+  killSwitch?: KillSwitchDefinition;
+  /** Vexil extension, written by the rollout controller only: where the rollout stands. */
+  rolloutState?: RolloutStateDefinition;
 }
 
 /**
@@ -84,6 +92,9 @@ export const FLAG_FIELDS = [
   'experimentation',
   'offVariation',
   'converter',
+  'rollout',
+  'killSwitch',
+  'rolloutState',
 ] as const;
 
 export const RULE_FIELDS = ['name', 'query', 'variation', 'percentage', 'progressiveRollout', 'disable'] as const;

@@ -6,6 +6,7 @@ import type { FieldPath, Locate } from '../parse/flag-file.js';
 import { describeType } from '../model/describe.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
 import { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, jsonDepth } from './limits.js';
+import { checkRolloutFields } from './rollout.js';
 
 export interface ValidateOptions {
   /** File name or origin, for messages. */
@@ -157,6 +158,7 @@ class FlagChecker {
     }
     this.checkBody(flag, []);
     this.checkScheduledRollout(flag);
+    this.checkProgressiveDelivery(flag);
     return flag;
   }
 
@@ -428,6 +430,16 @@ class FlagChecker {
         this.push(['scheduledRollout', index], `after the step of ${String(step.date)}: ${problem.path ? `${problem.path}: ` : ''}${problem.message}`, 'warning');
       }
     }
+  }
+
+  /** Vexil's `rollout`, `killSwitch` and `rolloutState` (validate/rollout.ts). */
+  private checkProgressiveDelivery(flag: FlagDefinition): void {
+    const names = new Set(flag.variations && typeof flag.variations === 'object' ? Object.keys(flag.variations) : []);
+    checkRolloutFields(flag, names, {
+      error: (path, message) => this.push(path, message, 'error'),
+      warning: (path, message) => this.push(path, message, 'warning'),
+      unknownFields: (object, path, known, what) => this.unknownFields(object, path, known, what),
+    });
   }
 
   private optionalType(value: unknown, path: FieldPath, type: 'string' | 'boolean'): void {

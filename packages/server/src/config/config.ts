@@ -30,6 +30,10 @@ export interface ServeCliOptions {
   notifySlack?: string[];
   /** `--no-notify` gives false. */
   notify?: boolean;
+  /** Prometheus base URL for `prometheus:` rollout gates (`--prometheus`). */
+  prometheus?: string;
+  /** `--no-rollout-controller` gives false. */
+  rolloutController?: boolean;
 }
 
 /** The resolved configuration of `vexil serve`. */
@@ -69,6 +73,10 @@ export interface ServeConfig {
   contextSampleSize?: number;
   contextSampleEntryBytes?: number;
   contextSampleMaxBytes?: number;
+  /** Prometheus base URL for rollout gates (`--prometheus`, `VEXIL_PROMETHEUS_URL`, `prometheus`). */
+  prometheus?: string;
+  /** Run the rollout controller (one leader per store). Default true. */
+  rolloutController: boolean;
   configFile?: string;
 }
 
@@ -101,6 +109,8 @@ const FILE_KEYS = [
   'contextSampleSize',
   'contextSampleEntryBytes',
   'contextSampleMaxBytes',
+  'prometheus',
+  'rolloutController',
 ] as const;
 
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
@@ -331,6 +341,10 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     contextSampleEntryBytes: limit('VEXIL_CONTEXT_SAMPLE_ENTRY_BYTES', 'contextSampleEntryBytes', 0, 1024 ** 3),
     contextSampleMaxBytes: limit('VEXIL_CONTEXT_SAMPLE_MAX_BYTES', 'contextSampleMaxBytes', 0, 1024 ** 3),
   };
+  const prometheusText = text(cli.prometheus, '--prometheus') ?? text(env.VEXIL_PROMETHEUS_URL, 'VEXIL_PROMETHEUS_URL') ?? text(file.prometheus, 'prometheus');
+  const prometheus = prometheusText === undefined ? undefined : httpUrl(prometheusText, 'prometheus');
+  const rolloutController =
+    (cli.rolloutController === false ? false : undefined) ?? boolean(env.VEXIL_ROLLOUT_CONTROLLER, 'VEXIL_ROLLOUT_CONTROLLER') ?? boolean(file.rolloutController, 'rolloutController') ?? true;
 
   const config: ServeConfig = {
     store,
@@ -349,6 +363,8 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     authFailureLimit: authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
     ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
+    rolloutController,
+    ...(prometheus ? { prometheus } : {}),
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),

@@ -24,6 +24,8 @@ import { canonicalJson, checkSnapshot, createSnapshot } from '../snapshot/index.
 import { AsyncQueue } from '../util/async-queue.js';
 import { APPLY, CREATE_API_KEY, INSTANCE, REVOKE_API_KEY, SNAPSHOT } from './scripts.js';
 import { parseRedisUrl } from './url.js';
+import { RedisLeaseStore } from './leases.js';
+import type { LeaseStore } from '../types.js';
 
 export { parseRedisUrl } from './url.js';
 
@@ -209,6 +211,8 @@ export class RedisFlagStore implements FlagStore {
   readonly prefix: string;
   /** API keys shared by every server on this Redis: the hash `{prefix}apikeys`, id → record JSON. */
   readonly apiKeys: ApiKeyStore;
+  /** Leases timed by Redis' clock (`redis/leases.ts`): leader election for the rollout controller. */
+  readonly leases: LeaseStore;
 
   /**
    * The prefix's random id (the key `{prefix}instance`), read once, at open: the same for every store opened on this
@@ -282,6 +286,7 @@ export class RedisFlagStore implements FlagStore {
     this.client.on('error', (error: Error) => this.report(error));
     // After a reconnect, watchers may have missed messages: catch up.
     this.client.on('ready', () => this.syncWatchers());
+    this.leases = new RedisLeaseStore((script, keys, args) => this.evalScript(script, keys, args), prefix);
     this.apiKeys = {
       list: async () => {
         const values = await this.call(() => this.client.hvals(this.keys.apiKeys));

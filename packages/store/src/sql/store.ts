@@ -29,6 +29,8 @@ import {
 import type { Row, SqlDriver, SqlQueryable } from './driver.js';
 import { migrate } from './migrations.js';
 import { openPGliteDriver } from './pglite-driver.js';
+import { SqlLeaseStore } from './leases.js';
+import type { LeaseStore } from '../types.js';
 import { openPostgresDriver, type PostgresDriverOptions } from './postgres-driver.js';
 import { parseSqlUrl, redact } from './url.js';
 
@@ -199,6 +201,8 @@ export class SqlFlagStore implements FlagStore {
    * `created_at`/`created_by`, and `revoked_at`/`revoked_by` (rows are never deleted).
    */
   readonly apiKeys: ApiKeyStore;
+  /** Leases timed by the database's clock (`sql/leases.ts`): leader election for the rollout controller. */
+  readonly leases: LeaseStore;
 
   readonly #driver: SqlDriver;
   readonly #s: string;
@@ -227,6 +231,7 @@ export class SqlFlagStore implements FlagStore {
     this.#s = `"${schema}"`;
     this.#channel = `${schema}_changes`;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+    this.leases = new SqlLeaseStore(driver, this.#s);
     this.apiKeys = {
       list: () => this.#listApiKeys(),
       create: (record) => this.#createApiKey(record),
