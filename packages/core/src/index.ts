@@ -9,6 +9,7 @@ export {
   compileFlags,
   compileFlagSet,
   compileFlag,
+  applyChanges,
   parseFlagFile,
   validateFlagSet,
   type Snapshot,
@@ -17,6 +18,7 @@ export {
   type FlagPhase,
   type CompileOptions,
   type ParsedFlagFile,
+  type SnapshotChanges,
 } from './compile/snapshot.js';
 export { compileSegments, normalizeSegments } from './compile/segments.js';
 export { evaluate, evaluateAll, hasType } from './evaluate/evaluate.js';

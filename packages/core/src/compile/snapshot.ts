@@ -1,7 +1,7 @@
 import type { FlagDefinition, JsonValue, Rule, SegmentDefinition } from '../model/flag.js';
 import { SEGMENTS_KEY } from '../model/flag.js';
 import { FlagValidationError, type Problem } from '../model/problem.js';
-import { compileQuery, type CompiledQuery } from '../query/index.js';
+import { compileQuery, segmentReferences, type CompiledQuery } from '../query/index.js';
 import { buildPercentageBuckets, type PercentageBuckets } from '../bucketing/percentage.js';
 import { fnv1a32 } from '../bucketing/fnv.js';
 import { detectFormat, readFlagFile, type FlagFileFormat, type Locate } from '../parse/flag-file.js';
@@ -130,19 +130,16 @@ export function parseFlagFile(text: string, options: CompileOptions = {}): Parse
 
 /** Validates a map of flag key → definition (with an optional `$segments` entry). */
 export function validateFlagSet(data: Record<string, unknown>, source?: string, locate?: Locate): ParsedFlagFile {
-  const { segments, problems } = normalizeSegments(data[SEGMENTS_KEY], source, locate);
-  const compiledSegments = compileSegments(segments, source, locate);
-  problems.push(...compiledSegments.problems);
+  const set = checkFlagSet(data, source, locate, false);
   const flags: Record<string, FlagDefinition> = {};
   const invalid: Record<string, Problem[]> = {};
-  for (const [key, value] of Object.entries(data)) {
-    if (key === SEGMENTS_KEY) continue;
-    const checked = checkFlag(key, value, { source, locate, resolveSegment: compiledSegments.resolve });
-    problems.push(...checked.problems);
-    if (checked.flag) flags[key] = checked.flag;
-    else invalid[key] = checked.problems.filter((problem) => problem.severity === 'error');
+  const problems = [...set.segments.problems];
+  for (const entry of set.entries.values()) {
+    problems.push(...entry.problems);
+    if (entry.definition) flags[entry.key] = entry.definition;
+    else invalid[entry.key] = entry.invalid!;
   }
-  return { flags, segments, problems, invalid, readable: true };
+  return { flags, segments: set.segments.segments, problems, invalid, readable: true };
 }
 
 /**
@@ -150,9 +147,10 @@ export function validateFlagSet(data: Record<string, unknown>, source?: string, 
  * reported; a file that cannot be read at all throws a `FlagValidationError` (so a caller keeps its last good snapshot).
  */
 export function compileFlags(text: string, options: CompileOptions = {}): Snapshot {
-  const parsed = parseFlagFile(text, options);
-  if (!parsed.readable) throw new FlagValidationError(parsed.problems);
-  return buildSnapshot(parsed);
+  const format = options.format ?? (options.source ? detectFormat(options.source) : 'yaml');
+  const raw = readFlagFile(text, format, options.source);
+  if (!raw.data) throw new FlagValidationError(raw.problems);
+  return assembleSnapshot(checkFlagSet(raw.data, options.source, raw.locate, true));
 }
 
 /** Compiles flag definitions held as data (from a store or the API). Invalid ones are left out and reported. */
@@ -161,22 +159,179 @@ export function compileFlagSet(
   options: { segments?: Record<string, SegmentDefinition>; source?: string; revision?: number } = {},
 ): Snapshot {
   const data: Record<string, unknown> = options.segments ? { ...definitions, [SEGMENTS_KEY]: options.segments } : definitions;
-  const parsed = validateFlagSet(data, options.source);
-  return buildSnapshot(parsed, options.revision);
+  return assembleSnapshot(checkFlagSet(data, options.source, undefined, true), options.revision);
 }
 
-function buildSnapshot(parsed: ParsedFlagFile, revision?: number): Snapshot {
-  const { resolve } = compileSegments(parsed.segments);
+/** What changed since a snapshot: see `applyChanges`. */
+export interface SnapshotChanges {
+  /** Flags added or replaced (their raw definition, validated here) or deleted (`undefined`), by key. */
+  flags?: Iterable<readonly [string, unknown]>;
+  /** The whole new set of segments, when it changed. */
+  segments?: Record<string, SegmentDefinition>;
+  /** The store revision the new snapshot stands for. */
+  revision?: number;
+}
+
+/**
+ * A new snapshot equal to compiling the whole set again with `changes` applied, built by validating and compiling
+ * only the changed flags, and the flags that use a changed segment (directly or through another segment); every other
+ * compiled flag is shared with `previous`, which is left untouched (readers may still hold it). `previous` must come
+ * from `compileFlags`, `compileFlagSet` or `applyChanges`.
+ */
+export function applyChanges(previous: Snapshot, changes: SnapshotChanges): Snapshot {
+  const before = SETS.get(previous);
+  if (!before) throw new TypeError('applyChanges needs a snapshot built by compileFlags, compileFlagSet or applyChanges');
+  let segments = before.segments;
+  let affected: ReadonlySet<string> = new Set();
+  if (changes.segments !== undefined) {
+    segments = checkSegments(changes.segments, before.source, undefined);
+    affected = segmentsAffected(before.segments.segments, segments.segments);
+  }
+  const entries = new Map(before.entries);
+  const changed = new Set<string>();
+  for (const [key, raw] of changes.flags ?? []) {
+    if (key === SEGMENTS_KEY) continue;
+    changed.add(key);
+    if (raw === undefined) entries.delete(key);
+    else entries.set(key, checkEntry(key, raw, segments.resolve, before.source, undefined, true));
+  }
+  if (affected.size > 0) {
+    for (const [key, entry] of entries) {
+      if (changed.has(key) || !usesAny(entry.segmentsUsed, affected)) continue;
+      entries.set(key, checkEntry(key, entry.raw, segments.resolve, before.source, undefined, true));
+    }
+  }
+  const revision = changes.revision ?? previous.revision;
+  return assembleSnapshot({ source: before.source, segments, entries }, revision);
+}
+
+/** One flag of a set, validated and compiled; kept with its snapshot so a later change redoes only what it touches. */
+interface FlagEntry {
+  readonly key: string;
+  readonly raw: unknown;
+  /** Its problems, errors and warnings. */
+  readonly problems: Problem[];
+  /** The normalised definition, when valid. */
+  readonly definition?: FlagDefinition;
+  readonly compiled?: CompiledFlag;
+  /** Its errors, when invalid. */
+  readonly invalid?: Problem[];
+  /** Segment names its queries looked up, known or not (a segment added later may make it valid). */
+  readonly segmentsUsed: ReadonlySet<string>;
+}
+
+interface CheckedSegments {
+  segments: Record<string, SegmentDefinition>;
+  problems: Problem[];
+  resolve: SegmentResolver;
+}
+
+interface CheckedSet {
+  source?: string;
+  segments: CheckedSegments;
+  /** In the order a full compile visits them (an object's key order). */
+  entries: Map<string, FlagEntry>;
+}
+
+/** The validated flags behind each snapshot, for `applyChanges`. */
+const SETS = new WeakMap<Snapshot, CheckedSet>();
+
+function checkSegments(raw: unknown, source: string | undefined, locate: Locate | undefined): CheckedSegments {
+  const { segments, problems } = normalizeSegments(raw, source, locate);
+  const compiled = compileSegments(segments, source, locate);
+  problems.push(...compiled.problems);
+  return { segments, problems, resolve: compiled.resolve };
+}
+
+function checkFlagSet(data: Record<string, unknown>, source: string | undefined, locate: Locate | undefined, compile: boolean): CheckedSet {
+  const segments = checkSegments(data[SEGMENTS_KEY], source, locate);
+  const entries = new Map<string, FlagEntry>();
+  for (const [key, value] of Object.entries(data)) {
+    if (key === SEGMENTS_KEY) continue;
+    entries.set(key, checkEntry(key, value, segments.resolve, source, locate, compile));
+  }
+  return { ...(source !== undefined ? { source } : {}), segments, entries };
+}
+
+function checkEntry(
+  key: string,
+  raw: unknown,
+  resolve: SegmentResolver,
+  source: string | undefined,
+  locate: Locate | undefined,
+  compile: boolean,
+): FlagEntry {
+  const segmentsUsed = new Set<string>();
+  const resolveSegment: SegmentResolver = (name) => {
+    segmentsUsed.add(name);
+    return resolve(name);
+  };
+  const checked = checkFlag(key, raw, { source, locate, resolveSegment });
+  if (!checked.flag) {
+    const invalid = checked.problems.filter((problem) => problem.severity === 'error');
+    return { key, raw, problems: checked.problems, invalid, segmentsUsed };
+  }
+  const compiled = compile ? compileFlag(key, checked.flag, resolveSegment) : undefined;
+  return { key, raw, problems: checked.problems, definition: checked.flag, ...(compiled ? { compiled } : {}), segmentsUsed };
+}
+
+function assembleSnapshot(set: CheckedSet, revision?: number): Snapshot {
+  // Visit the flags in the order a full compile would (an object's key order: integer-like keys first).
+  const ordered: Record<string, FlagEntry> = Object.create(null) as Record<string, FlagEntry>;
+  for (const [key, entry] of set.entries) ordered[key] = entry;
+  const entries = new Map<string, FlagEntry>();
   const flags = new Map<string, CompiledFlag>();
-  for (const [key, definition] of Object.entries(parsed.flags)) flags.set(key, compileFlag(key, definition, resolve));
-  return {
+  const invalid = new Map<string, Problem[]>();
+  const definitions: Record<string, FlagDefinition> = {};
+  const problems = [...set.segments.problems];
+  for (const key in ordered) {
+    const entry = ordered[key]!;
+    entries.set(key, entry);
+    problems.push(...entry.problems);
+    if (entry.definition) {
+      definitions[key] = entry.definition;
+      flags.set(key, entry.compiled!);
+    } else invalid.set(key, entry.invalid!);
+  }
+  const snapshot: Snapshot = {
     flags,
-    invalid: new Map(Object.entries(parsed.invalid)),
-    problems: parsed.problems,
-    definitions: parsed.flags,
-    segments: parsed.segments,
+    invalid,
+    problems,
+    definitions,
+    segments: set.segments.segments,
     ...(revision !== undefined ? { revision } : {}),
   };
+  SETS.set(snapshot, { ...set, entries });
+  return snapshot;
+}
+
+/** Segments whose compiled query may differ: added, removed or changed ones, and those that use them, transitively. */
+function segmentsAffected(before: Record<string, SegmentDefinition>, after: Record<string, SegmentDefinition>): Set<string> {
+  const affected = new Set<string>();
+  for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const old = Object.prototype.hasOwnProperty.call(before, name) ? before[name] : undefined;
+    const now = Object.prototype.hasOwnProperty.call(after, name) ? after[name] : undefined;
+    if (old?.query !== now?.query) affected.add(name);
+  }
+  if (affected.size === 0) return affected;
+  const usedBy = new Map<string, string[]>();
+  for (const [name, definition] of Object.entries(after)) {
+    for (const used of segmentReferences(definition.query)) usedBy.set(used, [...(usedBy.get(used) ?? []), name]);
+  }
+  const queue = [...affected];
+  while (queue.length > 0) {
+    for (const user of usedBy.get(queue.pop()!) ?? []) {
+      if (affected.has(user)) continue;
+      affected.add(user);
+      queue.push(user);
+    }
+  }
+  return affected;
+}
+
+function usesAny(used: ReadonlySet<string>, affected: ReadonlySet<string>): boolean {
+  for (const name of used) if (affected.has(name)) return true;
+  return false;
 }
 
 /** Compiles one flag that already passed validation. */

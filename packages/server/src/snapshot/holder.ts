@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { compileFlagSet, formatProblem, type FlagDefinition, type Problem, type SegmentDefinition, type Snapshot } from '@vexil/core';
+import { applyChanges, compileFlagSet, formatProblem, type FlagDefinition, type Problem, type SegmentDefinition, type Snapshot } from '@vexil/core';
 import type { ChangeEvent, FlagStore } from '@vexil/store';
 import { ChangeLog } from './change-log.js';
 
@@ -78,6 +78,8 @@ export class SnapshotHolder extends EventEmitter {
   #started = false;
   #resyncing: Promise<void> | undefined;
   #reportedProblems = new Set<string>();
+  /** The segments `snapshot` was compiled with: a change of `segments` recompiles the flags that use them. */
+  #compiledSegments: Record<string, SegmentDefinition> = {};
 
   constructor(store: FlagStore, options: SnapshotHolderOptions = {}) {
     super();
@@ -277,8 +279,34 @@ export class SnapshotHolder extends EventEmitter {
     this.#pending = [];
     this.#pendingKeys = new Set();
     const previous = this.revision;
-    this.#compileNow();
+    this.#applyNow(keys);
     this.emit('change', { revision: this.revision, previousRevision: previous, events, keys, resync: false } satisfies SnapshotChange);
+  }
+
+  /**
+   * Recompiles only what changed (these flags, and the flags using a changed segment) into a new snapshot that shares
+   * every other compiled flag with the served one: a write costs the size of the change, not of the whole set.
+   */
+  #applyNow(keys: string[]): void {
+    const segmentsChanged = this.segments !== this.#compiledSegments;
+    const versions: Record<string, number> = { ...this.snapshotVersions };
+    for (const key of keys) {
+      const held = this.flags.get(key);
+      if (held) versions[key] = held.version;
+      else delete versions[key];
+    }
+    this.snapshotVersions = versions;
+    this.snapshot = applyChanges(this.snapshot, {
+      flags: keys.map((key) => [key, this.flags.get(key)?.flag] as const),
+      ...(segmentsChanged ? { segments: this.segments } : {}),
+      revision: this.appliedRevision,
+    });
+    this.#compiledSegments = this.segments;
+    this.loadedAt = new Date();
+    const changed = new Set(keys);
+    this.#reportProblems(
+      this.snapshot.problems.filter((problem) => problem.severity === 'error' && (segmentsChanged || problem.flagKey === undefined || changed.has(problem.flagKey))),
+    );
   }
 
   #compileNow(): void {
@@ -290,6 +318,7 @@ export class SnapshotHolder extends EventEmitter {
     }
     this.snapshotVersions = versions;
     this.snapshot = compileFlagSet(definitions, { segments: this.segments, revision: this.appliedRevision, source: `${this.store.kind} store` });
+    this.#compiledSegments = this.segments;
     this.loadedAt = new Date();
     this.#reportProblems(this.snapshot.problems.filter((problem) => problem.severity === 'error'));
   }
