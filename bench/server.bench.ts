@@ -50,17 +50,17 @@ const app = createApp({
 const server = app.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
 `;
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   url: string;
   stop(): Promise<void>;
 }
 
-function startChild(args: string[], ready: RegExp): Promise<Child> {
+export function startChild(args: string[], ready: RegExp, startTimeoutMs = 90_000): Promise<Child> {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VEXIL_HEARTBEAT_MS: '15000' } });
   let output = '';
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), startTimeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = ready.exec(output);

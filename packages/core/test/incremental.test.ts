@@ -36,11 +36,17 @@ const flagArb = fc.record(
 const segmentsArb = fc.dictionary(fc.constantFrom(...SEGMENT_NAMES), fc.constantFrom(...SEGMENT_QUERIES).map((query): SegmentDefinition => ({ query })), {
   maxKeys: 3,
 });
-type Operation = { put: string; flag: unknown } | { del: string } | { segments: Record<string, SegmentDefinition> };
+type Operation =
+  | { put: string; flag: unknown }
+  | { del: string }
+  | { segments: Record<string, SegmentDefinition> }
+  | { batch: Array<{ key: string; flag: unknown }> };
 const operationArb: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ put: fc.constantFrom(...FLAG_KEYS), flag: flagArb }) },
   { weight: 2, arbitrary: fc.record({ del: fc.constantFrom(...FLAG_KEYS) }) },
   { weight: 2, arbitrary: fc.record({ segments: segmentsArb }) },
+  // Several changes at once (a burst the holder coalesces), deletes (no flag) and repeated keys included.
+  { weight: 2, arbitrary: fc.record({ batch: fc.array(fc.record({ key: fc.constantFrom(...FLAG_KEYS), flag: fc.option(flagArb, { nil: undefined }) }), { maxLength: 4 }) }) },
 );
 
 const CONTEXTS = [
@@ -82,6 +88,12 @@ describe('applyChanges (incremental snapshot)', () => {
           } else if ('del' in operation) {
             flags.delete(operation.del);
             snapshot = applyChanges(snapshot, { flags: [[operation.del, undefined]], revision });
+          } else if ('batch' in operation) {
+            for (const { key, flag } of operation.batch) {
+              if (flag === undefined) flags.delete(key);
+              else flags.set(key, flag);
+            }
+            snapshot = applyChanges(snapshot, { flags: operation.batch.map(({ key, flag }) => [key, flag] as const), revision });
           } else {
             segments = operation.segments;
             snapshot = applyChanges(snapshot, { segments, revision });

@@ -187,22 +187,58 @@ export function applyChanges(previous: Snapshot, changes: SnapshotChanges): Snap
     segments = checkSegments(changes.segments, before.source, undefined);
     affected = segmentsAffected(before.segments.segments, segments.segments);
   }
-  const entries = new Map(before.entries);
-  const changed = new Set<string>();
+  let entries = new Map(before.entries);
+  const touched = new Map<string, FlagEntry | undefined>();
+  // Patching the previous maps keeps a full compile's order unless a flag moves between valid and invalid, a key
+  // comes twice, or an integer-like key is added (an object lists those first): then they are rebuilt in order.
+  let rebuild = false;
   for (const [key, raw] of changes.flags ?? []) {
     if (key === SEGMENTS_KEY) continue;
-    changed.add(key);
-    if (raw === undefined) entries.delete(key);
-    else entries.set(key, checkEntry(key, raw, segments.resolve, before.source, undefined, true));
+    if (touched.has(key)) rebuild = true;
+    if (raw === undefined) {
+      entries.delete(key);
+      touched.set(key, undefined);
+      continue;
+    }
+    const entry = checkEntry(key, raw, segments.resolve, before.source, undefined, true);
+    if (!entries.has(key) && isArrayIndex(key)) rebuild = true;
+    entries.set(key, entry);
+    touched.set(key, entry);
   }
   if (affected.size > 0) {
     for (const [key, entry] of entries) {
-      if (changed.has(key) || !usesAny(entry.segmentsUsed, affected)) continue;
-      entries.set(key, checkEntry(key, entry.raw, segments.resolve, before.source, undefined, true));
+      if (touched.has(key) || !usesAny(entry.segmentsUsed, affected)) continue;
+      const checked = checkEntry(key, entry.raw, segments.resolve, before.source, undefined, true);
+      entries.set(key, checked);
+      touched.set(key, checked);
     }
   }
+  for (const [key, entry] of touched) {
+    const old = before.entries.get(key);
+    if (entry && old && !old.definition !== !entry.definition) rebuild = true;
+  }
   const revision = changes.revision ?? previous.revision;
-  return assembleSnapshot({ source: before.source, segments, entries }, revision);
+  if (rebuild) {
+    const ordered: Record<string, FlagEntry> = Object.create(null) as Record<string, FlagEntry>;
+    for (const [key, entry] of entries) ordered[key] = entry;
+    entries = new Map(Object.entries(ordered));
+    return assembleSnapshot({ source: before.source, segments, entries }, revision);
+  }
+  const flags = new Map(previous.flags);
+  const invalid = new Map(previous.invalid);
+  for (const [key, entry] of touched) {
+    if (!entry) {
+      flags.delete(key);
+      invalid.delete(key);
+    } else if (entry.definition) flags.set(key, entry.compiled!);
+    else invalid.set(key, entry.invalid!);
+  }
+  return snapshotOf({ source: before.source, segments, entries }, flags, invalid, revision);
+}
+
+/** An integer-like key, which an object lists before every other key (as a full compile visits them). */
+function isArrayIndex(key: string): boolean {
+  return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
 /** One flag of a set, validated and compiled; kept with its snapshot so a later change redoes only what it touches. */
@@ -276,32 +312,40 @@ function checkEntry(
 }
 
 function assembleSnapshot(set: CheckedSet, revision?: number): Snapshot {
-  // Visit the flags in the order a full compile would (an object's key order: integer-like keys first).
-  const ordered: Record<string, FlagEntry> = Object.create(null) as Record<string, FlagEntry>;
-  for (const [key, entry] of set.entries) ordered[key] = entry;
-  const entries = new Map<string, FlagEntry>();
   const flags = new Map<string, CompiledFlag>();
   const invalid = new Map<string, Problem[]>();
-  const definitions: Record<string, FlagDefinition> = {};
-  const problems = [...set.segments.problems];
-  for (const key in ordered) {
-    const entry = ordered[key]!;
-    entries.set(key, entry);
-    problems.push(...entry.problems);
-    if (entry.definition) {
-      definitions[key] = entry.definition;
-      flags.set(key, entry.compiled!);
-    } else invalid.set(key, entry.invalid!);
+  for (const [key, entry] of set.entries) {
+    if (entry.definition) flags.set(key, entry.compiled!);
+    else invalid.set(key, entry.invalid!);
   }
+  return snapshotOf(set, flags, invalid, revision);
+}
+
+/** `problems` and `definitions` are gathered when first read: a write does not pay for them. */
+function snapshotOf(set: CheckedSet, flags: Map<string, CompiledFlag>, invalid: Map<string, Problem[]>, revision: number | undefined): Snapshot {
+  let problems: Problem[] | undefined;
+  let definitions: Record<string, FlagDefinition> | undefined;
   const snapshot: Snapshot = {
     flags,
     invalid,
-    problems,
-    definitions,
+    get problems(): readonly Problem[] {
+      if (!problems) {
+        problems = [...set.segments.problems];
+        for (const entry of set.entries.values()) if (entry.problems.length > 0) problems.push(...entry.problems);
+      }
+      return problems;
+    },
+    get definitions(): Readonly<Record<string, FlagDefinition>> {
+      if (!definitions) {
+        definitions = {};
+        for (const [key, entry] of set.entries) if (entry.definition) definitions[key] = entry.definition;
+      }
+      return definitions;
+    },
     segments: set.segments.segments,
     ...(revision !== undefined ? { revision } : {}),
   };
-  SETS.set(snapshot, { ...set, entries });
+  SETS.set(snapshot, set);
   return snapshot;
 }
 

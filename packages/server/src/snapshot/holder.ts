@@ -59,7 +59,14 @@ export class SnapshotHolder extends EventEmitter {
   /** The revision of the raw state. */
   appliedRevision = 0;
   /** Each flag's version in the served snapshot (the stored flags at `snapshot.revision`, valid or not). */
-  snapshotVersions: Readonly<Record<string, number>> = {};
+  get snapshotVersions(): Readonly<Record<string, number>> {
+    // Built when read: a write only updates the map, and does not copy every flag's version.
+    return (this.#snapshotVersionsRecord ??= Object.fromEntries(this.#snapshotVersions));
+  }
+  set snapshotVersions(versions: Readonly<Record<string, number>>) {
+    this.#snapshotVersions = new Map(Object.entries(versions));
+    this.#snapshotVersionsRecord = versions;
+  }
   /** When the served snapshot was last replaced. */
   loadedAt = new Date(0);
   storeReachable = false;
@@ -80,6 +87,8 @@ export class SnapshotHolder extends EventEmitter {
   #reportedProblems = new Set<string>();
   /** The segments `snapshot` was compiled with: a change of `segments` recompiles the flags that use them. */
   #compiledSegments: Record<string, SegmentDefinition> = {};
+  #snapshotVersions = new Map<string, number>();
+  #snapshotVersionsRecord: Readonly<Record<string, number>> | undefined = {};
 
   constructor(store: FlagStore, options: SnapshotHolderOptions = {}) {
     super();
@@ -289,13 +298,12 @@ export class SnapshotHolder extends EventEmitter {
    */
   #applyNow(keys: string[]): void {
     const segmentsChanged = this.segments !== this.#compiledSegments;
-    const versions: Record<string, number> = { ...this.snapshotVersions };
     for (const key of keys) {
       const held = this.flags.get(key);
-      if (held) versions[key] = held.version;
-      else delete versions[key];
+      if (held) this.#snapshotVersions.set(key, held.version);
+      else this.#snapshotVersions.delete(key);
     }
-    this.snapshotVersions = versions;
+    this.#snapshotVersionsRecord = undefined;
     this.snapshot = applyChanges(this.snapshot, {
       flags: keys.map((key) => [key, this.flags.get(key)?.flag] as const),
       ...(segmentsChanged ? { segments: this.segments } : {}),
@@ -303,9 +311,10 @@ export class SnapshotHolder extends EventEmitter {
     });
     this.#compiledSegments = this.segments;
     this.loadedAt = new Date();
-    const changed = new Set(keys);
+    // Only what this change can have broken (the errors of an invalid flag are its `invalid` entry).
+    const snapshot = this.snapshot;
     this.#reportProblems(
-      this.snapshot.problems.filter((problem) => problem.severity === 'error' && (segmentsChanged || problem.flagKey === undefined || changed.has(problem.flagKey))),
+      segmentsChanged ? snapshot.problems.filter((problem) => problem.severity === 'error') : keys.flatMap((key) => snapshot.invalid.get(key) ?? []),
     );
   }
 
