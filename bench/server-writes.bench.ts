@@ -15,8 +15,8 @@ const FLAG_COUNT = Number(process.env.BENCH_FLAG_COUNT ?? 10_000);
 const DURATION_S = Number(process.env.BENCH_SERVER_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 32);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
-/** Pause between two writes of one writer; 0: each writer writes again as soon as its write is acknowledged. */
-const WRITE_PAUSE_MS = Number(process.env.BENCH_WRITE_PAUSE_MS ?? 0);
+/** Pause between two writes of one writer (a steady load); 0: each writer writes again as soon as its write is acknowledged. */
+const WRITE_PAUSE_MS = Number(process.env.BENCH_WRITE_PAUSE_MS ?? 100);
 const SDK = 'bench-sdk-key-0123456789';
 const ADMIN = 'bench-admin-key-0123456789';
 

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyChanges, compileFlagSet, evaluate, evaluateAll, type SegmentDefinition, type Snapshot } from '../src/index.js';
+import { LayeredMap } from '../src/compile/layered-map.js';
 
 const FLAG_KEYS = ['alpha', 'beta', 'gamma', '10', '2', 'delta'];
 const SEGMENT_NAMES = ['staff', 'fr', 'beta-testers'];
@@ -142,5 +143,31 @@ describe('applyChanges (incremental snapshot)', () => {
     assert.equal(evaluate(before, 'f7', {}).value, 1);
     const shared = [...after.flags].filter(([key, compiled]) => before.flags.get(key) === compiled).length;
     assert.equal(shared, 48, 'every other flag is shared with the previous snapshot');
+  });
+});
+
+describe('LayeredMap (the maps incremental snapshots share)', () => {
+  it('answers and iterates as a Map given the same sets and deletes, and earlier versions stay as they were', () => {
+    const change = fc.tuple(fc.integer({ min: 0, max: 300 }).map(String), fc.option(fc.integer(), { nil: undefined }));
+    fc.assert(
+      fc.property(fc.array(fc.array(change, { maxLength: 40 }), { maxLength: 30 }), (batches) => {
+        const model = new Map<string, number>();
+        let layered = LayeredMap.of(new Map<string, number>());
+        const versions: Array<[LayeredMap<string, number>, Array<[string, number]>]> = [];
+        for (const batch of batches) {
+          for (const [key, value] of batch) {
+            if (value === undefined) model.delete(key);
+            else model.set(key, value);
+          }
+          layered = layered.with(batch);
+          assert.deepEqual([...layered], [...model]);
+          assert.equal(layered.size, model.size);
+          for (let key = 0; key <= 300; key += 7) assert.equal(layered.get(String(key)), model.get(String(key)));
+          versions.push([layered, [...model]]);
+        }
+        for (const [version, entries] of versions) assert.deepEqual([...version.entries()], entries);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -7,6 +7,7 @@ import { fnv1a32 } from '../bucketing/fnv.js';
 import { detectFormat, readFlagFile, type FlagFileFormat, type Locate } from '../parse/flag-file.js';
 import { checkFlag, jsonTypeOf } from '../validate/flag.js';
 import { compileSegments, normalizeSegments, type SegmentResolver } from './segments.js';
+import { LayeredMap } from './layered-map.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
 
 export type RuleOutcome =
@@ -187,31 +188,29 @@ export function applyChanges(previous: Snapshot, changes: SnapshotChanges): Snap
     segments = checkSegments(changes.segments, before.source, undefined);
     affected = segmentsAffected(before.segments.segments, segments.segments);
   }
-  let entries = new Map(before.entries);
-  const touched = new Map<string, FlagEntry | undefined>();
   // Patching the previous maps keeps a full compile's order unless a flag moves between valid and invalid, a key
   // comes twice, or an integer-like key is added (an object lists those first): then they are rebuilt in order.
   let rebuild = false;
+  const touched = new Map<string, FlagEntry | undefined>();
+  const sequence: Array<[string, FlagEntry | undefined]> = [];
   for (const [key, raw] of changes.flags ?? []) {
     if (key === SEGMENTS_KEY) continue;
     if (touched.has(key)) rebuild = true;
-    if (raw === undefined) {
-      entries.delete(key);
-      touched.set(key, undefined);
-      continue;
-    }
-    const entry = checkEntry(key, raw, segments.resolve, before.source, undefined, true);
-    if (!entries.has(key) && isArrayIndex(key)) rebuild = true;
-    entries.set(key, entry);
+    const entry = raw === undefined ? undefined : checkEntry(key, raw, segments.resolve, before.source, undefined, true);
+    if (entry && !before.entries.has(key) && isArrayIndex(key)) rebuild = true;
     touched.set(key, entry);
+    sequence.push([key, entry]);
   }
+  let entries = LayeredMap.of(before.entries).with(sequence);
   if (affected.size > 0) {
+    const users: Array<[string, FlagEntry]> = [];
     for (const [key, entry] of entries) {
       if (touched.has(key) || !usesAny(entry.segmentsUsed, affected)) continue;
       const checked = checkEntry(key, entry.raw, segments.resolve, before.source, undefined, true);
-      entries.set(key, checked);
+      users.push([key, checked]);
       touched.set(key, checked);
     }
+    entries = entries.with(users);
   }
   for (const [key, entry] of touched) {
     const old = before.entries.get(key);
@@ -221,19 +220,20 @@ export function applyChanges(previous: Snapshot, changes: SnapshotChanges): Snap
   if (rebuild) {
     const ordered: Record<string, FlagEntry> = Object.create(null) as Record<string, FlagEntry>;
     for (const [key, entry] of entries) ordered[key] = entry;
-    entries = new Map(Object.entries(ordered));
-    return assembleSnapshot({ source: before.source, segments, entries }, revision);
+    return assembleSnapshot({ source: before.source, segments, entries: new Map(Object.entries(ordered)) }, revision);
   }
-  const flags = new Map(previous.flags);
-  const invalid = new Map(previous.invalid);
+  const flags: Array<[string, CompiledFlag | undefined]> = [];
+  const invalid: Array<[string, Problem[] | undefined]> = [];
   for (const [key, entry] of touched) {
-    if (!entry) {
-      flags.delete(key);
-      invalid.delete(key);
-    } else if (entry.definition) flags.set(key, entry.compiled!);
-    else invalid.set(key, entry.invalid!);
+    flags.push([key, entry?.compiled]);
+    invalid.push([key, entry?.invalid]);
   }
-  return snapshotOf({ source: before.source, segments, entries }, flags, invalid, revision);
+  return snapshotOf(
+    { source: before.source, segments, entries },
+    LayeredMap.of(previous.flags).with(flags),
+    LayeredMap.of(previous.invalid).with(invalid),
+    revision,
+  );
 }
 
 /** An integer-like key, which an object lists before every other key (as a full compile visits them). */
@@ -266,7 +266,7 @@ interface CheckedSet {
   source?: string;
   segments: CheckedSegments;
   /** In the order a full compile visits them (an object's key order). */
-  entries: Map<string, FlagEntry>;
+  entries: ReadonlyMap<string, FlagEntry>;
 }
 
 /** The validated flags behind each snapshot, for `applyChanges`. */
@@ -322,7 +322,7 @@ function assembleSnapshot(set: CheckedSet, revision?: number): Snapshot {
 }
 
 /** `problems` and `definitions` are gathered when first read: a write does not pay for them. */
-function snapshotOf(set: CheckedSet, flags: Map<string, CompiledFlag>, invalid: Map<string, Problem[]>, revision: number | undefined): Snapshot {
+function snapshotOf(set: CheckedSet, flags: ReadonlyMap<string, CompiledFlag>, invalid: ReadonlyMap<string, Problem[]>, revision: number | undefined): Snapshot {
   let problems: Problem[] | undefined;
   let definitions: Record<string, FlagDefinition> | undefined;
   const snapshot: Snapshot = {
