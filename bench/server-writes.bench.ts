@@ -1,12 +1,16 @@
 // `npm run bench -- server-writes` (also part of `npm run bench -- server`): OFREP single-flag evaluations against a
 // `vexil serve` child process holding 10,000 flags, first with no writes, then, in the same run, while writers keep
 // changing flags through the admin API. A write must cost the size of the change, not of the whole flag set: the goal
-// is an OFREP p99 under write load within 2× of the idle p99.
+// is an OFREP p99 under write load within 2× of the idle p99. Run on the embedded store (PGlite: its SQL runs in the
+// server's own process, so each write also costs the server that) and on Redis (the store in another process: what
+// is left is the server's own work per write). BENCH_WRITES_STORES=pglite,redis picks them.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import { bigFlagSet, toJson } from './core/big-file.js';
 import { startChild } from './server.bench.js';
 
@@ -17,6 +21,8 @@ const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 32);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
 /** Pause between two writes of one writer (a steady load); 0: each writer writes again as soon as its write is acknowledged. */
 const WRITE_PAUSE_MS = Number(process.env.BENCH_WRITE_PAUSE_MS ?? 100);
+const STORES = (process.env.BENCH_WRITES_STORES ?? 'pglite,redis').split(',').map((name) => name.trim());
+const REDIS_URL = process.env.VEXIL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const SDK = 'bench-sdk-key-0123456789';
 const ADMIN = 'bench-admin-key-0123456789';
 
@@ -34,6 +40,34 @@ interface Phase {
 const percentile = (sorted: number[], p: number): number => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
 
 export async function run(): Promise<void> {
+  for (const store of STORES) {
+    if (store === 'pglite') await runOn('embedded store, pglite:memory:', 'pglite:memory:');
+    else if (store === 'redis') {
+      // A key prefix of its own, removed afterwards (never anything else in that Redis).
+      const prefix = `vexil-bench-writes-${randomBytes(4).toString('hex')}:`;
+      try {
+        await runOn('Redis', `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`);
+      } finally {
+        const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        try {
+          await admin.connect();
+          let cursor = '0';
+          do {
+            const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+            cursor = next;
+            if (keys.length > 0) await admin.del(...keys);
+          } while (cursor !== '0');
+        } catch (error) {
+          console.log(`(could not remove the Redis keys ${prefix}*: ${String(error)})`);
+        } finally {
+          admin.disconnect();
+        }
+      }
+    } else throw new Error(`BENCH_WRITES_STORES: unknown store ${store} (pglite, redis)`);
+  }
+}
+
+async function runOn(storeName: string, storeUrl: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vexil-bench-writes-'));
   const flags = bigFlagSet(FLAG_COUNT);
   flags['bench-flag'] = {
@@ -52,7 +86,7 @@ export async function run(): Promise<void> {
       join(ROOT, 'packages/cli/src/bin/vexil.ts'),
       'serve',
       '--store',
-      'pglite:memory:',
+      storeUrl,
       '--flags',
       flagsFile,
       '--port',
@@ -128,7 +162,7 @@ export async function run(): Promise<void> {
     const loaded = await measure(`${WRITERS} writers${WRITE_PAUSE_MS > 0 ? `, ${WRITE_PAUSE_MS} ms apart` : ', back to back'}`, WRITERS);
 
     console.log(
-      `\nOFREP POST /ofrep/v1/evaluate/flags/{key} with ${FLAG_COUNT.toLocaleString('en')} flags (embedded store): ${CONNECTIONS} connections, ${DURATION_S} s per phase after a 2 s warm-up, same server`,
+      `\nOFREP POST /ofrep/v1/evaluate/flags/{key} with ${FLAG_COUNT.toLocaleString('en')} flags (${storeName}): ${CONNECTIONS} connections, ${DURATION_S} s per phase after a 2 s warm-up, same server`,
     );
     console.log('| write load | req/s | p50 ms | p99 ms | max ms | errors | writes/s | write p50 ms | write p99 ms |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
