@@ -38,7 +38,8 @@ fanout-flag:
 `;
 
 const UNLEASH_PROXY = `
-const { createApp } = require('@unleash/proxy');
+// Resolved from bench/ (its own node_modules), not from the working directory.
+const { createApp } = require('node:module').createRequire(${JSON.stringify(fileURLToPath(import.meta.url))})('@unleash/proxy');
 const toggle = {
   name: 'bench-flag', enabled: true, type: 'release', project: 'default', stale: false, impressionData: false, variants: [],
   strategies: [{ name: 'default', parameters: {}, constraints: [{ contextName: 'country', operator: 'IN', values: ['fr'], inverted: false, caseInsensitive: false }] }],
