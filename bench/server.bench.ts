@@ -38,7 +38,8 @@ fanout-flag:
 `;
 
 const UNLEASH_PROXY = `
-const { createApp } = require('@unleash/proxy');
+// Resolved from bench/ (its own node_modules), not from the working directory.
+const { createApp } = require('node:module').createRequire(${JSON.stringify(fileURLToPath(import.meta.url))})('@unleash/proxy');
 const toggle = {
   name: 'bench-flag', enabled: true, type: 'release', project: 'default', stale: false, impressionData: false, variants: [],
   strategies: [{ name: 'default', parameters: {}, constraints: [{ contextName: 'country', operator: 'IN', values: ['fr'], inverted: false, caseInsensitive: false }] }],
@@ -50,17 +51,17 @@ const app = createApp({
 const server = app.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
 `;
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   url: string;
   stop(): Promise<void>;
 }
 
-function startChild(args: string[], ready: RegExp): Promise<Child> {
+export function startChild(args: string[], ready: RegExp, startTimeoutMs = 90_000): Promise<Child> {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VEXIL_HEARTBEAT_MS: '15000', VEXIL_STREAMS_PER_ADDRESS: String(SSE_CLIENTS + 100) } });
   let output = '';
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), startTimeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = ready.exec(output);

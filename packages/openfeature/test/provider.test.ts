@@ -162,7 +162,7 @@ test('a change through the admin API: CONFIGURATION_CHANGED with flagsChanged, t
 
 test('a flag that changes type: TYPE_MISMATCH and the default, for the old type', async () => {
   await server.putFlag('shape-shifter', { variations: { on: true, off: false }, defaultRule: { variation: 'on' } });
-  await eventually(async () => (await client.getBooleanValue('shape-shifter', false, {})) === true, 5_000, 'flag visible');
+  await eventually(async () => (await client.getBooleanValue('shape-shifter', false, {})) === true, 15_000, 'flag visible');
   const changed = waitFor(onConfigurationChanged, (details) => flagsChanged(details).includes('shape-shifter'));
   await server.putFlag('shape-shifter', { variations: { on: 'yes', off: 'no' }, defaultRule: { variation: 'on' } });
   await changed;

@@ -90,5 +90,5 @@ test('@openfeature/go-feature-flag-provider against the relay-compatible API: ty
   const again = await client.getBooleanDetails('bool-flag', false, { targetingKey: 'u1', beta: true });
   assert.deepEqual([again.value, again.reason], [true, 'CACHED']);
   await OpenFeature.clearProviders();
-  await eventually(async () => ((await server.admin('GET', '/admin/v1/events')).body.flags['bool-flag']?.on?.count ?? 0) >= 1, 5_000, 'exposure collected');
+  await eventually(async () => ((await server.admin('GET', '/admin/v1/events')).body.flags['bool-flag']?.on?.count ?? 0) >= 1, 15_000, 'exposure collected');
 });

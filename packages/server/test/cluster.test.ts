@@ -1,5 +1,5 @@
-// Many servers, one state: three `vexil serve` processes on one Redis (and on one PostgreSQL). A write to any is
-// served by all within 100 ms; a server whose store goes away keeps serving its last flags (health `degraded`) and
+// Many servers, one state: three `vexil serve` processes on one Redis (and on one PostgreSQL). A write to any reaches
+// every server's stream, in order, none lost, and is then what each evaluates (how fast: `npm run bench -- server`); a server whose store goes away keeps serving its last flags (health `degraded`) and
 // catches up when the store returns. Uses the real services, with a key prefix / schema of its own, and never
 // touches anything else in them.
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +12,6 @@ import { ADMIN, FIXTURE, POSTGRES_URL, REDIS_URL, SDK, SseReader, TcpProxy, even
 
 const ENV = { VEXIL_HEALTH_INTERVAL_MS: '200', VEXIL_HEARTBEAT_MS: '0', VEXIL_RATE_LIMIT: '0' };
 const KEYS = ['--admin-key', ADMIN, '--sdk-key', SDK];
-const BUDGET_MS = 100;
 
 interface Backend {
   name: string;
@@ -112,37 +111,34 @@ for (const make of [redisBackend, postgresBackend]) {
       await backend?.cleanup();
     });
 
-    test(`a write to any server is served by all within ${BUDGET_MS} ms`, async () => {
+    test('a write to any server reaches every server, in order, and is what each then evaluates', async () => {
       const streams = await Promise.all(servers.map((server) => SseReader.open(`${server.url}/v1/stream?key=${SDK}`)));
       try {
         await Promise.all(streams.map((stream) => stream.waitFor((e) => e.event === 'snapshot')));
-        const delays: number[] = [];
         let value = 0;
         for (let round = 0; round < 2; round++) {
           for (let writer = 0; writer < servers.length; writer++) {
             value++;
             const marks = streams.map((stream) => stream.events.length);
-            const started = performance.now();
             const response = await setValue(servers[writer]!, value);
             assert.equal(response.status, 200);
             await response.body?.cancel();
-            const arrivals = await Promise.all(
+            await Promise.all(
               streams.map((stream, index) =>
-                stream.waitFor((e) => e.event === 'put' && JSON.parse(e.data).flag.variations.only === value, 5000, marks[index]),
+                stream.waitFor((e) => e.event === 'put' && JSON.parse(e.data).flag.variations.only === value, 15_000, marks[index]),
               ),
             );
-            for (const arrival of arrivals) delays.push(arrival.at - started);
             // What the stream announced is what every server now evaluates.
             assert.deepEqual(await Promise.all(servers.map((server) => evaluateOn(server, 'shared-flag'))), [value, value, value]);
           }
         }
-        delays.sort((a, b) => a - b);
-        const median = delays[Math.floor(delays.length / 2)]!;
-        const worst = delays[delays.length - 1]!;
-        console.log(`${backend.name}: change reached all servers, median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms (${delays.length} arrivals)`);
-        assert.ok(median <= BUDGET_MS, `median ${median} ms`);
-        // One slow arrival on a loaded 2-core machine is tolerated; most must be within the budget.
-        assert.ok(delays.filter((delay) => delay > BUDGET_MS).length <= 1, `arrivals over ${BUDGET_MS} ms: ${delays.map((d) => d.toFixed(0)).join(', ')}`);
+        // Nothing lost and in order: each stream saw every value, once, in the order written.
+        for (const stream of streams) {
+          const seen = stream.events
+            .filter((e) => e.event === 'put' && JSON.parse(e.data).key === 'shared-flag')
+            .map((e) => JSON.parse(e.data).flag.variations.only as number);
+          assert.deepEqual(seen.slice(-value), Array.from({ length: value }, (_, i) => i + 1));
+        }
       } finally {
         for (const stream of streams) stream.close();
       }
@@ -179,7 +175,7 @@ for (const make of [redisBackend, postgresBackend]) {
       await eventually(async () => (await healthOf(c)).status === 'ok', 10_000, 50);
       // And follows live changes again.
       assert.equal((await setValue(b, 300)).status, 200);
-      await eventually(async () => (await evaluateOn(c, 'shared-flag')) === 300, 5000);
+      await eventually(async () => (await evaluateOn(c, 'shared-flag')) === 300);
     });
   });
 }

@@ -49,7 +49,8 @@ export async function postJson(base: string, path: string, body: unknown, header
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, everyMs = 10): Promise<T> {
+// Generous time-outs: they only bound a wait for a behaviour; a busy machine must not fail it (speed is for bench/).
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 10): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -178,7 +179,7 @@ export class SseReader {
   }
 
   /** Resolves with the first event (from index `from`) matching `predicate`. */
-  async waitFor(predicate: (event: SseEvent) => boolean, timeoutMs = 5000, from = 0): Promise<SseEvent> {
+  async waitFor(predicate: (event: SseEvent) => boolean, timeoutMs = 15_000, from = 0): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.events.slice(from).find(predicate);

@@ -2,7 +2,7 @@ import { FlagValidationError } from '../model/problem.js';
 import { detectFormat, loadFlagFileParsers, readFlagFileText } from '../parse/read.js';
 import { loadJsonLogic, usesJsonLogic } from '../query/jsonlogic-support.js';
 import { SEGMENTS_KEY } from '../model/flag.js';
-import { buildSnapshot, validateFlagSet, type CompileOptions, type Snapshot } from './snapshot.js';
+import { compileFlagData, type CompileOptions, type Snapshot } from './snapshot.js';
 
 /**
  * `compileFlags` that first loads what the file needs and nothing more: the YAML or TOML parser for those formats, the
@@ -15,7 +15,7 @@ export async function compileFlagsAsync(text: string, options: CompileOptions = 
   const raw = readFlagFileText(text, format, options.source);
   if (!raw.data) throw new FlagValidationError(raw.problems);
   await loadEnginesFor(raw.data);
-  return buildSnapshot(validateFlagSet(raw.data, options.source, raw.locate));
+  return compileFlagData(raw.data, options.source, raw.locate);
 }
 
 /** Loads the JsonLogic engine when a flag set (flag key → definition, maybe with `$segments`) needs it. */

@@ -1,13 +1,14 @@
 import type { FlagDefinition, JsonValue, Rule, SegmentDefinition } from '../model/flag.js';
 import { SEGMENTS_KEY } from '../model/flag.js';
 import { FlagValidationError, type Problem } from '../model/problem.js';
-import { compileQuery, type CompiledQuery } from '../query/index.js';
+import { compileQuery, segmentReferences, type CompiledQuery } from '../query/index.js';
 import { buildPercentageBuckets, type PercentageBuckets } from '../bucketing/percentage.js';
 import { fnv1a32 } from '../bucketing/fnv.js';
 import type { FlagFileFormat, Locate, SourcePosition } from '../parse/flag-file.js';
 import { defaultFormat, detectFormat, readFlagFileText } from '../parse/read.js';
 import { checkFlag, jsonTypeOf } from '../validate/flag.js';
 import { compileSegments, normalizeSegments, type SegmentResolver } from './segments.js';
+import { LayeredMap } from './layered-map.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
 import { reservedNameProblem } from '../validate/limits.js';
 
@@ -132,25 +133,16 @@ export function parseFlagFile(text: string, options: CompileOptions = {}): Parse
 
 /** Validates a map of flag key → definition (with an optional `$segments` entry). */
 export function validateFlagSet(data: Record<string, unknown>, source?: string, locate?: Locate): ParsedFlagFile {
-  const { segments, problems } = normalizeSegments(data[SEGMENTS_KEY], source, locate);
-  const compiledSegments = compileSegments(segments, source, locate);
-  problems.push(...compiledSegments.problems);
+  const set = checkFlagSet(data, source, locate, false);
   const flags: Record<string, FlagDefinition> = {};
   const invalid: Record<string, Problem[]> = {};
-  for (const [key, value] of Object.entries(data)) {
-    if (key === SEGMENTS_KEY) continue;
-    const reserved = reservedNameProblem(key, 'the flag key');
-    if (reserved) {
-      // Reported, and kept out of every map keyed by flag (`__proto__` would reach their prototype).
-      problems.push({ severity: 'error', source, ...positionOf(locate?.([key])), flagKey: key, message: reserved });
-      continue;
-    }
-    const checked = checkFlag(key, value, { source, locate, resolveSegment: compiledSegments.resolve });
-    problems.push(...checked.problems);
-    if (checked.flag) flags[key] = checked.flag;
-    else invalid[key] = checked.problems.filter((problem) => problem.severity === 'error');
+  const problems = [...set.segments.problems, ...set.reserved];
+  for (const entry of set.entries.values()) {
+    problems.push(...entry.problems);
+    if (entry.definition) flags[entry.key] = entry.definition;
+    else invalid[entry.key] = entry.invalid!;
   }
-  return { flags, segments, problems, invalid, readable: true };
+  return { flags, segments: set.segments.segments, problems, invalid, readable: true };
 }
 
 /**
@@ -158,9 +150,15 @@ export function validateFlagSet(data: Record<string, unknown>, source?: string, 
  * reported; a file that cannot be read at all throws a `FlagValidationError` (so a caller keeps its last good snapshot).
  */
 export function compileFlags(text: string, options: CompileOptions = {}): Snapshot {
-  const parsed = parseFlagFile(text, options);
-  if (!parsed.readable) throw new FlagValidationError(parsed.problems);
-  return buildSnapshot(parsed);
+  const format = options.format ?? (options.source ? detectFormat(options.source) : defaultFormat(text));
+  const raw = readFlagFileText(text, format, options.source);
+  if (!raw.data) throw new FlagValidationError(raw.problems);
+  return compileFlagData(raw.data, options.source, raw.locate);
+}
+
+/** Validates and compiles a flag file's data (flag key → raw flag, maybe with `$segments`). */
+export function compileFlagData(data: Record<string, unknown>, source?: string, locate?: Locate): Snapshot {
+  return assembleSnapshot(checkFlagSet(data, source, locate, true));
 }
 
 /** Compiles flag definitions held as data (from a store or the API). Invalid ones are left out and reported. */
@@ -169,22 +167,230 @@ export function compileFlagSet(
   options: { segments?: Record<string, SegmentDefinition>; source?: string; revision?: number } = {},
 ): Snapshot {
   const data: Record<string, unknown> = options.segments ? { ...definitions, [SEGMENTS_KEY]: options.segments } : definitions;
-  const parsed = validateFlagSet(data, options.source);
-  return buildSnapshot(parsed, options.revision);
+  return assembleSnapshot(checkFlagSet(data, options.source, undefined, true), options.revision);
 }
 
-export function buildSnapshot(parsed: ParsedFlagFile, revision?: number): Snapshot {
-  const { resolve } = compileSegments(parsed.segments);
+/** What changed since a snapshot: see `applyChanges`. */
+export interface SnapshotChanges {
+  /** Flags added or replaced (their raw definition, validated here) or deleted (`undefined`), by key. */
+  flags?: Iterable<readonly [string, unknown]>;
+  /** The whole new set of segments, when it changed. */
+  segments?: Record<string, SegmentDefinition>;
+  /** The store revision the new snapshot stands for. */
+  revision?: number;
+}
+
+/**
+ * A new snapshot equal to compiling the whole set again with `changes` applied, built by validating and compiling
+ * only the changed flags, and the flags that use a changed segment (directly or through another segment); every other
+ * compiled flag is shared with `previous`, which is left untouched (readers may still hold it). `previous` must come
+ * from `compileFlags`, `compileFlagSet` or `applyChanges`.
+ */
+export function applyChanges(previous: Snapshot, changes: SnapshotChanges): Snapshot {
+  const before = SETS.get(previous);
+  if (!before) throw new TypeError('applyChanges needs a snapshot built by compileFlags, compileFlagSet or applyChanges');
+  let segments = before.segments;
+  let affected: ReadonlySet<string> = new Set();
+  if (changes.segments !== undefined) {
+    segments = checkSegments(changes.segments, before.source, undefined);
+    affected = segmentsAffected(before.segments.segments, segments.segments);
+  }
+  // Patching the previous maps keeps a full compile's order unless a flag moves between valid and invalid, a key
+  // comes twice, or an integer-like key is added (an object lists those first): then they are rebuilt in order.
+  let rebuild = false;
+  const touched = new Map<string, FlagEntry | undefined>();
+  const sequence: Array<[string, FlagEntry | undefined]> = [];
+  for (const [key, raw] of changes.flags ?? []) {
+    if (key === SEGMENTS_KEY || reservedNameProblem(key, 'the flag key')) continue;
+    if (touched.has(key)) rebuild = true;
+    const entry = raw === undefined ? undefined : checkEntry(key, raw, segments.resolve, before.source, undefined, true);
+    if (entry && !before.entries.has(key) && isArrayIndex(key)) rebuild = true;
+    touched.set(key, entry);
+    sequence.push([key, entry]);
+  }
+  let entries = LayeredMap.of(before.entries).with(sequence);
+  if (affected.size > 0) {
+    const users: Array<[string, FlagEntry]> = [];
+    for (const [key, entry] of entries) {
+      if (touched.has(key) || !usesAny(entry.segmentsUsed, affected)) continue;
+      const checked = checkEntry(key, entry.raw, segments.resolve, before.source, undefined, true);
+      users.push([key, checked]);
+      touched.set(key, checked);
+    }
+    entries = entries.with(users);
+  }
+  for (const [key, entry] of touched) {
+    const old = before.entries.get(key);
+    if (entry && old && !old.definition !== !entry.definition) rebuild = true;
+  }
+  const revision = changes.revision ?? previous.revision;
+  if (rebuild) {
+    const ordered: Record<string, FlagEntry> = Object.create(null) as Record<string, FlagEntry>;
+    for (const [key, entry] of entries) ordered[key] = entry;
+    return assembleSnapshot({ source: before.source, segments, entries: new Map(Object.entries(ordered)), reserved: before.reserved }, revision);
+  }
+  const flags: Array<[string, CompiledFlag | undefined]> = [];
+  const invalid: Array<[string, Problem[] | undefined]> = [];
+  for (const [key, entry] of touched) {
+    flags.push([key, entry?.compiled]);
+    invalid.push([key, entry?.invalid]);
+  }
+  return snapshotOf(
+    { source: before.source, segments, entries, reserved: before.reserved },
+    LayeredMap.of(previous.flags).with(flags),
+    LayeredMap.of(previous.invalid).with(invalid),
+    revision,
+  );
+}
+
+/** An integer-like key, which an object lists before every other key (as a full compile visits them). */
+function isArrayIndex(key: string): boolean {
+  return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 2 ** 32 - 1;
+}
+
+/** One flag of a set, validated and compiled; kept with its snapshot so a later change redoes only what it touches. */
+interface FlagEntry {
+  readonly key: string;
+  readonly raw: unknown;
+  /** Its problems, errors and warnings. */
+  readonly problems: Problem[];
+  /** The normalised definition, when valid. */
+  readonly definition?: FlagDefinition;
+  readonly compiled?: CompiledFlag;
+  /** Its errors, when invalid. */
+  readonly invalid?: Problem[];
+  /** Segment names its queries looked up, known or not (a segment added later may make it valid). */
+  readonly segmentsUsed: ReadonlySet<string>;
+}
+
+interface CheckedSegments {
+  segments: Record<string, SegmentDefinition>;
+  problems: Problem[];
+  resolve: SegmentResolver;
+}
+
+interface CheckedSet {
+  source?: string;
+  segments: CheckedSegments;
+  /** In the order a full compile visits them (an object's key order). */
+  entries: ReadonlyMap<string, FlagEntry>;
+  /** Flag keys refused outright (`__proto__`, `.`…): reported, and kept out of every map keyed by flag. */
+  reserved: readonly Problem[];
+}
+
+/** The validated flags behind each snapshot, for `applyChanges`. */
+const SETS = new WeakMap<Snapshot, CheckedSet>();
+
+function checkSegments(raw: unknown, source: string | undefined, locate: Locate | undefined): CheckedSegments {
+  const { segments, problems } = normalizeSegments(raw, source, locate);
+  const compiled = compileSegments(segments, source, locate);
+  problems.push(...compiled.problems);
+  return { segments, problems, resolve: compiled.resolve };
+}
+
+function checkFlagSet(data: Record<string, unknown>, source: string | undefined, locate: Locate | undefined, compile: boolean): CheckedSet {
+  const segments = checkSegments(data[SEGMENTS_KEY], source, locate);
+  const entries = new Map<string, FlagEntry>();
+  const reserved: Problem[] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (key === SEGMENTS_KEY) continue;
+    const refused = reservedNameProblem(key, 'the flag key');
+    if (refused) {
+      reserved.push({ severity: 'error', source, ...positionOf(locate?.([key])), flagKey: key, message: refused });
+      continue;
+    }
+    entries.set(key, checkEntry(key, value, segments.resolve, source, locate, compile));
+  }
+  return { ...(source !== undefined ? { source } : {}), segments, entries, reserved };
+}
+
+function checkEntry(
+  key: string,
+  raw: unknown,
+  resolve: SegmentResolver,
+  source: string | undefined,
+  locate: Locate | undefined,
+  compile: boolean,
+): FlagEntry {
+  const segmentsUsed = new Set<string>();
+  const resolveSegment: SegmentResolver = (name) => {
+    segmentsUsed.add(name);
+    return resolve(name);
+  };
+  const checked = checkFlag(key, raw, { source, locate, resolveSegment });
+  if (!checked.flag) {
+    const invalid = checked.problems.filter((problem) => problem.severity === 'error');
+    return { key, raw, problems: checked.problems, invalid, segmentsUsed };
+  }
+  const compiled = compile ? compileFlag(key, checked.flag, resolveSegment) : undefined;
+  return { key, raw, problems: checked.problems, definition: checked.flag, ...(compiled ? { compiled } : {}), segmentsUsed };
+}
+
+function assembleSnapshot(set: CheckedSet, revision?: number): Snapshot {
   const flags = new Map<string, CompiledFlag>();
-  for (const [key, definition] of Object.entries(parsed.flags)) flags.set(key, compileFlag(key, definition, resolve));
-  return {
+  const invalid = new Map<string, Problem[]>();
+  for (const [key, entry] of set.entries) {
+    if (entry.definition) flags.set(key, entry.compiled!);
+    else invalid.set(key, entry.invalid!);
+  }
+  return snapshotOf(set, flags, invalid, revision);
+}
+
+/** `problems` and `definitions` are gathered when first read: a write does not pay for them. */
+function snapshotOf(set: CheckedSet, flags: ReadonlyMap<string, CompiledFlag>, invalid: ReadonlyMap<string, Problem[]>, revision: number | undefined): Snapshot {
+  let problems: Problem[] | undefined;
+  let definitions: Record<string, FlagDefinition> | undefined;
+  const snapshot: Snapshot = {
     flags,
-    invalid: new Map(Object.entries(parsed.invalid)),
-    problems: parsed.problems,
-    definitions: parsed.flags,
-    segments: parsed.segments,
+    invalid,
+    get problems(): readonly Problem[] {
+      if (!problems) {
+        problems = [...set.segments.problems, ...set.reserved];
+        for (const entry of set.entries.values()) if (entry.problems.length > 0) problems.push(...entry.problems);
+      }
+      return problems;
+    },
+    get definitions(): Readonly<Record<string, FlagDefinition>> {
+      if (!definitions) {
+        definitions = {};
+        for (const [key, entry] of set.entries) if (entry.definition) definitions[key] = entry.definition;
+      }
+      return definitions;
+    },
+    segments: set.segments.segments,
     ...(revision !== undefined ? { revision } : {}),
   };
+  SETS.set(snapshot, set);
+  return snapshot;
+}
+
+/** Segments whose compiled query may differ: added, removed or changed ones, and those that use them, transitively. */
+function segmentsAffected(before: Record<string, SegmentDefinition>, after: Record<string, SegmentDefinition>): Set<string> {
+  const affected = new Set<string>();
+  for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const old = Object.prototype.hasOwnProperty.call(before, name) ? before[name] : undefined;
+    const now = Object.prototype.hasOwnProperty.call(after, name) ? after[name] : undefined;
+    if (old?.query !== now?.query) affected.add(name);
+  }
+  if (affected.size === 0) return affected;
+  const usedBy = new Map<string, string[]>();
+  for (const [name, definition] of Object.entries(after)) {
+    for (const used of segmentReferences(definition.query)) usedBy.set(used, [...(usedBy.get(used) ?? []), name]);
+  }
+  const queue = [...affected];
+  while (queue.length > 0) {
+    for (const user of usedBy.get(queue.pop()!) ?? []) {
+      if (affected.has(user)) continue;
+      affected.add(user);
+      queue.push(user);
+    }
+  }
+  return affected;
+}
+
+function usesAny(used: ReadonlySet<string>, affected: ReadonlySet<string>): boolean {
+  for (const name of used) if (affected.has(name)) return true;
+  return false;
 }
 
 /** Compiles one flag that already passed validation. */

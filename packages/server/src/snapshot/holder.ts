@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { compileFlagSet, formatProblem, type FlagDefinition, type Problem, type SegmentDefinition, type Snapshot } from '@vexil/core';
+import { applyChanges, compileFlagSet, formatProblem, type FlagDefinition, type Problem, type SegmentDefinition, type Snapshot } from '@vexil/core';
 import type { ChangeEvent, FlagStore } from '@vexil/store';
 import { ChangeLog } from './change-log.js';
 
@@ -59,7 +59,14 @@ export class SnapshotHolder extends EventEmitter {
   /** The revision of the raw state. */
   appliedRevision = 0;
   /** Each flag's version in the served snapshot (the stored flags at `snapshot.revision`, valid or not). */
-  snapshotVersions: Readonly<Record<string, number>> = {};
+  get snapshotVersions(): Readonly<Record<string, number>> {
+    // Built when read: a write only updates the map, and does not copy every flag's version.
+    return (this.#snapshotVersionsRecord ??= Object.fromEntries(this.#snapshotVersions));
+  }
+  set snapshotVersions(versions: Readonly<Record<string, number>>) {
+    this.#snapshotVersions = new Map(Object.entries(versions));
+    this.#snapshotVersionsRecord = versions;
+  }
   /** When the served snapshot was last replaced. */
   loadedAt = new Date(0);
   storeReachable = false;
@@ -83,6 +90,10 @@ export class SnapshotHolder extends EventEmitter {
   /** The store's instance id as last confirmed (see `#checkStoreIdentity`). */
   #instanceId: string | undefined;
   #checking: Promise<boolean> | undefined;
+  /** The segments `snapshot` was compiled with: a change of `segments` recompiles the flags that use them. */
+  #compiledSegments: Record<string, SegmentDefinition> = {};
+  #snapshotVersions = new Map<string, number>();
+  #snapshotVersionsRecord: Readonly<Record<string, number>> | undefined = {};
 
   constructor(store: FlagStore, options: SnapshotHolderOptions = {}) {
     super();
@@ -282,8 +293,34 @@ export class SnapshotHolder extends EventEmitter {
     this.#pending = [];
     this.#pendingKeys = new Set();
     const previous = this.revision;
-    this.#compileNow();
+    this.#applyNow(keys);
     this.emit('change', { revision: this.revision, previousRevision: previous, events, keys, resync: false } satisfies SnapshotChange);
+  }
+
+  /**
+   * Recompiles only what changed (these flags, and the flags using a changed segment) into a new snapshot that shares
+   * every other compiled flag with the served one: a write costs the size of the change, not of the whole set.
+   */
+  #applyNow(keys: string[]): void {
+    const segmentsChanged = this.segments !== this.#compiledSegments;
+    for (const key of keys) {
+      const held = this.flags.get(key);
+      if (held) this.#snapshotVersions.set(key, held.version);
+      else this.#snapshotVersions.delete(key);
+    }
+    this.#snapshotVersionsRecord = undefined;
+    this.snapshot = applyChanges(this.snapshot, {
+      flags: keys.map((key) => [key, this.flags.get(key)?.flag] as const),
+      ...(segmentsChanged ? { segments: this.segments } : {}),
+      revision: this.appliedRevision,
+    });
+    this.#compiledSegments = this.segments;
+    this.loadedAt = new Date();
+    // Only what this change can have broken (the errors of an invalid flag are its `invalid` entry).
+    const snapshot = this.snapshot;
+    this.#reportProblems(
+      segmentsChanged ? snapshot.problems.filter((problem) => problem.severity === 'error') : keys.flatMap((key) => snapshot.invalid.get(key) ?? []),
+    );
   }
 
   #compileNow(): void {
@@ -295,6 +332,7 @@ export class SnapshotHolder extends EventEmitter {
     }
     this.snapshotVersions = versions;
     this.snapshot = compileFlagSet(definitions, { segments: this.segments, revision: this.appliedRevision, source: `${this.store.kind} store` });
+    this.#compiledSegments = this.segments;
     this.loadedAt = new Date();
     this.#reportProblems(this.snapshot.problems.filter((problem) => problem.severity === 'error'));
   }
