@@ -19,8 +19,8 @@ import type { ArmMeasurement, MeasurementRequest, MeasurementSource, Measurement
 
 const faulty = process.argv.includes('--faulty');
 const FLAG = 'checkout-service';
-const SDK_KEY = 'canary-sdk-key';
-const ADMIN_KEY = 'canary-admin-key';
+const SDK_KEY = 'canary-example-sdk-key';
+const ADMIN_KEY = 'canary-example-admin-key';
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -69,7 +69,7 @@ before(async () => {
   serverUrl = `http://127.0.0.1:${port}`;
   server = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', bin, 'serve', '--flags', flagFile, '--port', String(port), '--sdk-key', SDK_KEY, '--admin-key', 'admin-edge-test', '--log-level', 'silent', '--rate-limit', '0'],
+    ['--conditions=source', '--import', 'tsx', bin, 'serve', '--flags', flagFile, '--port', String(port), '--sdk-key', SDK_KEY, '--admin-key', 'admin-edge-example-test', '--log-level', 'silent', '--rate-limit', '0'],
     { cwd: root, stdio: 'ignore' },
   );
   await eventually(async () => (await realFetch(`${serverUrl}/health`)).ok, 'the server', 30_000);

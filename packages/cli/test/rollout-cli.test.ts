@@ -15,7 +15,7 @@ const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'packages/cli/bin/vexil.js');
 const REDIS = process.env.VEXIL_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const PREFIX = `vexil-test-rollout-cli-${randomBytes(4).toString('hex')}:`;
-const ADMIN = 'cli-admin-key';
+const ADMIN = 'rollout-cli-admin-key';
 
 /** Runs the CLI without blocking this process (the server under test lives in it). */
 function vexil(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
