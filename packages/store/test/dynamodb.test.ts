@@ -1,0 +1,174 @@
+// The DynamoDB store: the conformance suite against dynalite (DynamoDB's API, in memory, started by this file), then
+// what only this store does. Every store opened here gets its own table.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient, DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { FlagDefinition } from '@vexil/core';
+import { DynamoFlagStore, parseDynamoUrl } from '../src/dynamodb/index.js';
+import { openStore } from '../src/open-store.js';
+import { StoreValidationError } from '../src/errors.js';
+import type { ChangeEvent } from '../src/types.js';
+import { runConformanceSuite } from './conformance.js';
+import { dynaliteEndpoint, stopDynalite } from './dynalite.js';
+
+const run = randomBytes(4).toString('hex');
+let tables = 0;
+let latest = '';
+const created: string[] = [];
+
+const url = (table: string, endpoint: string) => `dynamodb://${table}?region=eu-west-1&endpoint=${encodeURIComponent(endpoint)}&poll=100`;
+
+async function openTable(table: string): Promise<DynamoFlagStore> {
+  return DynamoFlagStore.open(url(table, await dynaliteEndpoint()));
+}
+
+function freshTable(): string {
+  const table = `vexil-test-${run}-${++tables}`;
+  created.push(table);
+  return table;
+}
+
+async function admin(): Promise<DynamoDBDocumentClient> {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: await dynaliteEndpoint(), region: 'eu-west-1' }));
+}
+
+async function cleanup(): Promise<void> {
+  const client = await admin();
+  for (const table of created.splice(0)) await client.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
+  client.destroy();
+}
+
+runConformanceSuite('dynamodb (dynalite)', {
+  async open() {
+    latest = freshTable();
+    return openTable(latest);
+  },
+  openSecond: () => openTable(latest),
+  async corrupt(key) {
+    const client = await admin();
+    await client.send(
+      new UpdateCommand({ TableName: latest, Key: { pk: 'flag', sk: key }, UpdateExpression: 'SET body = :body', ExpressionAttributeValues: { ':body': '{"variations": 42}' } }),
+    );
+    client.destroy();
+  },
+  cleanup,
+});
+
+const by = { actor: 'test' };
+const flag = (serve: 'on' | 'off' = 'on'): FlagDefinition => ({ variations: { on: true, off: false }, defaultRule: { variation: serve } });
+
+describe('DynamoDB store', () => {
+  after(async () => {
+    await cleanup();
+    await stopDynalite();
+  });
+
+  it('parses dynamodb:// URLs and rejects bad ones with the reason', () => {
+    assert.deepEqual(parseDynamoUrl('dynamodb://flags?region=eu-west-1&endpoint=http://127.0.0.1:8000'), {
+      table: 'flags',
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:8000',
+      pollIntervalMs: undefined,
+    });
+    assert.equal(parseDynamoUrl('dynamodb://flags?poll=250').pollIntervalMs, 250);
+    assert.throws(() => parseDynamoUrl('dynamodb://a?region=x'), /table name/);
+    assert.throws(() => parseDynamoUrl('dynamodb://flags?poll=soon'), /poll/);
+    assert.throws(() => parseDynamoUrl('redis://flags'), /not a DynamoDB store URL/);
+  });
+
+  it('openStore() opens dynamodb:// URLs and creates the table when missing', async () => {
+    const table = freshTable();
+    const client = new DynamoDBClient({ endpoint: await dynaliteEndpoint(), region: 'eu-west-1' });
+    try {
+      assert.ok(!(await client.send(new ListTablesCommand({}))).TableNames?.includes(table));
+      const store = await openStore(url(table, await dynaliteEndpoint()));
+      try {
+        assert.equal(store.kind, 'dynamodb');
+        assert.ok((await client.send(new ListTablesCommand({}))).TableNames?.includes(table), 'the table was created');
+        await store.put('f', flag(), by);
+        assert.deepEqual((await store.get('f'))?.flag, flag());
+      } finally {
+        await store.close();
+      }
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('refuses a flag above the 400 KB item limit with a clear error, and writes nothing', async () => {
+    const store = await openTable(freshTable());
+    try {
+      await store.put('big', flag(), by);
+      const huge: FlagDefinition = { ...flag('off'), metadata: { blob: 'x'.repeat(410 * 1024) } };
+      await assert.rejects(store.put('big', huge, by), (error: unknown) => {
+        assert.ok(error instanceof StoreValidationError);
+        assert.match(error.message, /400 KB/);
+        assert.equal(error.problems[0]?.flagKey, 'big');
+        return true;
+      });
+      const stored = await store.get('big');
+      assert.deepEqual(stored?.flag, flag(), 'the flag is unchanged');
+      assert.equal(stored?.version, 1);
+      // Just under the limit is stored whole, not truncated.
+      const large: FlagDefinition = { ...flag('off'), metadata: { blob: 'y'.repeat(390 * 1024) } };
+      await store.put('big', large, by);
+      assert.equal(((await store.get('big'))?.flag.metadata?.blob as string).length, 390 * 1024);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a write claimed but never applied (a writer that died) is applied by the next reader and writer', async () => {
+    const table = freshTable();
+    const store = await openTable(table);
+    try {
+      await store.put('f', flag('off'), by);
+      // Simulate a writer that died after claiming revision 2: the change item exists, the flag item is old.
+      const client = await admin();
+      const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+      await client.send(
+        new PutCommand({
+          TableName: table,
+          Item: { pk: 'change', sk: '2'.padStart(16, '0'), revision: 2, type: 'put', key: 'f', body: JSON.stringify(flag('on')), version: 2, existed: true, beforeRevision: 1, actor: 'ghost', at: new Date().toISOString() },
+        }),
+      );
+      client.destroy();
+      const list = await store.list();
+      assert.equal(list.revision, 2);
+      assert.deepEqual(list.flags.find((f) => f.key === 'f')?.flag, flag('on'));
+      assert.equal((await store.get('f'))?.version, 2);
+      const next = await store.put('f', flag('off'), { ...by, expectedVersion: 2 });
+      assert.deepEqual([next.version, next.revision], [3, 3]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a watcher on another instance receives changes by polling', async () => {
+    const table = freshTable();
+    const writer = await openTable(table);
+    const reader = await openTable(table);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 15_000);
+    try {
+      const events: ChangeEvent[] = [];
+      const watching = (async () => {
+        for await (const event of reader.watch({ fromRevision: 0, signal: controller.signal })) {
+          events.push(event);
+          if (events.length === 3) break;
+        }
+      })();
+      await writer.put('a', flag(), by);
+      await writer.put('a', flag('off'), by);
+      await writer.delete('a', by);
+      await watching;
+      assert.deepEqual(events.map((e) => [e.type, e.revision]), [['put', 1], ['put', 2], ['delete', 3]]);
+    } finally {
+      clearTimeout(timer);
+      await writer.close();
+      await reader.close();
+    }
+  });
+});
