@@ -97,24 +97,27 @@ describe('DynamoDB store', () => {
     }
   });
 
-  it('refuses a flag above the 400 KB item limit with a clear error, and writes nothing', async () => {
+  it('refuses an item above the 400 KB limit with a clear error, and writes nothing; never truncates', async () => {
     const store = await openTable(freshTable());
     try {
-      await store.put('big', flag(), by);
-      const huge: FlagDefinition = { ...flag('off'), metadata: { blob: 'x'.repeat(410 * 1024) } };
-      await assert.rejects(store.put('big', huge, by), (error: unknown) => {
-        assert.ok(error instanceof StoreValidationError);
+      await store.putSegments({ staff: { query: 'email ew "@example.com"' } }, by);
+      const revision = (await store.list()).revision;
+      // Flags are capped below DynamoDB's limit by the core (256 KiB); segments and long reasons are not.
+      const huge = { staff: { query: 'email ew "@example.com"' }, many: { query: `id in [${Array.from({ length: 60_000 }, (_, i) => `"user-${i}"`).join(',')}]` } };
+      await assert.rejects(store.putSegments(huge, by), (error: unknown) => {
+        assert.ok(error instanceof StoreValidationError, String(error));
         assert.match(error.message, /400 KB/);
-        assert.equal(error.problems[0]?.flagKey, 'big');
+        assert.match(error.message, /nothing was written/);
         return true;
       });
-      const stored = await store.get('big');
-      assert.deepEqual(stored?.flag, flag(), 'the flag is unchanged');
-      assert.equal(stored?.version, 1);
-      // Just under the limit is stored whole, not truncated.
-      const large: FlagDefinition = { ...flag('off'), metadata: { blob: 'y'.repeat(390 * 1024) } };
-      await store.put('big', large, by);
-      assert.equal(((await store.get('big'))?.flag.metadata?.blob as string).length, 390 * 1024);
+      await assert.rejects(store.put('f', flag(), { actor: 'test', reason: 'r'.repeat(410 * 1024) }), /400 KB/);
+      assert.equal((await store.list()).revision, revision, 'nothing was written');
+      assert.deepEqual(Object.keys((await store.list()).segments), ['staff']);
+      // Just under the limit is stored whole.
+      const large: FlagDefinition = { ...flag('off'), metadata: { blob: 'y'.repeat(250 * 1024) } };
+      await store.put('big', large, { actor: 'test', reason: 'r'.repeat(100 * 1024) });
+      assert.equal(((await store.get('big'))?.flag.metadata?.blob as string).length, 250 * 1024);
+      assert.equal((await store.audit({ key: 'big' })).entries[0]?.reason?.length, 100 * 1024);
     } finally {
       await store.close();
     }
