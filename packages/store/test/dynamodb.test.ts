@@ -3,6 +3,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FlagDefinition } from '@vexil/core';
@@ -172,6 +174,59 @@ describe('DynamoDB store', () => {
       clearTimeout(timer);
       await writer.close();
       await reader.close();
+    }
+  });
+
+  it('one instance id for every store opening a new table at once; a new id once the table is recreated', async () => {
+    const table = freshTable();
+    const stores = await Promise.all(Array.from({ length: 6 }, () => openTable(table)));
+    let id: string | undefined;
+    try {
+      const ids = new Set(stores.map((store) => store.instanceId));
+      assert.equal(ids.size, 1, 'one id wins the conditional put');
+      id = [...ids][0];
+      assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+      await stores[0]!.put('kept', flag(), by);
+      assert.deepEqual(await stores[1]!.identity(), { instanceId: id, revision: 1 });
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+    const client = await admin();
+    await client.send(new DeleteTableCommand({ TableName: table }));
+    client.destroy();
+    const recreated = await openTable(table);
+    try {
+      assert.notEqual(recreated.instanceId, id, 'the data was recreated: another store');
+      assert.deepEqual((await recreated.identity()).revision, 0, 'revisions start again');
+    } finally {
+      await recreated.close();
+    }
+  });
+
+  it('names the missing permission when the table does not exist and may not be created', async () => {
+    // An endpoint that answers like DynamoDB to credentials without dynamodb:CreateTable.
+    const server = createServer((request, response) => {
+      const target = String(request.headers['x-amz-target'] ?? '');
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+        response.end(
+          JSON.stringify(
+            target.endsWith('DescribeTable')
+              ? { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'Requested resource not found' }
+              : { __type: 'com.amazon.coral.service#AccessDeniedException', message: 'User is not authorized to perform: dynamodb:CreateTable' },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await assert.rejects(DynamoFlagStore.open(url('no-such-table', endpoint)), /dynamodb:CreateTable/);
+      await assert.rejects(DynamoFlagStore.open(url('no-such-table', endpoint), { createTable: false }), /does not exist: create it with key schema pk/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
