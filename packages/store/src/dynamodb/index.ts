@@ -210,6 +210,9 @@ export class DynamoFlagStore implements FlagStore {
   private readonly watchers = new Set<DynamoWatcher>();
   private readonly keyListeners = new Set<(change: ApiKeyChange) => void>();
   private keyPoller: KeyPoller | undefined;
+  private writeLock: Promise<void> = Promise.resolve();
+  /** The revision of the last change this object claimed and applied itself. */
+  private applied = -1;
 
   private constructor(table: string, client: DynamoDBClient, pollIntervalMs: number, options: DynamoStoreOptions) {
     this.table = table;
@@ -578,11 +581,35 @@ export class DynamoFlagStore implements FlagStore {
    * with the change item (conditional create), apply it. Losing the claim to another writer: read again and retry.
    */
   private async write(operation: Operation, options: WriteOptions): Promise<WriteResult> {
+    // Writes from this object go one at a time: racing each other would only multiply lost claims and retries.
+    const previous = this.writeLock;
+    let release!: () => void;
+    this.writeLock = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await this.writeNow(operation, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async writeNow(operation: Operation, options: WriteOptions): Promise<WriteResult> {
     const deadline = Date.now() + 30_000;
     for (let attempt = 0; ; attempt++) {
+      // The item is read after the head: read before it, it could miss a change made just before that head.
       const head = await this.readHead();
-      if (head) await this.rollForward(head);
-      const item = await this.getItem(operation.key);
+      // Change N must be applied before N+1 is claimed (skipped when this object applied it itself); a change to
+      // another key is applied while this key is read.
+      const pending = head && head.revision !== this.applied ? head : undefined;
+      const [read] = await Promise.all([
+        this.getItem(operation.key),
+        pending && pending.key !== operation.key ? this.rollForward(pending) : undefined,
+      ]);
+      let item = read;
+      if (pending && pending.key === operation.key && (!item || Number(item.revision) < pending.revision)) {
+        await this.rollForward(pending);
+        item = itemFromChange(pending);
+      }
       const live = item && !item.deleted ? item : undefined;
       const liveVersion = live ? Number(live.version) : 0;
       if (operation.expectedVersion !== undefined && operation.expectedVersion !== liveVersion) {
@@ -611,11 +638,12 @@ export class DynamoFlagStore implements FlagStore {
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         if (Date.now() > deadline) throw new StoreUnavailableError(this.kind, new Error(`could not claim a revision for "${operation.key}" after ${attempt + 1} attempts: too many concurrent writers`));
-        // Another writer took this revision: back off a little (jittered, growing) and read again.
-        await sleep(Math.random() * Math.min(5 + attempt * 5, 100));
+        // Another writer took this revision: back off (jittered, doubling up to 200 ms) and read again.
+        await sleep(Math.random() * Math.min(5 * 2 ** attempt, 200));
         continue;
       }
       await this.rollForward(change);
+      this.applied = revision;
       for (const watcher of this.watchers) watcher.wake();
       return { key: operation.key, version: change.version, revision };
     }
