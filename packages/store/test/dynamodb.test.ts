@@ -125,6 +125,28 @@ describe('DynamoDB store', () => {
     }
   });
 
+  it('reads past DynamoDB\'s 1 MB page: the audit and the change feed over large changes miss none', async () => {
+    const store = await openTable(freshTable());
+    try {
+      const big = (i: number): FlagDefinition => ({ ...flag(), metadata: { i, blob: String(i).repeat(240 * 1024) } });
+      for (let i = 0; i < 6; i++) await store.put(`big-${i}`, big(i), by);
+      const audit = await store.audit({ limit: 10 });
+      assert.deepEqual(audit.entries.map((e) => e.key), [5, 4, 3, 2, 1, 0].map((i) => `big-${i}`));
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 15_000);
+      const seen: number[] = [];
+      for await (const event of store.watch({ fromRevision: 0, signal: controller.signal })) {
+        seen.push(event.revision);
+        if (seen.length === 6) break;
+      }
+      clearTimeout(timer);
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+      assert.equal((await store.list()).flags.length, 6);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a write claimed but never applied (a writer that died) is applied by the next reader and writer', async () => {
     const table = freshTable();
     const store = await openTable(table);

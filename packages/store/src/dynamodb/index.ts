@@ -417,8 +417,11 @@ export class DynamoFlagStore implements FlagStore {
     return page.Items?.[0] as ChangeItem | undefined;
   }
 
-  /** Changes after `after` (exclusive), oldest first, at most `limit`. */
-  private async readChanges(after: number, limit: number): Promise<ChangeItem[]> {
+  /**
+   * Changes after `after` (exclusive), oldest first, at most `limit`; `more` when DynamoDB stopped early (a page also
+   * ends at 1 MB, before `limit` items when changes are large).
+   */
+  private async readChanges(after: number, limit: number): Promise<{ changes: ChangeItem[]; more: boolean }> {
     const page = await this.call(() =>
       this.db.send(
         new QueryCommand({
@@ -430,7 +433,7 @@ export class DynamoFlagStore implements FlagStore {
         }),
       ),
     );
-    return (page.Items ?? []) as ChangeItem[];
+    return { changes: (page.Items ?? []) as ChangeItem[], more: page.LastEvaluatedKey !== undefined };
   }
 
   /** Applies a claimed change to its flag item, unless a later change already did (idempotent, never goes back). */
@@ -470,14 +473,14 @@ export class DynamoFlagStore implements FlagStore {
     let revision = from;
     let after = Math.max(from - 1, 0);
     for (;;) {
-      const changes = await this.readChanges(after, QUERY_PAGE);
+      const { changes, more } = await this.readChanges(after, QUERY_PAGE);
       for (const change of changes) {
         const current = items.get(change.key);
         if (!current || current.revision < change.revision) items.set(change.key, itemFromChange(change));
         revision = change.revision;
         after = change.revision;
       }
-      if (changes.length < QUERY_PAGE) break;
+      if (!more || changes.length === 0) break;
     }
     return { revision, items };
   }
@@ -796,7 +799,7 @@ export class DynamoFlagStore implements FlagStore {
         if (found.length === limit) return { entries: await this.auditEntries(found), next: encodeCursor(found[limit - 1]!.revision) };
         found.push(change);
       }
-      if (items.length < QUERY_PAGE || last === undefined) return { entries: await this.auditEntries(found) };
+      if (page.LastEvaluatedKey === undefined || last === undefined) return { entries: await this.auditEntries(found) };
       before = last;
       if (scanned >= AUDIT_SCAN_LIMIT) {
         return { entries: await this.auditEntries(found), next: encodeCursor(found.length === limit ? found[limit - 1]!.revision : last) };
@@ -978,7 +981,7 @@ export class DynamoFlagStore implements FlagStore {
 
 interface WatcherHost {
   head(): Promise<number>;
-  changes(after: number): Promise<ChangeItem[]>;
+  changes(after: number): Promise<{ changes: ChangeItem[]; more: boolean }>;
   report(error: Error): void;
 }
 
@@ -1050,7 +1053,7 @@ class DynamoWatcher {
       try {
         if (this.last === undefined) this.last = await this.host.head();
         this.woken = false;
-        const changes = await this.host.changes(this.last);
+        const { changes, more } = await this.host.changes(this.last);
         if (this.stopped) return;
         for (const change of changes) {
           if (Number(change.revision) <= this.last) continue;
@@ -1058,7 +1061,7 @@ class DynamoWatcher {
           this.last = Number(change.revision);
           if (event) this.queue.push(event);
         }
-        if (changes.length < QUERY_PAGE) await this.pause(this.intervalMs);
+        if (!more || changes.length === 0) await this.pause(this.intervalMs);
       } catch (error) {
         this.host.report(error instanceof Error ? error : new Error(String(error)));
         await this.pause(Math.max(this.intervalMs, 500));
