@@ -14,7 +14,7 @@ export interface VexilProviderOptions {
   sdkKey?: string;
   /**
    * Daemon mode: read flags straight from a store and its change feed, no server in between. A store URL
-   * (`redis://host:6379?prefix=vexil:`, `postgres://…`), opened with `@vexil/store` (imported only then), or a store
+   * (`redis://host:6379?prefix=vexil:`, `postgres://…`, `dynamodb://TABLE?region=…`), opened with `@vexil/store` (imported only then), or a store
    * object you opened yourself. `url` may still be given: events then go to that server's collector.
    */
   store?: string | DaemonStore;

@@ -5,4 +5,7 @@ export { SqlFlagStore, type SqlStoreOptions, MIGRATIONS, parseSqlUrl, DEFAULT_PG
 export { canonicalJson, snapshotHash, createSnapshot, checkSnapshot, writeSnapshotFile, readSnapshotFile, SNAPSHOT_FORMAT, type SnapshotInput } from './snapshot/index.js';
 export { keyProblems, assertWritableFlag, assertWritableSegments, storedFlagChecker } from './validation.js';
 export { RedisFlagStore, type RedisStoreOptions } from './redis/index.js';
+// Types only: the AWS SDK loads when a dynamodb:// store is opened (openStore), not with this package.
+export type { DynamoFlagStore, DynamoStoreOptions } from './dynamodb/index.js';
+export { parseDynamoUrl } from './dynamodb/url.js';
 export { FileFlagStore, type FileStoreOptions } from './file/index.js';

@@ -19,6 +19,7 @@ interface Opener {
  * - `pglite:./.vexil/data` (the default), `pglite:memory:`, `pglite:memory:<name>` — embedded PostgreSQL;
  * - `postgres://…` / `postgresql://…` — a PostgreSQL server;
  * - `redis://…` / `rediss://…` — Redis;
+ * - `dynamodb://TABLE?region=…&endpoint=…&poll=ms` — DynamoDB (credentials from the AWS chain);
  * - `file:./flags.yaml,./more.json` or `file:./flags/` — read-only flag files, watched.
  * SQL stores take `?schema=name` (default `vexil`).
  */
@@ -35,6 +36,10 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
       const { RedisFlagStore } = await load<{ RedisFlagStore: Opener }>('./redis/index.js', 'redis');
       return RedisFlagStore.open(target as never, options);
     }
+    case 'dynamodb': {
+      const { DynamoFlagStore } = await load<{ DynamoFlagStore: Opener }>('./dynamodb/index.js', 'dynamodb');
+      return DynamoFlagStore.open(target as never, options);
+    }
     case 'file': {
       const paths = fileStorePaths(target);
       const { FileFlagStore } = await load<{ FileFlagStore: Opener }>('./file/index.js', 'file');
@@ -42,7 +47,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
     }
     default:
       throw new TypeError(
-        `unknown store URL "${target}": use pglite:<dir>, pglite:memory:, postgres://…, redis://… or file:<path>[,<path>…]`,
+        `unknown store URL "${target}": use pglite:<dir>, pglite:memory:, postgres://…, redis://…, dynamodb://TABLE or file:<path>[,<path>…]`,
       );
   }
 }

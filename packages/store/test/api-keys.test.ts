@@ -14,6 +14,7 @@ import type { FlagDefinition } from '@vexil/core';
 import { MIGRATIONS, StoreUnavailableError, openStore, type ApiKeyRecord, type ApiKeyStore, type FlagStore } from '../src/index.js';
 import { openPGliteDriver } from '../src/sql/pglite-driver.js';
 import type { SqlDriver } from '../src/sql/driver.js';
+import { dynaliteEndpoint, stopDynalite } from './dynalite.js';
 
 const POSTGRES = process.env.VEXIL_TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test';
 const REDIS = process.env.VEXIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -52,6 +53,7 @@ after(async () => {
   redisAdmin.disconnect();
   if (pgliteHolder) await (await pgliteHolder).close();
   for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
+  await stopDynalite();
 });
 
 /** A backend to run the shared cases on: `fresh()` is a new empty namespace; its `open()` opens one more store on it. */
@@ -85,6 +87,15 @@ const backends: Backend[] = [
       const prefix = `${RUN}:${++counter}:`;
       redisPrefixes.push(prefix);
       return { open: () => openStore(`${REDIS}?prefix=${encodeURIComponent(prefix)}`) };
+    },
+  },
+  {
+    name: 'dynamodb',
+    // dynalite (DynamoDB's API, in memory, in this process): a table per namespace, gone with the process.
+    async fresh() {
+      const table = `${RUN}-${++counter}`;
+      const endpoint = await dynaliteEndpoint();
+      return { open: () => openStore(`dynamodb://${table}?endpoint=${encodeURIComponent(endpoint)}&poll=100`) };
     },
   },
 ];
