@@ -6,3 +6,4 @@ export { canonicalJson, snapshotHash, createSnapshot, checkSnapshot, writeSnapsh
 export { keyProblems, assertWritableFlag, assertWritableSegments, storedFlagChecker } from './validation.js';
 export { RedisFlagStore, type RedisStoreOptions } from './redis/index.js';
 export { FileFlagStore, type FileStoreOptions } from './file/index.js';
+export * from './events/index.js';
