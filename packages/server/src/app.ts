@@ -25,6 +25,10 @@ import { registerContextSample } from './admin/context-sample.js';
 import { DEFAULT_UI_ROOT, registerAdminPage } from './ui/admin-page.js';
 import { isStoreId, storeIdentity } from './stream/store-id.js';
 import { Notifier } from './notify/notifier.js';
+import { EventsPipeline } from './events/pipeline.js';
+import { EventsMetrics } from './events/metrics.js';
+import { ReconnectingEventsStore } from './events/open.js';
+import { registerEventsRoutes } from './events/routes.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -98,6 +102,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   let started: SnapshotHolder | undefined;
   let notifier: Notifier | undefined;
+  let events: EventsPipeline | undefined;
+  let ownEventsStore: ReconnectingEventsStore | undefined;
   try {
     const holder = new SnapshotHolder(store, {
       ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
@@ -151,6 +157,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       });
       notifier.attach(holder);
     }
+    let eventsMetrics: EventsMetrics | undefined;
+    const eventsStore = options.events === false ? undefined : (options.events ?? (options.eventsUrl ? (ownEventsStore = new ReconnectingEventsStore(options.eventsUrl, options.eventsOptions ?? {})) : undefined));
+    if (eventsStore) {
+      const openError = await ownEventsStore?.start();
+      if (openError) app.log.warn({ err: openError }, 'events store unavailable at start: buffering events until it answers');
+      const m = (eventsMetrics = new EventsMetrics(metrics.registry));
+      events = new EventsPipeline(eventsStore, {
+        ...(options.eventsOptions ?? {}),
+        log: app.log,
+        onWritten: (count, duplicates) => {
+          m.written.inc(count);
+          if (duplicates > 0) m.duplicateBatches.inc(duplicates);
+        },
+        onDropped: (reason, count) => m.dropped.inc({ reason }, count),
+        onBuffered: (count) => m.buffered.set(count),
+      });
+    }
     const sse = new SseHub({ heartbeatMs: options.heartbeatMs ?? 15_000, gauge: metrics.sseClients });
 
     if (options.storeId !== undefined && !isStoreId(options.storeId))
@@ -171,6 +194,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       generatedKeys,
       version: VERSION,
       ...(notifier ? { notifier } : {}),
+      ...(events ? { events } : {}),
+      ...(eventsMetrics ? { eventsMetrics } : {}),
+      eventsLimits: {
+        ...(options.eventsOptions?.maxAgeMs !== undefined ? { maxAgeMs: options.eventsOptions.maxAgeMs } : {}),
+        ...(options.eventsOptions?.maxFutureMs !== undefined ? { maxFutureMs: options.eventsOptions.maxFutureMs } : {}),
+        ...(options.eventsOptions?.maxEventBytes !== undefined ? { maxEventBytes: options.eventsOptions.maxEventBytes } : {}),
+      },
     };
     app.decorate('vexil', ctx);
 
@@ -266,6 +296,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerRelayRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
+    registerEventsRoutes(app, ctx);
     registerContextSample(app, ctx, { size: options.contextSampleSize ?? 1000 });
 
     app.get(
@@ -299,11 +330,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await holder.stop();
       keys.stop();
       await collector.close();
+      await events?.close().catch((error: unknown) => app.log.error({ err: error }, 'events: error while closing'));
+      await ownEventsStore?.close().catch(() => undefined);
       if (closeStore) await store.close();
     });
     return app;
   } catch (error) {
     await notifier?.close(0).catch(() => undefined);
+    await events?.close(0).catch(() => undefined);
+    await ownEventsStore?.close().catch(() => undefined);
     await started?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     if (closeStore) await store.close().catch(() => undefined);

@@ -5,6 +5,8 @@ import type { ServerMetrics } from './metrics/metrics.js';
 import type { EventCollector } from './relay/collector.js';
 import type { SseHub } from './stream/sse.js';
 import type { Notifier } from './notify/notifier.js';
+import type { EventsPipeline } from './events/pipeline.js';
+import type { EventsMetrics } from './events/metrics.js';
 
 /** What every route module works with. Available on the Fastify instance as `app.vexil`. */
 export interface ServerContext {
@@ -28,6 +30,10 @@ export interface ServerContext {
   version: string;
   /** Sends flag change notifications; undefined when this server sends none. */
   notifier?: Notifier;
+  /** Durable events (`--events`); undefined when off. */
+  events?: EventsPipeline;
+  eventsMetrics?: EventsMetrics;
+  eventsLimits?: { maxAgeMs?: number; maxFutureMs?: number; maxEventBytes?: number };
 }
 
 declare module 'fastify' {

@@ -1,6 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeyStore, FlagStore, OpenStoreOptions } from '@vexil/store';
 import type { NotifierOptions, NotifierTarget } from './notify/notifier.js';
+import type { EventsStore, SqlEventsStoreOptions } from '@vexil/store';
+import type { EventsPipelineOptions } from './events/pipeline.js';
+import type { NormaliseOptions } from './events/normalise.js';
 
 export interface RateLimitOptions {
   /** Requests per window per key (per client IP for requests without a key). */
@@ -48,6 +51,14 @@ export interface ServerOptions {
   /** The server's public base URL, for the stream URLs it advertises (default: from the request's Host). */
   publicUrl?: string;
 
+  /**
+   * The events store, where collected events and server-side exposures are kept: an open store (not closed by the
+   * server), or false. Default: none (events are only counted in memory), unless `eventsUrl` is given.
+   */
+  events?: EventsStore | false;
+  /** Opens this events store (`pglite:…`, `postgres://…`); a store down at start is opened again on later writes. */
+  eventsUrl?: string;
+  eventsOptions?: SqlEventsStoreOptions & EventsPipelineOptions & Pick<NormaliseOptions, 'maxAgeMs' | 'maxFutureMs' | 'maxEventBytes'>;
   /** Append collected SDK events to this JSON-lines file. */
   eventsFile?: string;
 

@@ -10,6 +10,7 @@ import { toOfrep, type OfrepFailure, type OfrepSuccess } from './mapping.js';
 import { etagMatches } from '../http/etag.js';
 import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, goffErrorDetails, goffOfrepErrorDetails, logEvaluationErrors } from '../relay/goff-errors.js';
+import { recordServedEvaluation } from '../events/served.js';
 
 interface OfrepBody {
   context?: EvaluationContext | null;
@@ -153,8 +154,10 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     (request, reply) => {
       const key = request.params.key;
       const snapshot = holder.snapshot;
-      const detail = evaluate(snapshot, key, contextOf(request.body));
+      const context = contextOf(request.body);
+      const detail = evaluate(snapshot, key, context);
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+      recordServedEvaluation(ctx, snapshot, detail, context);
       if (detail.errorCode === undefined) return toOfrep(detail, true);
       // GO Feature Flag's words for every evaluation error; Vexil's reason goes to the debug log.
       const errorDetails = goffOfrepErrorDetails(key);
@@ -234,6 +237,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const flags: (OfrepSuccess | OfrepFailure)[] = [];
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
+        recordServedEvaluation(ctx, snapshot, detail, context);
         const entry = toOfrep(detail, false, goffErrorDetails(snapshot, detail, context));
         // OFREP's evaluationFailure allows four codes only.
         if ('errorCode' in entry && !OFREP_400.has(entry.errorCode)) entry.errorCode = 'GENERAL';

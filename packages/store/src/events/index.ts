@@ -3,3 +3,4 @@ export { SqlEventsStore, DEFAULT_EVENTS_SCHEMA, type SqlEventsStoreOptions } fro
 export { EVENTS_MIGRATIONS } from './migrations.js';
 export { UnitSet, EXACT_LIMIT } from './unit-set.js';
 export { defaultEventsUrl } from './default-url.js';
+export { parseTimeArg } from './time.js';
