@@ -118,6 +118,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       `  admin API  ${url}/admin/v1/flags`,
       `  OpenAPI    ${url}/openapi.json   metrics ${url}/metrics`,
     );
+    lines.push(`  events     ${options.eventsUrl ? redact(options.eventsUrl) : options.events ? options.events.kind : 'off'}`);
     if (ctx.notifier) lines.push(`  notify     ${ctx.notifier.targets.join(', ')}`);
     else if (options.notify === false && options.notifiers && options.notifiers.length > 0) lines.push('  notify     off on this server (--no-notify)');
     // One write, so that whoever reads the output sees the banner whole.
@@ -182,6 +183,7 @@ export function startOptionsFromConfig(config: ServeConfig): StartOptions {
     notify: config.notify,
     logger: { level: config.logLevel },
     ...(config.eventsFile ? { eventsFile: config.eventsFile } : {}),
+    ...(config.events !== 'off' ? { eventsUrl: config.events } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(config.corsOrigin ? { corsOrigin: config.corsOrigin } : {}),
     ...(config.keysFile ? { keysFile: config.keysFile } : {}),

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
 import type { NotifierTarget } from '../notify/notifier.js';
+import { defaultEventsUrl } from '@vexil/store';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
 export const DEFAULT_STORE = 'pglite:./.vexil/data';
@@ -19,6 +20,8 @@ export interface ServeCliOptions {
   adminKey?: string[];
   sdkKey?: string[];
   eventsFile?: string;
+  /** `--events URL` or `off`. */
+  events?: string;
   publicUrl?: string;
   rateLimit?: string | number;
   logLevel?: string;
@@ -46,6 +49,11 @@ export interface ServeConfig {
   rateLimit: RateLimitOptions | false;
   bodyLimit: number;
   eventsFile?: string;
+  /**
+   * The events store URL, or `off`. Default: the flag store's database when it is SQL (schema `vexil_events`),
+   * the embedded store's folder otherwise.
+   */
+  events: string;
   publicUrl?: string;
   corsOrigin?: string | string[];
   logLevel: string;
@@ -72,6 +80,7 @@ const FILE_KEYS = [
   'rateLimit',
   'bodyLimit',
   'eventsFile',
+  'events',
   'publicUrl',
   'corsOrigin',
   'logLevel',
@@ -264,6 +273,11 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   const sdkKeys = (cli.sdkKey && cli.sdkKey.length > 0 ? cli.sdkKey : undefined) ?? list(env.VEXIL_SDK_KEYS, 'VEXIL_SDK_KEYS') ?? list(file.sdkKeys, 'sdkKeys') ?? [];
   const rateLimit = rateLimitOf(cli.rateLimit, '--rate-limit') ?? rateLimitOf(env.VEXIL_RATE_LIMIT, 'VEXIL_RATE_LIMIT') ?? rateLimitOf(file.rateLimit, 'rateLimit');
   const eventsFile = text(cli.eventsFile, '--events-file') ?? text(env.VEXIL_EVENTS_FILE, 'VEXIL_EVENTS_FILE') ?? fromFile(text(file.eventsFile, 'eventsFile'), (path) => relativeTo(base, path));
+  const eventsOption =
+    text(cli.events, '--events') ?? text(env.VEXIL_EVENTS, 'VEXIL_EVENTS') ?? fromFile(text(file.events, 'events'), (url) => (url === 'off' ? url : storeRelativeTo(base, url)));
+  const events = eventsOption?.trim() === 'off' ? 'off' : (eventsOption ?? defaultEventsUrl(store));
+  if (events !== 'off' && !/^(pglite:|postgres:\/\/|postgresql:\/\/)/.test(events))
+    throw new ConfigError(`--events must be pglite:<dir>, postgres://… or off, not ${events}`);
   const publicUrl = text(cli.publicUrl, '--public-url') ?? text(env.VEXIL_PUBLIC_URL, 'VEXIL_PUBLIC_URL') ?? text(file.publicUrl, 'publicUrl');
   const corsOrigin = list(env.VEXIL_CORS_ORIGIN, 'VEXIL_CORS_ORIGIN') ?? list(file.corsOrigin, 'corsOrigin');
   const keysFile = text(cli.keysFile, '--keys-file') ?? text(env.VEXIL_KEYS_FILE, 'VEXIL_KEYS_FILE') ?? fromFile(text(file.keysFile, 'keysFile'), (path) => relativeTo(base, path));
@@ -303,6 +317,7 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     examples,
     notifiers,
     notify,
+    events,
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),
