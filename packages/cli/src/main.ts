@@ -3,6 +3,7 @@ import { registerLint } from './commands/lint.js';
 import { registerEval } from './commands/eval.js';
 import { registerServe } from './commands/serve.js';
 import { registerStoreCommands } from './commands/store-sync.js';
+import { registerEvents } from './commands/events.js';
 
 /** Builds the `vexil` command line. Exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerServe(program);
   registerStoreCommands(program);
+  registerEvents(program);
   return program;
 }
 
