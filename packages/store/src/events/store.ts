@@ -641,6 +641,7 @@ export class SqlEventsStore implements EventsStore {
       flag: flag || null,
       since: iso(since),
       until: iso(until),
+      stepMinutes,
       rows: summaryRows,
       series: [...points.values()]
         .sort((a, b) => a.at - b.at || (a.variation < b.variation ? -1 : 1))

@@ -114,6 +114,8 @@ export interface MetricSummary {
   flag: string | null;
   since: string;
   until: string;
+  /** Width of a series step. */
+  stepMinutes: number;
   rows: MetricSummaryRow[];
   series: { at: string; variation: string; count: number; errors: number; mean: number | null; p99: number | null }[];
 }
