@@ -29,6 +29,8 @@ import { EventsPipeline } from './events/pipeline.js';
 import { EventsMetrics } from './events/metrics.js';
 import { ReconnectingEventsStore } from './events/open.js';
 import { registerEventsRoutes } from './events/routes.js';
+import { EventsWebhookExporter } from './events/webhook-exporter.js';
+import { Counter } from 'prom-client';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -104,6 +106,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   let notifier: Notifier | undefined;
   let events: EventsPipeline | undefined;
   let ownEventsStore: ReconnectingEventsStore | undefined;
+  let webhook: EventsWebhookExporter | undefined;
   try {
     const holder = new SnapshotHolder(store, {
       ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
@@ -138,8 +141,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     }
 
     const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true });
+    if (options.eventsWebhook) {
+      const exported = new Counter({
+        name: 'vexil_events_exported_total',
+        help: 'Collected events exported to the events webhook, by outcome (sent, retry, failed, dropped).',
+        labelNames: ['outcome'] as const,
+        registers: [metrics.registry],
+      });
+      webhook = new EventsWebhookExporter({ ...options.eventsWebhook, log: app.log, onOutcome: (outcome, count) => exported.inc({ outcome }, count) });
+    }
+    const exporter = webhook;
     const collector = new EventCollector({
-      ...(options.eventsFile ? { file: options.eventsFile } : {}),
+      ...(options.eventsFile ? { file: options.eventsFile, ...(options.eventsFileRotation ? { rotation: options.eventsFileRotation } : {}) } : {}),
+      ...(exporter ? { onExport: (events: unknown[]) => exporter.add(events) } : {}),
       onEvent: (kind) => metrics.collectedEvents.inc({ kind }),
       onExposure: (flag, variation, count) => {
         const compiled = holder.snapshot.flags.get(flag);
@@ -330,6 +344,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await holder.stop();
       keys.stop();
       await collector.close();
+      await webhook?.close().catch(() => undefined);
       await events?.close().catch((error: unknown) => app.log.error({ err: error }, 'events: error while closing'));
       await ownEventsStore?.close().catch(() => undefined);
       if (closeStore) await store.close();
@@ -338,6 +353,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   } catch (error) {
     await notifier?.close(0).catch(() => undefined);
     await events?.close(0).catch(() => undefined);
+    await webhook?.close(0).catch(() => undefined);
     await ownEventsStore?.close().catch(() => undefined);
     await started?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
