@@ -34,7 +34,8 @@ export const EVENTS_MIGRATIONS: Migration[] = [
       `CREATE TABLE $schema.unit_exposures (
         environment text NOT NULL DEFAULT 'default',
         flag text NOT NULL,
-        unit text NOT NULL,
+        -- Byte order ("C"): pages of units follow the primary key, whatever the database's locale.
+        unit text COLLATE "C" NOT NULL,
         first_variation text NOT NULL,
         variations text[] NOT NULL,
         first_at timestamptz NOT NULL,

@@ -663,7 +663,7 @@ export class SqlEventsStore implements EventsStore {
       `SELECT unit, first_variation, array_to_json(variations)::text AS variations, first_at, last_at, evaluations
        FROM ${this.#s}.unit_exposures
        WHERE environment = $1 AND flag = $2 AND first_at >= $3::timestamptz AND unit > $4
-       ORDER BY unit COLLATE "C" LIMIT ${limit}`,
+       ORDER BY unit LIMIT ${limit}`,
       [environment, query.flag, iso(query.since ?? 0), query.after ?? ''],
     );
     return rows.map((row) => ({
@@ -683,7 +683,7 @@ export class SqlEventsStore implements EventsStore {
        LEFT JOIN ${this.#s}.metric_unit_days m
          ON m.environment = u.environment AND m.unit = u.unit AND m.metric = $3 AND m.day >= $4::date
        WHERE u.environment = $1 AND u.flag = $2
-       GROUP BY u.unit, u.first_variation ORDER BY u.unit COLLATE "C"`,
+       GROUP BY u.unit, u.first_variation ORDER BY u.unit`,
       [query.environment ?? DEFAULT_ENVIRONMENT, query.flag, query.metric, iso(query.since).slice(0, 10)],
     );
     return rows.map((row) => ({ unit: row.unit, firstVariation: row.first_variation, count: num(row.count), sum: num(row.sum), errors: num(row.errors) }));
