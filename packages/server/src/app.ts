@@ -172,10 +172,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       notifier.attach(holder);
     }
     let eventsMetrics: EventsMetrics | undefined;
-    const eventsStore = options.events === false ? undefined : (options.events ?? (options.eventsUrl ? (ownEventsStore = new ReconnectingEventsStore(options.eventsUrl, options.eventsOptions ?? {})) : undefined));
+    let eventsStore = options.events === false ? undefined : (options.events ?? (options.eventsUrl ? (ownEventsStore = new ReconnectingEventsStore(options.eventsUrl, options.eventsOptions ?? {})) : undefined));
+    const openError = await ownEventsStore?.start();
+    if (openError?.name === 'EventsFolderLockedError') {
+      // Another process owns the embedded events folder: this server keeps no events rather than corrupt it.
+      app.log.warn({ err: openError }, 'events store in use by another process: events are not kept by this server');
+      await ownEventsStore?.close();
+      ownEventsStore = undefined;
+      eventsStore = undefined;
+    } else if (openError) app.log.warn({ err: openError }, 'events store unavailable at start: buffering events until it answers');
     if (eventsStore) {
-      const openError = await ownEventsStore?.start();
-      if (openError) app.log.warn({ err: openError }, 'events store unavailable at start: buffering events until it answers');
       const m = (eventsMetrics = new EventsMetrics(metrics.registry));
       events = new EventsPipeline(eventsStore, {
         ...(options.eventsOptions ?? {}),

@@ -118,7 +118,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       `  admin API  ${url}/admin/v1/flags`,
       `  OpenAPI    ${url}/openapi.json   metrics ${url}/metrics`,
     );
-    lines.push(`  events     ${options.eventsUrl ? redact(options.eventsUrl) : options.events ? options.events.kind : 'off'}`);
+    lines.push(`  events     ${!ctx.events ? 'off' : options.eventsUrl ? redact(options.eventsUrl) : ctx.events.store.kind}`);
     if (ctx.notifier) lines.push(`  notify     ${ctx.notifier.targets.join(', ')}`);
     else if (options.notify === false && options.notifiers && options.notifiers.length > 0) lines.push('  notify     off on this server (--no-notify)');
     // One write, so that whoever reads the output sees the banner whole.

@@ -1,9 +1,12 @@
 // The events store on PGlite (embedded): the conformance suite, one in-memory database, a fresh schema per test.
 import { describe, it } from 'node:test';
+import { mkdtemp, rm, writeFile, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { SqlEventsStore, UnitSet, EXACT_LIMIT, defaultEventsUrl } from '../src/events/index.js';
+import { SqlEventsStore, UnitSet, EXACT_LIMIT, defaultEventsUrl, EventsFolderLockedError } from '../src/events/index.js';
 import { runEventsConformance } from './events-conformance.js';
 
 const database = `memory:events-${randomBytes(4).toString('hex')}`;
@@ -50,5 +53,25 @@ describe('default events URL', () => {
     assert.equal(defaultEventsUrl('pglite:./data'), 'pglite:./data');
     assert.equal(defaultEventsUrl('redis://localhost:6379'), 'pglite:./.vexil/data');
     assert.equal(defaultEventsUrl('file:./flags.yaml'), 'pglite:./.vexil/data');
+  });
+});
+
+describe('embedded events folder', () => {
+  it('belongs to one process: another live process\'s lock is refused, a dead one\'s taken over, released on close', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vexil-events-lock-'));
+    const lock = join(dir, 'vexil-events.lock');
+    try {
+      await writeFile(lock, String(process.ppid));
+      await assert.rejects(SqlEventsStore.open(`pglite:${dir}`, { pruneIntervalMs: 0 }), (error: unknown) => error instanceof EventsFolderLockedError && error.pid === process.ppid);
+      await writeFile(lock, '2147483646');
+      const store = await SqlEventsStore.open(`pglite:${dir}`, { pruneIntervalMs: 0 });
+      const again = await SqlEventsStore.open(`pglite:${dir}`, { pruneIntervalMs: 0 });
+      await store.close();
+      await access(lock);
+      await again.close();
+      await assert.rejects(access(lock));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,3 +4,4 @@ export { EVENTS_MIGRATIONS } from './migrations.js';
 export { UnitSet, EXACT_LIMIT } from './unit-set.js';
 export { defaultEventsUrl } from './default-url.js';
 export { parseTimeArg } from './time.js';
+export { EventsFolderLockedError } from './folder-lock.js';

@@ -6,6 +6,7 @@ import { openPostgresDriver, type PostgresDriverOptions } from '../sql/postgres-
 import { parseSqlUrl, redact } from '../sql/url.js';
 import { StoreUnavailableError } from '../errors.js';
 import { EVENTS_MIGRATIONS } from './migrations.js';
+import { lockEventsFolder } from './folder-lock.js';
 import { newSketch, parseSketch, quantile, serialiseSketch } from './quantiles.js';
 import { UnitSet } from './unit-set.js';
 import {
@@ -146,9 +147,11 @@ export class SqlEventsStore implements EventsStore {
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning: Promise<PruneResult> | undefined;
   #closed = false;
+  #unlock: (() => void) | undefined;
 
-  private constructor(driver: SqlDriver, schema: string, options: SqlEventsStoreOptions) {
+  private constructor(driver: SqlDriver, schema: string, options: SqlEventsStoreOptions, unlock: (() => void) | undefined) {
     this.#driver = driver;
+    this.#unlock = unlock;
     this.kind = driver.kind;
     this.schema = schema;
     this.#s = `"${schema}"`;
@@ -170,15 +173,19 @@ export class SqlEventsStore implements EventsStore {
     if (!SCHEMA_PATTERN.test(schema))
       throw new TypeError(`invalid events schema name "${schema}": lower-case letters, digits and _, at most 48 characters`);
     let driver: SqlDriver | undefined;
+    // An embedded store on a folder belongs to one process: a second process gets EventsFolderLockedError.
+    const unlock =
+      location.driver === 'pglite' && !location.location.startsWith('memory:') ? lockEventsFolder(location.location, options.cwd) : undefined;
     try {
       driver =
         location.driver === 'pglite'
           ? await openPGliteDriver({ location: location.location, ...(options.cwd ? { cwd: options.cwd } : {}) })
           : openPostgresDriver(location.url, { applicationName: 'vexil-events', ...options });
       await migrate(driver, schema, EVENTS_MIGRATIONS);
-      return new SqlEventsStore(driver, schema, options);
+      return new SqlEventsStore(driver, schema, options, unlock);
     } catch (error) {
       await driver?.close().catch(() => undefined);
+      unlock?.();
       if (driver?.isUnavailable(error))
         throw new StoreUnavailableError(location.driver, new Error(`${redact(url)}: ${(error as Error).message}`, { cause: error }));
       throw error;
@@ -204,6 +211,7 @@ export class SqlEventsStore implements EventsStore {
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     await this.#pruning?.catch(() => undefined);
     await this.#driver.close();
+    this.#unlock?.();
   }
 
   // ---- writing ---------------------------------------------------------------------------------------------------
