@@ -10,7 +10,7 @@ export interface EventsPipelineOptions {
   maxBufferedEvents?: number;
   /** Approximate memory the buffer may take (default 64 MiB). */
   maxBufferedBytes?: number;
-  /** Events written per transaction at most (default 20,000). */
+  /** Events written per transaction at most (default 5,000). */
   maxWriteEvents?: number;
   /** Wait after a failed write, doubling up to 30 s (default 500 ms). */
   retryDelayMs?: number;
@@ -63,7 +63,7 @@ export class EventsPipeline {
       flushEvents: 5_000,
       maxBufferedEvents: 500_000,
       maxBufferedBytes: 64 * 1024 * 1024,
-      maxWriteEvents: 20_000,
+      maxWriteEvents: 5_000,
       retryDelayMs: 500,
       ...options,
     };
