@@ -152,7 +152,9 @@ async function ofrepLatency(base: string, seconds: number): Promise<{ p50: numbe
 
 /** Sends RATE events/s for SECONDS, in batches of BATCH, paced every 100 ms. */
 async function sendLoad(base: string, prefix: string): Promise<{ exposures: number; tracks: number; failed: number; behindMs: number }> {
-  const perTick = Math.max(1, Math.round(RATE / 10 / BATCH));
+  // RATE / BATCH batches a second, spread over 10 ticks a second (fractions carried to the next tick).
+  const perTickExact = RATE / 10 / BATCH;
+  let carried = 0;
   const ticks = SECONDS * 10;
   const started = Date.now();
   let exposures = 0;
@@ -162,6 +164,9 @@ async function sendLoad(base: string, prefix: string): Promise<{ exposures: numb
   for (let tick = 0; tick < ticks; tick++) {
     const due = started + tick * 100;
     if (Date.now() < due) await sleep(due - Date.now());
+    carried += perTickExact;
+    const perTick = Math.floor(carried);
+    carried -= perTick;
     for (let i = 0; i < perTick; i++) {
       const batch = makeBatch(prefix, BATCH, Date.now());
       const send = (async () => {
