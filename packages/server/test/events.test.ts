@@ -324,7 +324,8 @@ describe('vexil serve --events', () => {
   it('defaults to the flag store\'s database when it is SQL, the embedded folder otherwise; off disables', async () => {
     const { resolveServeConfig, ConfigError } = await import('@vexil/server');
     assert.equal((await resolveServeConfig({}, {})).events, 'pglite:./.vexil/data');
-    assert.equal((await resolveServeConfig({ store: 'postgres://db/x?schema=flags' }, {})).events, 'postgres://db/x');
+    assert.equal((await resolveServeConfig({ store: 'postgres://db/x?schema=flags' }, {})).events, 'postgres://db/x?schema=flags_events');
+    assert.equal((await resolveServeConfig({ store: 'postgres://db/x' }, {})).events, 'postgres://db/x');
     assert.equal((await resolveServeConfig({ store: 'redis://localhost:6379' }, {})).events, 'pglite:./.vexil/data');
     assert.equal((await resolveServeConfig({ events: 'off' }, {})).events, 'off');
     assert.equal((await resolveServeConfig({}, { VEXIL_EVENTS: 'postgres://db/e?schema=ev' })).events, 'postgres://db/e?schema=ev');

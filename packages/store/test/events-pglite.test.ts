@@ -49,7 +49,8 @@ describe('distinct units (UnitSet)', () => {
 
 describe('default events URL', () => {
   it('is the flag store\'s database when it is SQL, the embedded folder otherwise', () => {
-    assert.equal(defaultEventsUrl('postgres://h/db?schema=flags&sslmode=disable'), 'postgres://h/db?sslmode=disable');
+    assert.equal(defaultEventsUrl('postgres://h/db?schema=flags&sslmode=disable'), 'postgres://h/db?schema=flags_events&sslmode=disable');
+    assert.equal(defaultEventsUrl('postgres://h/db'), 'postgres://h/db');
     assert.equal(defaultEventsUrl('pglite:./data'), 'pglite:./data');
     assert.equal(defaultEventsUrl('redis://localhost:6379'), 'pglite:./.vexil/data');
     assert.equal(defaultEventsUrl('file:./flags.yaml'), 'pglite:./.vexil/data');

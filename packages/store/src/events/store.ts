@@ -39,7 +39,8 @@ export interface SqlEventsStoreOptions extends PostgresDriverOptions, RetentionO
 }
 
 export const DEFAULT_EVENTS_SCHEMA = 'vexil_events';
-const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,47}$/;
+/** PostgreSQL's identifier limit (63 bytes): room for a flag store's schema name plus `_events`. */
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 /** A transaction that lost a deadlock or a serialisation race is tried again this many times. */
@@ -171,7 +172,7 @@ export class SqlEventsStore implements EventsStore {
     const location = parseSqlUrl(url);
     const schema = options.schema ?? location.schema ?? DEFAULT_EVENTS_SCHEMA;
     if (!SCHEMA_PATTERN.test(schema))
-      throw new TypeError(`invalid events schema name "${schema}": lower-case letters, digits and _, at most 48 characters`);
+      throw new TypeError(`invalid events schema name "${schema}": lower-case letters, digits and _, at most 63 characters`);
     let driver: SqlDriver | undefined;
     // An embedded store on a folder belongs to one process: a second process gets EventsFolderLockedError.
     const unlock =
