@@ -172,15 +172,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       notifier.attach(holder);
     }
     let eventsMetrics: EventsMetrics | undefined;
-    let eventsStore = options.events === false ? undefined : (options.events ?? (options.eventsUrl ? (ownEventsStore = new ReconnectingEventsStore(options.eventsUrl, options.eventsOptions ?? {})) : undefined));
-    const openError = await ownEventsStore?.start();
-    if (openError?.name === 'EventsFolderLockedError') {
-      // Another process owns the embedded events folder: this server keeps no events rather than corrupt it.
-      app.log.warn({ err: openError }, 'events store in use by another process: events are not kept by this server');
-      await ownEventsStore?.close();
-      ownEventsStore = undefined;
-      eventsStore = undefined;
-    } else if (openError) app.log.warn({ err: openError }, 'events store unavailable at start: buffering events until it answers');
+    const eventsStore = options.events === false ? undefined : (options.events ?? (options.eventsUrl ? (ownEventsStore = new ReconnectingEventsStore(options.eventsUrl, options.eventsOptions ?? {})) : undefined));
     if (eventsStore) {
       const m = (eventsMetrics = new EventsMetrics(metrics.registry));
       events = new EventsPipeline(eventsStore, {
@@ -223,6 +215,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       },
     };
     app.decorate('vexil', ctx);
+    // The events store opens in the background: flags are served at once, events wait in the buffer meanwhile.
+    const opening = ownEventsStore;
+    void opening?.start().then(async (openError) => {
+      if (openError?.name === 'EventsFolderLockedError') {
+        // Another process owns the embedded events folder: this server keeps no events rather than corrupt it.
+        app.log.warn({ err: openError }, 'events store in use by another process: events are not kept by this server');
+        const pipeline = ctx.events;
+        delete ctx.events;
+        await pipeline?.close(0).catch(() => undefined);
+        await opening.close().catch(() => undefined);
+      } else if (openError) app.log.warn({ err: openError }, 'events store unavailable at start: buffering events until it answers');
+    });
 
     registerBodyParsing(app);
     registerErrorHandling(app);
