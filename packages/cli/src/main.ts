@@ -6,6 +6,7 @@ import { registerStoreCommands } from './commands/store-sync.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerRollout } from './commands/rollout.js';
+import { registerEvents } from './commands/events.js';
 
 /** Builds the `vexil` command line. Exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerExperiment(program);
   registerGenerate(program);
   registerRollout(program);
+  registerEvents(program);
   return program;
 }
 

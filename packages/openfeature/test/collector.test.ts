@@ -171,3 +171,25 @@ test('tracking events are JSON at once: dates, bigints, cycles and functions nev
   });
   await c.close(0);
 });
+
+test('every batch carries a batchId; a batch sent again after a failure is the same batch with the same id', async () => {
+  let fail = true;
+  const bodies: { batchId: string; events: CollectedEvent[] }[] = [];
+  const fake = async (_url: string, init: RequestInit): Promise<Response> => {
+    bodies.push(JSON.parse(String(init.body)));
+    if (fail) throw new TypeError('fetch failed', { cause: { code: 'ETIMEDOUT' } });
+    return new Response('{}', { status: 200 });
+  };
+  const c = collector(fake as unknown as typeof fetch, { batchSize: 3 });
+  for (let i = 0; i < 5; i++) c.exposure('flag', 'on', true, user(i), '1');
+  await c.flush();
+  // Recorded after the failure: they must not join the retried batch.
+  for (let i = 5; i < 7; i++) c.exposure('flag', 'on', true, user(i), '1');
+  fail = false;
+  await c.close(5_000);
+  assert.equal(bodies.length, 4);
+  assert.equal(bodies[1]!.batchId, bodies[0]!.batchId);
+  assert.deepEqual(bodies[1]!.events.map((e) => e.userKey), bodies[0]!.events.map((e) => e.userKey));
+  assert.equal(new Set(bodies.slice(1).map((b) => b.batchId)).size, 3);
+  assert.equal(c.stats.sent, 7);
+});

@@ -38,6 +38,12 @@ import { isStoreId, storeIdentity } from './stream/store-id.js';
 import { Notifier } from './notify/notifier.js';
 import { createRolloutController } from './rollout/setup.js';
 import { registerRolloutRoutes } from './rollout/routes.js';
+import { EventsPipeline } from './events/pipeline.js';
+import { EventsMetrics } from './events/metrics.js';
+import { ReconnectingEventsStore } from './events/open.js';
+import { registerEventsRoutes } from './events/routes.js';
+import { EventsWebhookExporter } from './events/webhook-exporter.js';
+import { Counter } from 'prom-client';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -111,6 +117,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   let started: SnapshotHolder | undefined;
   let notifier: Notifier | undefined;
+  let events: EventsPipeline | undefined;
+  let ownEventsStore: ReconnectingEventsStore | undefined;
+  let webhook: EventsWebhookExporter | undefined;
   try {
     const holder = new SnapshotHolder(store, {
       ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
@@ -146,8 +155,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     const sourceProblems = new SourceProblems(store, app.log);
     const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true, sourceProblems });
+    if (options.eventsWebhook) {
+      const exported = new Counter({
+        name: 'vexil_events_exported_total',
+        help: 'Collected events exported to the events webhook, by outcome (sent, retry, failed, dropped).',
+        labelNames: ['outcome'] as const,
+        registers: [metrics.registry],
+      });
+      webhook = new EventsWebhookExporter({ ...options.eventsWebhook, log: app.log, onOutcome: (outcome, count) => exported.inc({ outcome }, count) });
+    }
+    const exporter = webhook;
     const collector = new EventCollector({
-      ...(options.eventsFile ? { file: options.eventsFile } : {}),
+      ...(options.eventsFile ? { file: options.eventsFile, ...(options.eventsFileRotation ? { rotation: options.eventsFileRotation } : {}) } : {}),
+      ...(exporter ? { onExport: (events: unknown[]) => exporter.add(events) } : {}),
       onEvent: (kind) => metrics.collectedEvents.inc({ kind }),
       onExposure: (flag, variation, count) => {
         const compiled = holder.snapshot.flags.get(flag);
@@ -164,6 +184,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         onOutcome: (target, outcome) => metrics.notifications.inc({ target, outcome }),
       });
       notifier.attach(holder);
+    }
+    let eventsMetrics: EventsMetrics | undefined;
+    const eventsStore = options.events === false ? undefined : (options.events ?? (options.eventsUrl ? (ownEventsStore = new ReconnectingEventsStore(options.eventsUrl, options.eventsOptions ?? {})) : undefined));
+    if (eventsStore) {
+      const m = (eventsMetrics = new EventsMetrics(metrics.registry));
+      events = new EventsPipeline(eventsStore, {
+        ...(options.eventsOptions ?? {}),
+        log: app.log,
+        onWritten: (count, duplicates) => {
+          m.written.inc(count);
+          if (duplicates > 0) m.duplicateBatches.inc(duplicates);
+        },
+        onDropped: (reason, count) => m.dropped.inc({ reason }, count),
+        onBuffered: (count) => m.buffered.set(count),
+      });
     }
     const sse = new SseHub({
       heartbeatMs: options.heartbeatMs ?? 15_000,
@@ -205,8 +240,27 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       generatedKeys,
       version: VERSION,
       ...(notifier ? { notifier } : {}),
+      ...(events ? { events } : {}),
+      ...(eventsMetrics ? { eventsMetrics } : {}),
+      eventsLimits: {
+        ...(options.eventsOptions?.maxAgeMs !== undefined ? { maxAgeMs: options.eventsOptions.maxAgeMs } : {}),
+        ...(options.eventsOptions?.maxFutureMs !== undefined ? { maxFutureMs: options.eventsOptions.maxFutureMs } : {}),
+        ...(options.eventsOptions?.maxEventBytes !== undefined ? { maxEventBytes: options.eventsOptions.maxEventBytes } : {}),
+      },
     };
     app.decorate('vexil', ctx);
+    // The events store opens in the background: flags are served at once, events wait in the buffer meanwhile.
+    const opening = ownEventsStore;
+    void opening?.start().then(async (openError) => {
+      if (openError?.name === 'EventsFolderLockedError') {
+        // Another process owns the embedded events folder: this server keeps no events rather than corrupt it.
+        app.log.warn({ err: openError }, 'events store in use by another process: events are not kept by this server');
+        const pipeline = ctx.events;
+        delete ctx.events;
+        await pipeline?.close(0).catch(() => undefined);
+        await opening.close().catch(() => undefined);
+      } else if (openError) app.log.warn({ err: openError }, 'events store unavailable at start: buffering events until it answers');
+    });
 
     registerBodyParsing(app);
     registerErrorHandling(app);
@@ -306,6 +360,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerRelayRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
+    registerEventsRoutes(app, ctx);
     registerContextSample(app, ctx, {
       size: options.contextSampleSize ?? 1000,
       ...(options.contextSampleEntryChars !== undefined ? { maxEntryChars: options.contextSampleEntryChars } : {}),
@@ -352,11 +407,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       sourceProblems.stop();
       keys.stop();
       await collector.close();
+      await webhook?.close().catch(() => undefined);
+      await events?.close().catch((error: unknown) => app.log.error({ err: error }, 'events: error while closing'));
+      await ownEventsStore?.close().catch(() => undefined);
       if (closeStore) await store.close();
     });
     return app;
   } catch (error) {
     await notifier?.close(0).catch(() => undefined);
+    await events?.close(0).catch(() => undefined);
+    await webhook?.close(0).catch(() => undefined);
+    await ownEventsStore?.close().catch(() => undefined);
     await started?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     if (closeStore) await store.close().catch(() => undefined);

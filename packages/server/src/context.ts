@@ -7,6 +7,8 @@ import type { EventCollector } from './relay/collector.js';
 import type { SseHub } from './stream/sse.js';
 import type { Notifier } from './notify/notifier.js';
 import type { RolloutController } from './rollout/controller.js';
+import type { EventsPipeline } from './events/pipeline.js';
+import type { EventsMetrics } from './events/metrics.js';
 
 /** What every route module works with. Available on the Fastify instance as `app.vexil`. */
 export interface ServerContext {
@@ -34,6 +36,10 @@ export interface ServerContext {
   notifier?: Notifier;
   /** The rollout controller of this server, when it runs one (`options.rollout`). */
   rolloutController?: RolloutController;
+  /** Durable events (`--events`); undefined when off. */
+  events?: EventsPipeline;
+  eventsMetrics?: EventsMetrics;
+  eventsLimits?: { maxAgeMs?: number; maxFutureMs?: number; maxEventBytes?: number };
 }
 
 declare module 'fastify' {

@@ -2,6 +2,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeyStore, FlagStore, OpenStoreOptions } from '@vexil/store';
 import type { NotifierOptions, NotifierTarget } from './notify/notifier.js';
 import type { RolloutControllerOptions } from './rollout/controller.js';
+import type { EventsStore, SqlEventsStoreOptions } from '@vexil/store';
+import type { EventsPipelineOptions } from './events/pipeline.js';
+import type { NormaliseOptions } from './events/normalise.js';
+import type { EventsWebhookOptions } from './events/webhook-exporter.js';
+import type { FileRotation } from './relay/collector.js';
 
 export interface RateLimitOptions {
   /** Requests per window per key (per client IP for requests without a key). */
@@ -58,8 +63,19 @@ export interface ServerOptions {
   /** The server's public base URL, for the stream URLs it advertises (default: from the request's Host). */
   publicUrl?: string;
 
-  /** Append collected SDK events to this JSON-lines file. */
+  /**
+   * The events store, where collected events and server-side exposures are kept: an open store (not closed by the
+   * server), or false. Default: none (events are only counted in memory), unless `eventsUrl` is given.
+   */
+  events?: EventsStore | false;
+  /** Opens this events store (`pglite:…`, `postgres://…`); a store down at start is opened again on later writes. */
+  eventsUrl?: string;
+  eventsOptions?: SqlEventsStoreOptions & EventsPipelineOptions & Pick<NormaliseOptions, 'maxAgeMs' | 'maxFutureMs' | 'maxEventBytes'>;
+  /** Append collected SDK events to this JSON-lines file (rotated by size and age: `eventsFileRotation`). */
   eventsFile?: string;
+  eventsFileRotation?: FileRotation;
+  /** POST collected SDK events in signed batches to this URL (a warehouse's ingestion endpoint). */
+  eventsWebhook?: EventsWebhookOptions;
 
   /** A pino logger or logger options, `true` for the default (info), `false` for none. Default false. */
   logger?: boolean | FastifyBaseLogger | Record<string, unknown>;

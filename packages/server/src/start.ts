@@ -127,6 +127,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       `  admin API  ${url}/admin/v1/flags`,
       `  OpenAPI    ${url}/openapi.json   metrics ${url}/metrics`,
     );
+    lines.push(`  events     ${!ctx.events ? 'off' : options.eventsUrl ? redact(options.eventsUrl) : ctx.events.store.kind}`);
     if (ctx.notifier) lines.push(`  notify     ${ctx.notifier.targets.join(', ')}`);
     if (ctx.rolloutController) lines.push(`  rollouts   controller on (one leader per store)${options.prometheusUrl ? `, Prometheus ${options.prometheusUrl}` : ''}`);
     else if (options.notify === false && options.notifiers && options.notifiers.length > 0) lines.push('  notify     off on this server (--no-notify)');
@@ -223,6 +224,10 @@ export function startOptionsFromConfig(config: ServeConfig): StartOptions {
     ...(config.prometheus ? { prometheusUrl: config.prometheus } : {}),
     logger: { level: config.logLevel },
     ...(config.eventsFile ? { eventsFile: config.eventsFile } : {}),
+    ...(config.events !== 'off' ? { eventsUrl: config.events } : {}),
+    ...(config.eventsRetention ? { eventsOptions: config.eventsRetention } : {}),
+    ...(config.eventsFileRotation ? { eventsFileRotation: config.eventsFileRotation } : {}),
+    ...(config.eventsWebhook ? { eventsWebhook: config.eventsWebhook } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(config.corsOrigin ? { corsOrigin: config.corsOrigin } : {}),
     ...(config.keysFile ? { keysFile: config.keysFile } : {}),

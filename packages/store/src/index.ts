@@ -9,3 +9,4 @@ export { RedisFlagStore, type RedisStoreOptions } from './redis/index.js';
 export type { DynamoFlagStore, DynamoStoreOptions } from './dynamodb/index.js';
 export { parseDynamoUrl } from './dynamodb/url.js';
 export { FileFlagStore, type FileStoreOptions } from './file/index.js';
+export * from './events/index.js';

@@ -10,10 +10,12 @@ import { FlagEditorPage } from './pages/FlagEditor.js';
 import { PlaygroundPage } from './pages/Playground.js';
 import { AuditPage } from './pages/Audit.js';
 import { KeysPage } from './pages/Keys.js';
+import { EventsPage } from './pages/Events.js';
 
 const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
   { page: 'flags', label: 'Flags', href: links.flags() },
   { page: 'playground', label: 'Playground', href: links.playground() },
+  { page: 'events', label: 'Events', href: links.events() },
   { page: 'audit', label: 'Audit log', href: links.audit() },
   { page: 'keys', label: 'Keys', href: links.keys() },
 ];
@@ -97,6 +99,7 @@ export function App() {
         {route.page === 'playground' && <PlaygroundPage />}
         {route.page === 'audit' && <AuditPage flag={route.flag} />}
         {route.page === 'keys' && <KeysPage />}
+        {route.page === 'events' && <EventsPage flag={route.flag} metric={route.metric} since={route.since} />}
       </main>
       <Toasts />
     </>

@@ -95,6 +95,13 @@ export class EventCollector {
   private readonly abort = new AbortController();
   private warnedUnreachable = false;
   private readonly counters = { sent: 0, dropped: 0, merged: 0 };
+  /**
+   * A batch whose request failed, sent again as it was, with the same `batchId`: when the first attempt did reach the
+   * server (a time-out after it answered), the server counts the batch once.
+   */
+  private retry: { id: string; events: CollectedEvent[] } | undefined;
+  private readonly batchPrefix = globalThis.crypto.randomUUID();
+  private batchSequence = 0;
 
   constructor(private readonly options: CollectorOptions) {
     this.batchLimit = Math.max(1, options.batchSize);
@@ -109,7 +116,7 @@ export class EventCollector {
 
   /** Events in memory: waiting, waiting for a retry, or being sent. Never above `maxPending`. */
   private get pending(): number {
-    return this.exposureCount + this.tracking.length + this.outbox.length + this.sending;
+    return this.exposureCount + this.tracking.length + this.outbox.length + (this.retry?.events.length ?? 0) + this.sending;
   }
 
   /** Counts one evaluation of a flag that has `trackEvents`. */
@@ -219,15 +226,30 @@ export class EventCollector {
         return false;
       });
     }
-    const expired = before - this.outbox.length;
-    if (this.outbox.length === 0) return expired > 0 ? expired : -1;
-    const events = this.outbox.splice(0, this.batchLimit);
+    let expired = before - this.outbox.length;
+    let batch = this.retry;
+    this.retry = undefined;
+    if (batch && batch.events.some((event) => event.creationDate < oldest)) {
+      const kept = batch.events.filter((event) => {
+        if (event.creationDate >= oldest) return true;
+        this.counters.dropped += weight(event);
+        expired++;
+        return false;
+      });
+      batch = kept.length > 0 ? { id: batch.id, events: kept } : undefined;
+    }
+    if (!batch) {
+      if (this.outbox.length === 0) return expired > 0 ? expired : -1;
+      batch = { id: `${this.batchPrefix}-${++this.batchSequence}`, events: this.outbox.splice(0, this.batchLimit) };
+    }
+    const events = batch.events;
     this.sending = events.length;
     try {
       const response = await this.options.fetch(this.options.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...this.options.headers },
-        body: JSON.stringify({ meta: this.options.meta, events }),
+        // `batchId`: Vexil's servers count a batch once however often it is sent; GO Feature Flag ignores it.
+        body: JSON.stringify({ meta: this.options.meta, batchId: batch.id, events }),
         signal: AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs), this.abort.signal]),
       });
       await response.arrayBuffer().catch(() => undefined);
@@ -256,8 +278,8 @@ export class EventCollector {
         this.options.warn(`cannot send events to ${this.options.endpoint} (${describe(error)}); keeping them for retry`);
       }
       this.notBefore = Date.now() + this.backoff.next();
-      // Kept, in order, for the next attempt: they already count in `pending`, so the memory bound holds.
-      this.outbox.unshift(...events);
+      // Kept as the same batch (same id) for the next attempt: they already count in `pending`, so the memory bound holds.
+      this.retry = batch;
       return -1;
     } finally {
       this.sending = 0;
@@ -300,7 +322,8 @@ export class EventCollector {
     this.abort.abort();
     await this.inFlight;
     // Whatever could not be delivered in time is lost: count it.
-    for (const event of [...this.outbox, ...this.takeExposures(), ...this.tracking]) this.counters.dropped += weight(event);
+    for (const event of [...(this.retry?.events ?? []), ...this.outbox, ...this.takeExposures(), ...this.tracking]) this.counters.dropped += weight(event);
+    this.retry = undefined;
     this.outbox = [];
     this.tracking = [];
   }

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
 import type { NotifierTarget } from '../notify/notifier.js';
+import { defaultEventsUrl } from '@vexil/store';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
 export const DEFAULT_STORE = 'pglite:./.vexil/data';
@@ -19,6 +20,10 @@ export interface ServeCliOptions {
   adminKey?: string[];
   sdkKey?: string[];
   eventsFile?: string;
+  /** `--events URL` or `off`. */
+  events?: string;
+  /** `--events-webhook URL`. */
+  eventsWebhook?: string;
   publicUrl?: string;
   rateLimit?: string | number;
   logLevel?: string;
@@ -50,6 +55,17 @@ export interface ServeConfig {
   rateLimit: RateLimitOptions | false;
   bodyLimit: number;
   eventsFile?: string;
+  /**
+   * The events store URL, or `off`. Default: the flag store's database when it is SQL (schema `vexil_events`),
+   * the embedded store's folder otherwise.
+   */
+  events: string;
+  /** Unit-level rows kept this many days (default 90), minute series this many (default 400). */
+  eventsRetention?: { unitDays?: number; minuteDays?: number };
+  /** Rotation of the JSON-lines file (`--events-file`). */
+  eventsFileRotation?: { size?: string; interval?: string; maxFiles?: number };
+  /** Raw collected events POSTed in signed batches here. */
+  eventsWebhook?: { url: string; secret?: string };
   publicUrl?: string;
   corsOrigin?: string | string[];
   logLevel: string;
@@ -91,6 +107,14 @@ const FILE_KEYS = [
   'rateLimit',
   'bodyLimit',
   'eventsFile',
+  'events',
+  'eventsRetentionDays',
+  'eventsSeriesRetentionDays',
+  'eventsFileSize',
+  'eventsFileInterval',
+  'eventsFileMaxFiles',
+  'eventsWebhook',
+  'eventsWebhookSecret',
   'publicUrl',
   'corsOrigin',
   'logLevel',
@@ -302,6 +326,21 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   const sdkKeys = (cli.sdkKey && cli.sdkKey.length > 0 ? cli.sdkKey : undefined) ?? list(env.VEXIL_SDK_KEYS, 'VEXIL_SDK_KEYS') ?? list(file.sdkKeys, 'sdkKeys') ?? [];
   const rateLimit = rateLimitOf(cli.rateLimit, '--rate-limit') ?? rateLimitOf(env.VEXIL_RATE_LIMIT, 'VEXIL_RATE_LIMIT') ?? rateLimitOf(file.rateLimit, 'rateLimit');
   const eventsFile = text(cli.eventsFile, '--events-file') ?? text(env.VEXIL_EVENTS_FILE, 'VEXIL_EVENTS_FILE') ?? fromFile(text(file.eventsFile, 'eventsFile'), (path) => relativeTo(base, path));
+  const eventsOption =
+    text(cli.events, '--events') ?? text(env.VEXIL_EVENTS, 'VEXIL_EVENTS') ?? fromFile(text(file.events, 'events'), (url) => (url === 'off' ? url : storeRelativeTo(base, url)));
+  const events = eventsOption?.trim() === 'off' ? 'off' : (eventsOption ?? defaultEventsUrl(store));
+  if (events !== 'off' && !/^(pglite:|postgres:\/\/|postgresql:\/\/)/.test(events))
+    throw new ConfigError(`--events must be pglite:<dir>, postgres://… or off, not ${events}`);
+  const unitDays = integer(env.VEXIL_EVENTS_RETENTION_DAYS, 'VEXIL_EVENTS_RETENTION_DAYS', 1, 36_500) ?? integer(file.eventsRetentionDays, 'eventsRetentionDays', 1, 36_500);
+  const minuteDays =
+    integer(env.VEXIL_EVENTS_SERIES_RETENTION_DAYS, 'VEXIL_EVENTS_SERIES_RETENTION_DAYS', 1, 36_500) ?? integer(file.eventsSeriesRetentionDays, 'eventsSeriesRetentionDays', 1, 36_500);
+  const rotationSize = text(env.VEXIL_EVENTS_FILE_SIZE, 'VEXIL_EVENTS_FILE_SIZE') ?? text(file.eventsFileSize, 'eventsFileSize');
+  if (rotationSize !== undefined && !/^\d+[BKMG]$/.test(rotationSize)) throw new ConfigError(`eventsFileSize must be a size such as 10M or 1G, not ${rotationSize}`);
+  const rotationInterval = text(env.VEXIL_EVENTS_FILE_INTERVAL, 'VEXIL_EVENTS_FILE_INTERVAL') ?? text(file.eventsFileInterval, 'eventsFileInterval');
+  if (rotationInterval !== undefined && !/^\d+[smhdM]$/.test(rotationInterval)) throw new ConfigError(`eventsFileInterval must be a duration such as 1h or 1d, not ${rotationInterval}`);
+  const rotationFiles = integer(env.VEXIL_EVENTS_FILE_MAX_FILES, 'VEXIL_EVENTS_FILE_MAX_FILES', 1, 100_000) ?? integer(file.eventsFileMaxFiles, 'eventsFileMaxFiles', 1, 100_000);
+  const eventsWebhookUrl = text(cli.eventsWebhook, '--events-webhook') ?? text(env.VEXIL_EVENTS_WEBHOOK, 'VEXIL_EVENTS_WEBHOOK') ?? text(file.eventsWebhook, 'eventsWebhook');
+  const eventsWebhookSecret = text(env.VEXIL_EVENTS_WEBHOOK_SECRET, 'VEXIL_EVENTS_WEBHOOK_SECRET') ?? text(file.eventsWebhookSecret, 'eventsWebhookSecret');
   const publicUrl = text(cli.publicUrl, '--public-url') ?? text(env.VEXIL_PUBLIC_URL, 'VEXIL_PUBLIC_URL') ?? text(file.publicUrl, 'publicUrl');
   const corsOrigin = list(env.VEXIL_CORS_ORIGIN, 'VEXIL_CORS_ORIGIN') ?? list(file.corsOrigin, 'corsOrigin');
   const keysFile = text(cli.keysFile, '--keys-file') ?? text(env.VEXIL_KEYS_FILE, 'VEXIL_KEYS_FILE') ?? fromFile(text(file.keysFile, 'keysFile'), (path) => relativeTo(base, path));
@@ -365,6 +404,14 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
     rolloutController,
     ...(prometheus ? { prometheus } : {}),
+    events,
+    ...(unitDays !== undefined || minuteDays !== undefined
+      ? { eventsRetention: { ...(unitDays !== undefined ? { unitDays } : {}), ...(minuteDays !== undefined ? { minuteDays } : {}) } }
+      : {}),
+    ...(rotationSize || rotationInterval || rotationFiles
+      ? { eventsFileRotation: { ...(rotationSize ? { size: rotationSize } : {}), ...(rotationInterval ? { interval: rotationInterval } : {}), ...(rotationFiles ? { maxFiles: rotationFiles } : {}) } }
+      : {}),
+    ...(eventsWebhookUrl ? { eventsWebhook: { url: httpUrl(eventsWebhookUrl, 'events webhook'), ...(eventsWebhookSecret ? { secret: eventsWebhookSecret } : {}) } } : {}),
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),

@@ -22,6 +22,7 @@ import { toOfrep, type OfrepFailure, type OfrepSuccess } from './mapping.js';
 import { etagMatches } from '../http/etag.js';
 import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, logEvaluationErrors } from '../relay/goff-errors.js';
+import { recordServedEvaluation } from '../events/served.js';
 
 interface OfrepBody {
   context?: EvaluationContext | null;
@@ -197,8 +198,10 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     (request, reply) => {
       const key = request.params.key;
       const snapshot = holder.snapshot;
-      const detail = evaluate(snapshot, key, contextOf(request.body));
+      const context = contextOf(request.body);
+      const detail = evaluate(snapshot, key, context);
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+      recordServedEvaluation(ctx, snapshot, detail, context);
       if (detail.errorCode === undefined) return toOfrep(detail, true);
       // What is wrong and how to fix it (GO Feature Flag says `Error while evaluating the flag: <key>` for everything).
       const invalid = invalidFlag(snapshot, key);
@@ -279,6 +282,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const hint = requestHint(request.body);
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
+        recordServedEvaluation(ctx, snapshot, detail, context);
         const entry = toOfrep(detail, false, detail.errorCode === undefined ? undefined : errorDetailsOf(detail, hint));
         // OFREP's evaluationFailure allows four codes only.
         if ('errorCode' in entry && !OFREP_400.has(entry.errorCode)) entry.errorCode = 'GENERAL';

@@ -1,5 +1,7 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, extname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { createStream } from 'rotating-file-stream';
 
 /** A flag evaluation reported by an SDK (GO Feature Flag's `FeatureEvent`). */
 export interface FeatureEvent {
@@ -59,9 +61,24 @@ export interface CollectorSummary {
   overflow: number;
 }
 
+export interface FileRotation {
+  /** Rotate when the file reaches this size (`10M`, `1G`; default `100M`). */
+  size?: string;
+  /** Rotate after this long (`1h`, `1d`; default `1d`). */
+  interval?: string;
+  /** Rotated files kept (default 30): older ones are deleted. */
+  maxFiles?: number;
+}
+
 export interface CollectorOptions {
-  /** Append every event as one JSON line to this file. */
+  /**
+   * Append every event as one JSON line to this file, rotated by size and age: `events.jsonl` is the current file,
+   * rotated ones are `events.<UTC time>-<n>.jsonl` beside it.
+   */
   file?: string;
+  rotation?: FileRotation;
+  /** Every valid event, as it is written to the file (for exporters such as the webhook). */
+  onExport?: (events: Array<FeatureEvent | TrackingEvent>) => void;
   /** At most this many flag × variation (plus metric) series are kept. Default 10,000. */
   maxSeries?: number;
   /**
@@ -97,16 +114,14 @@ export class EventCollector {
   #invalid = 0;
   #overflow = 0;
   readonly #since = new Date().toISOString();
-  #file: WriteStream | undefined;
+  #file: Writable | undefined;
 
   constructor(options: CollectorOptions = {}) {
     this.#options = options;
     this.#maxSeries = options.maxSeries ?? 10_000;
     this.#maxSeriesPerSender = options.maxSeriesPerSender ?? Math.max(1, Math.floor(this.#maxSeries / 10));
     if (options.file) {
-      mkdirSync(dirname(options.file), { recursive: true });
-      this.#file = createWriteStream(options.file, { flags: 'a' });
-      this.#file.on('error', () => undefined);
+      this.#file = rotatingFile(options.file, options.rotation ?? {});
     }
   }
 
@@ -117,6 +132,7 @@ export class EventCollector {
   ingest(events: unknown[], meta: Record<string, unknown> | undefined, sender = ''): number {
     this.#sender = this.#seriesBySender.has(sender) || this.#seriesBySender.size < MAX_SENDERS ? sender : '\u0000others';
     const lines: string[] = [];
+    const exported: Array<FeatureEvent | TrackingEvent> = [];
     for (const raw of events) {
       this.#received++;
       const event = normaliseEvent(raw, meta);
@@ -129,8 +145,10 @@ export class EventCollector {
       if (event.kind === 'feature') this.#countFeature(event);
       else this.#countTracking(event);
       if (this.#file) lines.push(JSON.stringify(event));
+      if (this.#options.onExport) exported.push(event);
     }
     if (this.#file && lines.length > 0) this.#file.write(lines.join('\n') + '\n');
+    if (exported.length > 0) this.#options.onExport?.(exported);
     return events.length;
   }
 
@@ -198,6 +216,25 @@ export class EventCollector {
       aggregate.sumOfSquares += value * value;
     }
   }
+}
+
+/** The JSON-lines file, rotated by size and age (rotating-file-stream). */
+function rotatingFile(file: string, rotation: FileRotation): Writable {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true });
+  const extension = extname(file) || '.jsonl';
+  const stem = basename(file, extname(file));
+  const stamp = (time: Date) => time.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stream = createStream((time, index) => (time ? `${stem}.${stamp(new Date(time))}-${index ?? 1}${extension}` : basename(file)), {
+    path: dir,
+    size: rotation.size ?? '100M',
+    interval: rotation.interval ?? '1d',
+    maxFiles: rotation.maxFiles ?? 30,
+    intervalUTC: true,
+  });
+  stream.on('error', () => undefined);
+  stream.on('warning', () => undefined);
+  return stream;
 }
 
 /** A timestamp above 9,999,999,999 is in milliseconds: keep its first ten digits (seconds), as GO Feature Flag does. */

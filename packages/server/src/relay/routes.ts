@@ -17,6 +17,8 @@ import { HttpError } from '../http/errors.js';
 import { etagMatches } from '../http/etag.js';
 import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, goffErrorDetails, logEvaluationErrors } from './goff-errors.js';
+import { recordServedEvaluation } from '../events/served.js';
+import { normaliseCollectorEvents, MAX_LABEL } from '../events/normalise.js';
 
 /**
  * GO Feature Flag relay-proxy compatibility: the same paths and the same request and response shapes, so GO Feature
@@ -210,6 +212,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       for (const key of keys) {
         const detail = evaluate(snapshot, key, context);
         metrics.recordEvaluation(key, detail.variant, detail.reason);
+        recordServedEvaluation(ctx, snapshot, detail, context);
         if (detail.errorCode !== undefined) failed.push(detail);
         flags[key] = toFlagState(detail, timestamp, goffErrorDetails(snapshot, detail, context));
       }
@@ -240,6 +243,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const defaultValue = body?.defaultValue;
       const detail = evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue });
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+      recordServedEvaluation(ctx, snapshot, detail, context);
       if (detail.errorCode !== undefined) logEvaluationErrors(request.log, [detail]);
       return toVariationResult(detail, defaultValue, goffErrorDetails(snapshot, detail, context));
     },
@@ -268,14 +272,44 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
           properties: { meta: looseObject, events: { type: 'array', items: anyValue } },
           additionalProperties: true,
         },
-        response: { 200: { type: 'object', properties: { ingestedContentCount: { type: 'integer' } } }, 400: goffErrorSchema },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ingestedContentCount: { type: 'integer' },
+              accepted: { type: 'integer', description: 'Events kept for the events store (with `--events`).' },
+              refused: {
+                type: 'array',
+                description: 'Events refused one by one (with `--events`): their index in `events` and why. The others are kept.',
+                items: { type: 'object', properties: { index: { type: 'integer' }, reason: { type: 'string' } } },
+              },
+              duplicateOf: { type: 'string' },
+            },
+          },
+          400: goffErrorSchema,
+          503: { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } },
+        },
       },
     },
-    (request) => {
+    (request, reply) => {
       const events = request.body?.events;
       if (!Array.isArray(events)) throw new HttpError(400, 'bad_request', COLLECTOR_INVALID);
       const meta = request.body?.meta;
-      return { ingestedContentCount: collector.ingest(events, isObject(meta) ? meta : undefined, request.principal?.id ?? request.ip) };
+      const ingestedContentCount = collector.ingest(events, isObject(meta) ? meta : undefined, request.principal?.id ?? request.ip);
+      const pipeline = ctx.events;
+      if (!pipeline) return { ingestedContentCount };
+      // Vexil extension: `batchId` (a string of at most 256 characters) makes a retried batch count once.
+      const rawId = (request.body as { batchId?: unknown }).batchId;
+      const batchId = typeof rawId === 'string' && rawId !== '' && rawId.length <= MAX_LABEL && !rawId.includes('\u0000') ? rawId : undefined;
+      const normalised = normaliseCollectorEvents(events, ctx.eventsLimits ?? {});
+      for (const refusal of normalised.refused) ctx.eventsMetrics?.refused.inc({ reason: refusal.reason });
+      const accepted = normalised.exposures.length + normalised.tracks.length;
+      const queued = pipeline.enqueue({ ...(batchId ? { id: batchId } : {}), exposures: normalised.exposures, tracks: normalised.tracks }, normalised.bytes);
+      if (!queued) {
+        reply.header('retry-after', '5');
+        return reply.code(503).send({ error: 'events_buffer_full', message: 'the events store is unavailable and the buffer is full: retry later (with the same batchId)' });
+      }
+      return { ingestedContentCount, accepted, refused: normalised.refused };
     },
   );
 
@@ -426,6 +460,18 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
               revision: { type: 'integer' },
               flags: { type: 'integer' },
               lastReload: { type: 'string' },
+              events: {
+                type: 'object',
+                description: 'The events store (with `--events`): `degraded` while it does not answer and events wait in the buffer.',
+                properties: {
+                  status: { type: 'string', enum: ['ok', 'degraded', 'off'] },
+                  buffered: { type: 'integer' },
+                  dropped: { type: 'integer' },
+                  written: { type: 'integer' },
+                  lastError: { type: 'string' },
+                  lastErrorAt: { type: 'string' },
+                },
+              },
             },
           },
         },
@@ -446,6 +492,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         revision: holder.revision,
         flags: holder.snapshot.flags.size,
         lastReload: holder.loadedAt.toISOString(),
+        events: ctx.events ? ctx.events.health : { status: 'off' },
       };
     },
   );

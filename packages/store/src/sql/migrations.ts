@@ -92,9 +92,10 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
-export async function migrate(driver: SqlDriver, schema: string): Promise<number> {
+/** Applies `migrations` (default: the flag store's) to `schema`; the events store passes its own list. */
+export async function migrate(driver: SqlDriver, schema: string, migrations: Migration[] = MIGRATIONS): Promise<number> {
   const quoted = `"${schema}"`;
-  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const latest = migrations[migrations.length - 1]!.version;
   // Fast path: already current (no lock, no DDL).
   try {
     const rows = await driver.query<{ version: number }>(
@@ -117,7 +118,7 @@ export async function migrate(driver: SqlDriver, schema: string): Promise<number
       (await tx.query<{ version: number }>(`SELECT version FROM ${quoted}.schema_migrations`)).map((row) => Number(row.version)),
     );
     let count = 0;
-    for (const migration of MIGRATIONS) {
+    for (const migration of migrations) {
       if (applied.has(migration.version)) continue;
       for (const statement of migration.statements) await tx.query(statement.replaceAll('$schema', quoted));
       await tx.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1::int, $2::text)`, [

@@ -7,7 +7,8 @@ export type Route =
   | { page: 'flag'; key: string }
   | { page: 'playground' }
   | { page: 'audit'; flag?: string }
-  | { page: 'keys' };
+  | { page: 'keys' }
+  | { page: 'events'; flag?: string; metric?: string; since?: string };
 
 export function parseHash(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
@@ -25,6 +26,14 @@ export function parseHash(hash: string): Route {
     }
     case 'keys':
       return { page: 'keys' };
+    case 'events': {
+      const route: Route = { page: 'events' };
+      for (const name of ['flag', 'metric', 'since'] as const) {
+        const value = params.get(name);
+        if (value) route[name] = value;
+      }
+      return route;
+    }
     default:
       return { page: 'flags' };
   }
@@ -37,6 +46,12 @@ export const links = {
   playground: () => '#/playground',
   audit: (flag?: string) => (flag ? `#/audit?flag=${encodeURIComponent(flag)}` : '#/audit'),
   keys: () => '#/keys',
+  events: (query: { flag?: string | undefined; metric?: string | undefined; since?: string | undefined } = {}) => {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value) params.set(name, value);
+    const text = params.toString();
+    return text ? `#/events?${text}` : '#/events';
+  },
 };
 
 export function navigate(hash: string): void {
