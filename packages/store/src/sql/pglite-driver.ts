@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions } from './driver.js';
 import { EmbeddedStoreLock } from './embedded-lock.js';
 
@@ -17,6 +17,26 @@ interface SharedDatabase {
 }
 
 const open = new Map<string, SharedDatabase>();
+
+/**
+ * PostgreSQL's defaults size a server for many clients (128 MB of shared buffers, 4 MB of sort memory per operation,
+ * 100 connections). PGlite has one connection, and a flag store is small (1,000 flags is a few megabytes) and read
+ * whole into the server's memory, so the embedded database runs with much smaller pools: an idle `vexil serve` on the
+ * embedded store holds about 90 MB less (bench/server.bench.ts prints each store's RSS).
+ */
+export const PGLITE_MEMORY_SETTINGS: readonly string[] = [
+  'shared_buffers=8MB',
+  'work_mem=1MB',
+  'maintenance_work_mem=4MB',
+  'temp_buffers=1MB',
+  'wal_buffers=256kB',
+  'max_connections=2',
+];
+
+function pgliteOptions(dataDir: string | undefined): PGliteOptions {
+  const startParams = [...PGlite.defaultStartParams, ...PGLITE_MEMORY_SETTINGS.flatMap((setting) => ['-c', setting])];
+  return dataDir ? { dataDir, startParams } : { startParams };
+}
 let anonymous = 0;
 
 export interface PGliteLocation {
@@ -38,12 +58,12 @@ export async function openPGliteDriver(where: PGliteLocation): Promise<SqlDriver
   if (!shared) {
     const entry: SharedDatabase = { db: Promise.resolve(undefined as never), refs: 0 };
     entry.db = (async () => {
-      if (!dataDir) return PGlite.create();
+      if (!dataDir) return PGlite.create(pgliteOptions(undefined));
       await mkdir(dataDir, { recursive: true });
       // One process per folder: take the lock before PGlite touches the files.
       entry.lock = await EmbeddedStoreLock.acquire(dataDir);
       try {
-        return await PGlite.create(dataDir);
+        return await PGlite.create(pgliteOptions(dataDir));
       } catch (error) {
         await entry.lock.release();
         throw error;
