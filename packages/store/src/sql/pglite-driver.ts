@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions } from './driver.js';
@@ -33,9 +33,42 @@ export const PGLITE_MEMORY_SETTINGS: readonly string[] = [
   'max_connections=2',
 ];
 
-function pgliteOptions(dataDir: string | undefined): PGliteOptions {
+type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+
+interface CompiledPGlite {
+  pgliteWasmModule: WasmModule;
+  initdbWasmModule: WasmModule;
+}
+
+/** The global WebAssembly API (this package's TypeScript settings leave the DOM types out). */
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
+
+let compiled: Promise<CompiledPGlite | undefined> | undefined;
+
+/**
+ * PGlite's WebAssembly, compiled once per process. Left to itself, PGlite compiles its 9 MB engine for every database
+ * it opens, and once more for the `initdb` step of a new database: each compilation leaves tens of megabytes of
+ * compiler memory in the process. Undefined (PGlite loads its own) if the files cannot be found.
+ */
+function compiledPGlite(): Promise<CompiledPGlite | undefined> {
+  compiled ??= (async () => {
+    try {
+      const base = import.meta.resolve('@electric-sql/pglite');
+      const [pgliteWasmModule, initdbWasmModule] = await Promise.all(
+        ['pglite.wasm', 'initdb.wasm'].map(async (name) => wasm.compile(await readFile(new URL(`./${name}`, base)))),
+      );
+      return { pgliteWasmModule: pgliteWasmModule!, initdbWasmModule: initdbWasmModule! };
+    } catch {
+      return undefined;
+    }
+  })();
+  return compiled;
+}
+
+async function pgliteOptions(dataDir: string | undefined): Promise<PGliteOptions> {
   const startParams = [...PGlite.defaultStartParams, ...PGLITE_MEMORY_SETTINGS.flatMap((setting) => ['-c', setting])];
-  return dataDir ? { dataDir, startParams } : { startParams };
+  const modules = await compiledPGlite();
+  return { ...(dataDir ? { dataDir } : {}), startParams, ...(modules ?? {}) };
 }
 let anonymous = 0;
 
@@ -58,12 +91,12 @@ export async function openPGliteDriver(where: PGliteLocation): Promise<SqlDriver
   if (!shared) {
     const entry: SharedDatabase = { db: Promise.resolve(undefined as never), refs: 0 };
     entry.db = (async () => {
-      if (!dataDir) return PGlite.create(pgliteOptions(undefined));
+      if (!dataDir) return PGlite.create(await pgliteOptions(undefined));
       await mkdir(dataDir, { recursive: true });
       // One process per folder: take the lock before PGlite touches the files.
       entry.lock = await EmbeddedStoreLock.acquire(dataDir);
       try {
-        return await PGlite.create(pgliteOptions(dataDir));
+        return await PGlite.create(await pgliteOptions(dataDir));
       } catch (error) {
         await entry.lock.release();
         throw error;
