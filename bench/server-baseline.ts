@@ -105,6 +105,8 @@ export async function storeMemory(root: string, dir: string): Promise<MemoryRow[
     }
   };
   await attempt('pglite (embedded default)', 'in this process, on disk (pglite:<dir>, like the default ./.vexil/data)', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
+  // The usual case: a server restarted on its folder (no initdb step, which costs memory once, at creation).
+  await attempt('pglite (embedded default), restarted', 'the same folder again', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
   await attempt('pglite:memory:', 'in this process, in memory', async () => ({ url: 'pglite:memory:' }));
   await attempt('file', 'the flag file itself', async () => ({ url: `file:${flagsFile}` }));
   await attempt('redis', 'other process', async () => {
