@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { BARE_FASTIFY, storeMemory } from './server-baseline.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION_S = Number(process.env.BENCH_SERVER_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 32);
+const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 50);
 const SSE_CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 1000);
 const SSE_ROUNDS = Number(process.env.BENCH_SSE_ROUNDS ?? 8);
 const SDK = 'bench-sdk-key-00001';
@@ -210,6 +211,7 @@ export async function run(): Promise<void> {
   await writeFile(flagsFile, FLAGS);
   let vexil: Child | undefined;
   let unleash: Child | undefined;
+  let bare: Child | undefined;
   try {
     vexil = await startChild(
       [
@@ -237,6 +239,7 @@ export async function run(): Promise<void> {
       /listening on (http:\/\/\S+)[\s\S]*\/metrics\n/,
     );
     unleash = await startChild(['-e', UNLEASH_PROXY], /listening on (http:\/\/\S+)/);
+    bare = await startChild(['-e', BARE_FASTIFY], /listening on (http:\/\/\S+)/);
 
     const context = { targetingKey: 'user-42', country: 'fr', plan: 'pro' };
     const vexilHeaders = { 'content-type': 'application/json', 'x-api-key': SDK };
@@ -244,6 +247,12 @@ export async function run(): Promise<void> {
     results.push(
       await load('vexil OFREP  POST /ofrep/v1/evaluate/flags/{key}', `${vexil.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, JSON.stringify({ context }), (text) => JSON.parse(text).value === true),
     );
+    // The ceiling: a bare Fastify route answering the same request with a constant, measured next in the same run.
+    results.push(
+      await load('bare Fastify route (constant answer)', `${bare.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, JSON.stringify({ context }), (text) => JSON.parse(text).value === true),
+    );
+    await bare.stop();
+    bare = undefined;
     results.push(
       await load(
         'vexil relay  POST /v1/feature/{key}/eval',
@@ -275,13 +284,14 @@ export async function run(): Promise<void> {
       if (!response.ok) throw new Error(`write failed: ${response.status} ${await response.text()}`);
     });
 
-    const unleashRps = results[2]!.rps;
+    const unleashRps = results[3]!.rps;
+    const ceilingRps = results[1]!.rps;
     console.log(`\nSingle-flag evaluations over loopback: ${CONNECTIONS} connections, ${DURATION_S} s each after a 2 s warm-up; one server process each`);
-    console.log('| endpoint | req/s | p50 ms | p99 ms | errors | vs @unleash/proxy |');
-    console.log('|---|---:|---:|---:|---:|---:|');
+    console.log('| endpoint | req/s | p50 ms | p99 ms | errors | vs @unleash/proxy | vs bare Fastify |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const result of results) {
       console.log(
-        `| ${result.name} | ${Math.round(result.rps).toLocaleString('en')} | ${result.p50} | ${result.p99} | ${result.errors} | ${(result.rps / unleashRps).toFixed(2)}× |`,
+        `| ${result.name} | ${Math.round(result.rps).toLocaleString('en')} | ${result.p50} | ${result.p99} | ${result.errors} | ${(result.rps / unleashRps).toFixed(2)}× | ${Math.round((100 * result.rps) / ceilingRps)}% |`,
       );
     }
     const missed = latencies.filter((latency) => !Number.isFinite(latency)).length;
@@ -291,7 +301,14 @@ export async function run(): Promise<void> {
     console.log(
       `| ${SSE_CLIENTS} | ${SSE_ROUNDS} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${latencies[latencies.length - 1 - missed]!.toFixed(1)} | ${missed} |`,
     );
+
+    const memory = await storeMemory(ROOT, dir);
+    console.log(`\nIdle memory: a fresh \`vexil serve\` per store (built CLI), 1,000 flags, RSS after it has settled`);
+    console.log('| store | RSS MB | |');
+    console.log('|---|---:|---|');
+    for (const row of memory) console.log(`| ${row.store} | ${row.rssMb ?? '-'} | ${row.note} |`);
   } finally {
+    await bare?.stop();
     await unleash?.stop();
     await vexil?.stop();
     await rm(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore } from '@vexil/store';
 
@@ -69,8 +70,11 @@ export function actorOf(principal: Pick<Principal, 'id' | 'name'> | undefined): 
   return principal ? `${principal.name} (${principal.id})` : 'anonymous';
 }
 
+/** Node's one-shot digest (20.12 and later): no Hash object per request, a third of the cost on the hot path. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return oneShotHash ? oneShotHash('sha256', secret, 'hex') : createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
 /** A new random secret: `vxl_sdk_…` or `vxl_admin_…` followed by 32 url-safe characters (192 bits). */

@@ -18,7 +18,8 @@ export class ServerMetrics {
   readonly #evaluations = new Map<string, number>();
   readonly #exposures = new Map<string, number>();
   readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
-  readonly #observers = new Map<string, Observer>();
+  /** Observers by route, method and status: found without building a key per request. */
+  readonly #observers = new Map<string, Map<string, Map<number, Observer>>>();
   readonly sseClients: Gauge<'stream'>;
   readonly collectedEvents: Counter<'kind'>;
   readonly notifications: Counter<'target' | 'outcome'>;
@@ -169,11 +170,14 @@ export class ServerMetrics {
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${route} ${status}`;
-    let observer = this.#observers.get(key);
+    let byMethod = this.#observers.get(route);
+    if (!byMethod) this.#observers.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let observer = byStatus.get(status);
     if (!observer) {
       observer = this.#httpDuration.labels({ method, route, status: String(status) });
-      this.#observers.set(key, observer);
+      byStatus.set(status, observer);
     }
     observer.observe(seconds);
   }

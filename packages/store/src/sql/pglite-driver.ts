@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions } from './driver.js';
 import { EmbeddedStoreLock } from './embedded-lock.js';
 
@@ -17,6 +17,59 @@ interface SharedDatabase {
 }
 
 const open = new Map<string, SharedDatabase>();
+
+/**
+ * PostgreSQL's defaults size a server for many clients (128 MB of shared buffers, 4 MB of sort memory per operation,
+ * 100 connections). PGlite has one connection, and a flag store is small (1,000 flags is a few megabytes) and read
+ * whole into the server's memory, so the embedded database runs with much smaller pools: an idle `vexil serve` on the
+ * embedded store holds about 90 MB less (bench/server.bench.ts prints each store's RSS).
+ */
+export const PGLITE_MEMORY_SETTINGS: readonly string[] = [
+  'shared_buffers=8MB',
+  'work_mem=1MB',
+  'maintenance_work_mem=4MB',
+  'temp_buffers=1MB',
+  'wal_buffers=256kB',
+  'max_connections=2',
+];
+
+type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+
+interface CompiledPGlite {
+  pgliteWasmModule: WasmModule;
+  initdbWasmModule: WasmModule;
+}
+
+/** The global WebAssembly API (this package's TypeScript settings leave the DOM types out). */
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
+
+let compiled: Promise<CompiledPGlite | undefined> | undefined;
+
+/**
+ * PGlite's WebAssembly, compiled once per process. Left to itself, PGlite compiles its 9 MB engine for every database
+ * it opens, and once more for the `initdb` step of a new database: each compilation leaves tens of megabytes of
+ * compiler memory in the process. Undefined (PGlite loads its own) if the files cannot be found.
+ */
+function compiledPGlite(): Promise<CompiledPGlite | undefined> {
+  compiled ??= (async () => {
+    try {
+      const base = import.meta.resolve('@electric-sql/pglite');
+      const [pgliteWasmModule, initdbWasmModule] = await Promise.all(
+        ['pglite.wasm', 'initdb.wasm'].map(async (name) => wasm.compile(await readFile(new URL(`./${name}`, base)))),
+      );
+      return { pgliteWasmModule: pgliteWasmModule!, initdbWasmModule: initdbWasmModule! };
+    } catch {
+      return undefined;
+    }
+  })();
+  return compiled;
+}
+
+async function pgliteOptions(dataDir: string | undefined): Promise<PGliteOptions> {
+  const startParams = [...PGlite.defaultStartParams, ...PGLITE_MEMORY_SETTINGS.flatMap((setting) => ['-c', setting])];
+  const modules = await compiledPGlite();
+  return { ...(dataDir ? { dataDir } : {}), startParams, ...(modules ?? {}) };
+}
 let anonymous = 0;
 
 export interface PGliteLocation {
@@ -38,12 +91,12 @@ export async function openPGliteDriver(where: PGliteLocation): Promise<SqlDriver
   if (!shared) {
     const entry: SharedDatabase = { db: Promise.resolve(undefined as never), refs: 0 };
     entry.db = (async () => {
-      if (!dataDir) return PGlite.create();
+      if (!dataDir) return PGlite.create(await pgliteOptions(undefined));
       await mkdir(dataDir, { recursive: true });
       // One process per folder: take the lock before PGlite touches the files.
       entry.lock = await EmbeddedStoreLock.acquire(dataDir);
       try {
-        return await PGlite.create(dataDir);
+        return await PGlite.create(await pgliteOptions(dataDir));
       } catch (error) {
         await entry.lock.release();
         throw error;
