@@ -28,6 +28,8 @@ export interface ExperimentPlan {
   sequential: boolean;
   correction: 'holm-bonferroni' | 'benjamini-hochberg' | 'none';
   minUnits: number;
+  /** The expected split per variation (plan order) for the sample-ratio-mismatch check: the defaultRule's percentages, else equal. */
+  weights: number[];
   metrics: ExperimentMetricPlan[];
 }
 
@@ -38,10 +40,14 @@ export function normalizeExperiment(flag: FlagDefinition): ExperimentPlan | unde
   const names = Object.keys(flag.variations ?? {});
   const control = experiment.control ?? names[0] ?? 'control';
   const date = (value: string | undefined) => (value === undefined ? undefined : parseDate(value));
+  const variations = [control, ...names.filter((name) => name !== control)];
+  const split = flag.defaultRule?.percentage;
+  const weights = variations.map((name) => (split ? (split[name] ?? 0) : 1));
   const anyGoal = (experiment.metrics ?? []).some((metric) => metric.goal === true);
   return {
     control,
-    variations: [control, ...names.filter((name) => name !== control)],
+    variations,
+    weights: weights.some((w) => w > 0) ? weights : variations.map(() => 1),
     start: date(experiment.start ?? flag.experimentation?.start),
     end: date(experiment.end ?? flag.experimentation?.end),
     attributionWindowMs: parseDuration(experiment.attributionWindow ?? DEFAULT_ATTRIBUTION_WINDOW),
