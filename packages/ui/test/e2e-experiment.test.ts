@@ -130,7 +130,8 @@ test('the experiment page shows uplifts with intervals and warnings, and stop an
   await page.getByLabel('Admin key').fill(ADMIN_KEY);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Flags' }).waitFor();
-  await page.goto(`${base}/#/experiment/${FLAG}`);
+  await page.getByRole('link', { name: FLAG }).click();
+  await page.getByRole('link', { name: 'experiment results' }).click();
   await page.getByRole('heading', { name: `Experiment: ${FLAG}` }).waitFor();
   const treatmentRow = page.locator('table.experiment-results').first().locator('tr', { hasText: 'treatment' });
   const cells = await treatmentRow.locator('td').allInnerTexts();
