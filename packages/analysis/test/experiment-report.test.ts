@@ -83,6 +83,24 @@ describe('experiment report', () => {
     assert.deepEqual(codes(plan({ end: NOW - 1 }), stats(99, 120)), ['too_little_data']);
   });
 
+  it('adds up exposures per hour into cumulative units per variation, in plan order', () => {
+    const s = {
+      ...stats(30, 20),
+      exposuresByHour: [
+        { at: '2026-12-01T10:00:00.000Z', variation: 'b', units: 5 },
+        { at: '2026-12-01T09:00:00.000Z', variation: 'a', units: 10 },
+        { at: '2026-12-01T10:00:00.000Z', variation: 'a', units: 20 },
+        { at: '2026-12-01T11:00:00.000Z', variation: 'b', units: 15 },
+        { at: '2026-12-01T11:00:00.000Z', variation: 'gone', units: 99 },
+      ],
+    };
+    assert.deepEqual(experimentReport(plan(), s, NOW).cumulativeExposures, [
+      { at: '2026-12-01T09:00:00.000Z', units: [10, 0] },
+      { at: '2026-12-01T10:00:00.000Z', units: [30, 5] },
+      { at: '2026-12-01T11:00:00.000Z', units: [30, 20] },
+    ]);
+  });
+
   it('never throws and keeps every figure finite or null, whatever the counts', () => {
     fc.assert(
       fc.property(fc.nat(10_000), fc.nat(10_000), fc.nat(1_000), fc.constantFrom<'frequentist' | 'bayesian'>('frequentist', 'bayesian'), (a, b, multiple, engine) => {

@@ -212,6 +212,10 @@ export function runEventsConformance(name: string, factory: EventsFactory): void
       ]);
       assert.equal(stats.multipleExposures, 1, 'm1 saw both variations');
       assert.equal(stats.multipleExposureShare, 1 / 6);
+      assert.deepEqual(stats.exposuresByHour, [
+        { at: new Date(T0).toISOString(), variation: 'a', units: 3 },
+        { at: new Date(T0).toISOString(), variation: 'b', units: 2 },
+      ]);
       const zero = { denominatorSum: 0, denominatorSumSquares: 0, sumProductWithDenominator: 0 };
       assert.deepEqual(stats.metrics, [
         {

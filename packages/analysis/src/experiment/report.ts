@@ -27,6 +27,7 @@ export interface ReportStatistics {
   units: { variation: string; units: number }[];
   multipleExposures: number;
   multipleExposureShare: number;
+  exposuresByHour?: { at: string; variation: string; units: number }[];
   metrics: {
     name: string;
     variations: { variation: string; units: number; sum: number; sumSquares: number; denominatorSum: number; denominatorSumSquares: number; sumProductWithDenominator: number }[];
@@ -84,6 +85,8 @@ export interface ExperimentReport {
   end: string | null;
   attributionWindowHours: number;
   exposures: { variation: string; units: number; expectedShare: number }[];
+  /** Per hour (ISO 8601) with new units, the units first exposed so far per variation (plan order). */
+  cumulativeExposures: { at: string; units: number[] }[];
   multipleExposures: number;
   multipleExposureShare: number;
   srm: { pValue: number; mismatch: boolean };
@@ -228,10 +231,25 @@ export function experimentReport(plan: ReportPlan, stats: ReportStatistics, now:
     end: plan.end === undefined ? null : new Date(plan.end).toISOString(),
     attributionWindowHours: plan.attributionWindowMs / 3_600_000,
     exposures: plan.variations.map((variation, i) => ({ variation, units: counts[i]!, expectedShare: plan.weights[i]! / totalWeight })),
+    cumulativeExposures: cumulative(plan.variations, stats.exposuresByHour ?? []),
     multipleExposures: stats.multipleExposures,
     multipleExposureShare: stats.multipleExposureShare,
     srm: { pValue: srmPValue, mismatch: isSampleRatioMismatch(srmPValue) },
     metrics,
     warnings,
   };
+}
+
+function cumulative(variations: readonly string[], points: readonly { at: string; variation: string; units: number }[]): { at: string; units: number[] }[] {
+  const running = variations.map(() => 0);
+  const out: { at: string; units: number[] }[] = [];
+  for (const point of [...points].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))) {
+    const index = variations.indexOf(point.variation);
+    if (index === -1) continue;
+    running[index]! += point.units;
+    const last = out[out.length - 1];
+    if (last && last.at === point.at) last.units = [...running];
+    else out.push({ at: point.at, units: [...running] });
+  }
+  return out;
 }

@@ -30,6 +30,20 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
   const multipleExposures = exposure.reduce((total, row) => total + num(row.multiple), 0);
   const totalUnits = [...units.values()].reduce((a, b) => a + b, 0);
 
+  // Units first exposed per hour and variation (single-variation units), for the cumulative exposures chart.
+  const hours = await driver.query<{ hour: Date | string; first_variation: string; units: string }>(
+    `SELECT date_trunc('hour', first_at AT TIME ZONE 'UTC') AS hour, first_variation, count(*) AS units
+     FROM ${schema}.unit_exposures
+     WHERE environment = $1 AND flag = $2 AND cardinality(variations) = 1 AND first_at >= $3::text::timestamptz AND first_at < $4::text::timestamptz
+     GROUP BY 1, 2 ORDER BY 1, 2`,
+    [environment, query.flag, since, until],
+  );
+  const exposuresByHour = hours.map((row) => ({
+    at: `${(row.hour instanceof Date ? row.hour.toISOString() : new Date(`${String(row.hour).replace(' ', 'T')}Z`).toISOString()).slice(0, 13)}:00:00.000Z`,
+    variation: row.first_variation,
+    units: num(row.units),
+  }));
+
   const metrics: ExperimentStatistics['metrics'] = [];
   for (const metric of query.metrics) {
     // What one unit contributes: its number of events, or the sum of their values; binomial: 1 when it has any.
@@ -78,6 +92,7 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
     units: [...units.entries()].filter(([, n]) => n > 0).map(([variation, n]) => ({ variation, units: n })),
     multipleExposures,
     multipleExposureShare: totalUnits + multipleExposures === 0 ? 0 : multipleExposures / (totalUnits + multipleExposures),
+    exposuresByHour,
     metrics,
   };
 }

@@ -227,5 +227,7 @@ export interface ExperimentStatistics {
   /** Units seen in more than one variation: left out of every figure. */
   multipleExposures: number;
   multipleExposureShare: number;
+  /** Units first exposed per hour (start of the hour, ISO 8601, UTC) and variation; units of several variations left out. */
+  exposuresByHour: { at: string; variation: string; units: number }[];
   metrics: { name: string; variations: ExperimentVariationStatistics[] }[];
 }
