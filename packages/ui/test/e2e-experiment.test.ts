@@ -140,6 +140,8 @@ test('the experiment page shows uplifts with intervals and warnings, and stop an
   assert.equal(await page.locator('svg.forest-plot').count(), 2);
   assert.equal(await page.locator('svg.forest-plot circle').count(), 2);
   assert.match(await page.locator('.experiment-warnings').innerText(), /peeking/);
+  await page.locator('.chart-canvas canvas').first().waitFor();
+  assert.match((await page.locator('.chart-canvas').first().getAttribute('aria-label')) ?? '', /Cumulative units per variation of checkout-button/);
   await page.waitForTimeout(200);
   await page.screenshot({ path: join(SHOTS, 'experiment.png'), fullPage: true, style: '.toasts { display: none !important; }' });
 

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, call } from '../lib/api.js';
 import { ErrorBox, Loading, Confirm, variationColor } from '../components/basics.js';
+import { SeriesChart } from '../components/SeriesChart.js';
 
 type Bound = number | null;
 interface VariationResult {
@@ -28,6 +29,7 @@ export interface ExperimentResults {
   status: string;
   attributionWindowHours: number;
   exposures: Array<{ variation: string; units: number; expectedShare: number }>;
+  cumulativeExposures: Array<{ at: string; units: number[] }>;
   multipleExposures: number;
   srm: { pValue: number; mismatch: boolean };
   metrics: MetricResult[];
@@ -124,6 +126,16 @@ export function ExperimentPage(props: { flagKey: string }) {
           ))}
         </tbody>
       </table>
+      {results.cumulativeExposures.length > 0 && (
+        <SeriesChart
+          title={`Cumulative units per variation of ${results.flag}`}
+          // Starts from zero an hour before the first exposures, so even one hour of data draws a line.
+          x={[Math.floor(Date.parse(results.cumulativeExposures[0]!.at) / 1000) - 3600, ...results.cumulativeExposures.map((point) => Math.floor(Date.parse(point.at) / 1000))]}
+          series={order.map((variation, i) => ({ label: variation, values: [0, ...results.cumulativeExposures.map((point) => point.units[i] ?? 0)], colorIndex: i }))}
+          unit="units"
+          height={180}
+        />
+      )}
       {results.metrics.map((metric) => (
         <div class="experiment-metric" key={metric.name}>
           <h2>
