@@ -12,3 +12,4 @@ export * from './experiment/input.js';
 export * from './experiment/analyze.js';
 export * from './experiment/corrections.js';
 export * from './rollout/index.js';
+export * from './experiment/report.js';

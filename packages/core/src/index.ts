@@ -3,6 +3,7 @@
 export * from './model/flag.js';
 export * from './model/evaluation.js';
 export * from './model/problem.js';
+export * from './model/experiment.js';
 export * from './model/rollout.js';
 export { detectFormat, readFlagFile, type FlagFileFormat, type FieldPath, type Locate, type SourcePosition } from './parse/flag-file.js';
 export { YAML_ALIAS_LIMITS, checkYamlAliases, type YamlAliasLimits, type AliasCheck } from './parse/yaml-aliases.js';
@@ -46,6 +47,7 @@ export {
 } from './rollout/progressive-delivery.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
+export { normalizeExperiment, type ExperimentPlan, type ExperimentMetricPlan } from './experiment/plan.js';
 export { canonicalJson } from './snapshot/canonical-json.js';
 
 // The full entry point loads every parser and the JsonLogic engine at once, so compileFlags reads YAML, JSON and TOML

@@ -5,6 +5,7 @@
 export * from './model/flag.js';
 export * from './model/evaluation.js';
 export * from './model/problem.js';
+export * from './model/experiment.js';
 export { detectFormat } from './parse/read.js';
 export type { FlagFileFormat, FieldPath, Locate, SourcePosition } from './parse/flag-file.js';
 export { validateFlagDefinition, checkFlag, formatPath, type ValidateOptions, type CheckedFlag } from './validate/flag.js';
@@ -28,6 +29,7 @@ export { buildPercentageBuckets, bucketOf, pickBucket, type PercentageBuckets } 
 export { applyScheduledStep, orderedSteps } from './rollout/scheduled.js';
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
+export { normalizeExperiment, type ExperimentPlan, type ExperimentMetricPlan } from './experiment/plan.js';
 export { canonicalJson } from './snapshot/canonical-json.js';
 
 export { compileFlagsAsync, loadEnginesFor } from './compile/async.js';

@@ -42,6 +42,7 @@ import { EventsPipeline } from './events/pipeline.js';
 import { EventsMetrics } from './events/metrics.js';
 import { ReconnectingEventsStore } from './events/open.js';
 import { registerEventsRoutes } from './events/routes.js';
+import { registerExperimentRoutes } from './experiments/routes.js';
 import { EventsWebhookExporter } from './events/webhook-exporter.js';
 import { Counter } from 'prom-client';
 
@@ -361,6 +362,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerStreamRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
     registerEventsRoutes(app, ctx);
+    registerExperimentRoutes(app, ctx);
     registerContextSample(app, ctx, {
       size: options.contextSampleSize ?? 1000,
       ...(options.contextSampleEntryChars !== undefined ? { maxEntryChars: options.contextSampleEntryChars } : {}),

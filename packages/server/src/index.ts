@@ -37,3 +37,4 @@ export {
 } from './notify/notifier.js';
 export { RolloutController, applyRolloutCommand, CONTROLLER_ACTOR, KILL_SWITCH_ACTOR, type RolloutControllerOptions, type TickOutcome } from './rollout/controller.js';
 export { PrometheusMeasurementSource, type PrometheusSourceOptions } from './rollout/prometheus-source.js';
+export { experimentResults, NoExperimentError, type ExperimentResults } from './experiments/results.js';

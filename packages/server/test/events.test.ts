@@ -32,6 +32,7 @@ class FlakyEvents implements EventsStore {
   metricSummary: EventsStore['metricSummary'] = async (...args) => (this.#check(), this.inner.metricSummary(...args));
   firstExposures: EventsStore['firstExposures'] = async (...args) => (this.#check(), this.inner.firstExposures(...args));
   unitMetricTotals: EventsStore['unitMetricTotals'] = async (...args) => (this.#check(), this.inner.unitMetricTotals(...args));
+  experimentStatistics: EventsStore['experimentStatistics'] = async (...args) => (this.#check(), this.inner.experimentStatistics(...args));
   prune: EventsStore['prune'] = async (now) => (this.#check(), this.inner.prune(now));
   ping = async () => !this.down;
   isUnavailable = (error: unknown) => (error as { code?: string }).code === 'ECONNREFUSED';

@@ -162,6 +162,100 @@ export function runEventsConformance(name: string, factory: EventsFactory): void
       assert.deepEqual(u1, { unit: 'u1', firstVariation: 'canary', count: 1, sum: 101, errors: 1 });
     });
 
+    it('experiment statistics: per variation, from first exposure to the end of the attribution window, sums exact', async () => {
+      const store = await fresh();
+      const HOUR = 60 * MINUTE;
+      const DAY = 24 * HOUR;
+      await store.write([
+        batch(
+          [
+            exposure('exp', 'a', 'a1', T0),
+            exposure('exp', 'a', 'a2', T0),
+            exposure('exp', 'a', 'a3', T0),
+            exposure('exp', 'b', 'b1', T0),
+            exposure('exp', 'b', 'b2', T0 + MINUTE),
+            exposure('exp', 'a', 'm1', T0),
+            exposure('exp', 'b', 'm1', T0 + 2 * MINUTE),
+            exposure('exp', 'b', 'early', T0 - 2 * HOUR),
+          ],
+          [
+            track('purchase', 'a1', T0 + HOUR, { value: 10 }),
+            track('purchase', 'a1', T0 + HOUR, { value: 5 }),
+            track('purchase', 'a3', T0 + 5 * DAY, { value: 7 }),
+            track('purchase', 'b1', T0 + DAY, { value: 20 }),
+            track('purchase', 'b2', T0 + 2 * HOUR, { value: 4 }),
+            track('purchase', 'b2', T0 + DAY, { value: 6 }),
+            track('purchase', 'm1', T0 + HOUR, { value: 100 }),
+            track('purchase', 'early', T0 + HOUR, { value: 1 }),
+            ...[1, 2, 3].map(() => track('page-view', 'a1', T0 + 30 * MINUTE)),
+            track('page-view', 'a2', T0 + 30 * MINUTE),
+            ...[1, 2].map(() => track('page-view', 'b1', T0 + 30 * MINUTE)),
+            ...[1, 2, 3, 4].map(() => track('page-view', 'b2', T0 + 30 * MINUTE)),
+          ],
+        ),
+        batch([exposure('exp', 'b', 'a1', T0)], [track('purchase', 'a1', T0 + HOUR, { value: 1000 })], undefined, 'staging'),
+      ]);
+      const stats = await store.experimentStatistics({
+        flag: 'exp',
+        since: T0 - HOUR,
+        attributionWindowMs: 48 * HOUR,
+        metrics: [
+          { event: 'purchase', type: 'binomial', name: 'converted' },
+          { event: 'purchase', type: 'mean', name: 'revenue' },
+          { event: 'purchase', type: 'mean', value: 'count', name: 'purchases' },
+          { event: 'purchase', type: 'ratio', value: 'count', denominator: 'page-view', name: 'purchases per view' },
+        ],
+      });
+      assert.deepEqual(stats.units, [
+        { variation: 'a', units: 3 },
+        { variation: 'b', units: 2 },
+      ]);
+      assert.equal(stats.multipleExposures, 1, 'm1 saw both variations');
+      assert.equal(stats.multipleExposureShare, 1 / 6);
+      assert.deepEqual(stats.exposuresByHour, [
+        { at: new Date(T0).toISOString(), variation: 'a', units: 3 },
+        { at: new Date(T0).toISOString(), variation: 'b', units: 2 },
+      ]);
+      const zero = { denominatorSum: 0, denominatorSumSquares: 0, sumProductWithDenominator: 0 };
+      assert.deepEqual(stats.metrics, [
+        {
+          name: 'converted',
+          variations: [
+            { variation: 'a', units: 3, sum: 1, sumSquares: 1, ...zero },
+            { variation: 'b', units: 2, sum: 2, sumSquares: 2, ...zero },
+          ],
+        },
+        {
+          name: 'revenue',
+          variations: [
+            // a3's purchase comes 5 days after exposure: outside the 48h window.
+            { variation: 'a', units: 3, sum: 15, sumSquares: 225, ...zero },
+            { variation: 'b', units: 2, sum: 30, sumSquares: 20 * 20 + 10 * 10, ...zero },
+          ],
+        },
+        {
+          name: 'purchases',
+          variations: [
+            { variation: 'a', units: 3, sum: 2, sumSquares: 4, ...zero },
+            { variation: 'b', units: 2, sum: 3, sumSquares: 1 + 4, ...zero },
+          ],
+        },
+        {
+          name: 'purchases per view',
+          variations: [
+            { variation: 'a', units: 3, sum: 2, sumSquares: 4, denominatorSum: 4, denominatorSumSquares: 9 + 1, sumProductWithDenominator: 6 },
+            { variation: 'b', units: 2, sum: 3, sumSquares: 5, denominatorSum: 6, denominatorSumSquares: 4 + 16, sumProductWithDenominator: 2 + 8 },
+          ],
+        },
+      ]);
+      const longer = await store.experimentStatistics({ flag: 'exp', since: T0 - HOUR, attributionWindowMs: 7 * DAY, metrics: [{ event: 'purchase', type: 'mean' }] });
+      assert.deepEqual(longer.metrics[0]!.variations[0], { variation: 'a', units: 3, sum: 22, sumSquares: 225 + 49, ...zero }, 'a 7-day window takes in a3');
+      const unbounded = await store.experimentStatistics({ flag: 'exp', attributionWindowMs: 48 * HOUR, metrics: [] });
+      assert.deepEqual(unbounded.units.find((u) => u.variation === 'b'), { variation: 'b', units: 3 }, 'without since, the early unit counts');
+      const ended = await store.experimentStatistics({ flag: 'exp', since: T0 - HOUR, until: T0 + 30_000, attributionWindowMs: 48 * HOUR, metrics: [{ event: 'purchase', type: 'binomial' }] });
+      assert.deepEqual(ended.units, [{ variation: 'a', units: 3 }, { variation: 'b', units: 1 }], 'b2 was exposed after the end');
+    });
+
     it('counts distinct units exactly up to 256 a minute, then within a few percent', async () => {
       const store = await fresh();
       const exact = Array.from({ length: 200 }, (_, i) => exposure('small', 'on', `unit-${i}`, T0));

@@ -11,6 +11,7 @@ import { PlaygroundPage } from './pages/Playground.js';
 import { AuditPage } from './pages/Audit.js';
 import { KeysPage } from './pages/Keys.js';
 import { EventsPage } from './pages/Events.js';
+import { ExperimentPage } from './pages/Experiment.js';
 
 const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
   { page: 'flags', label: 'Flags', href: links.flags() },
@@ -37,7 +38,7 @@ export function App() {
   // Move focus to the page on navigation, so keyboard and screen reader users start at the new content.
   useEffect(() => {
     main.current?.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
-    const title = NAV.find((item) => item.page === route.page)?.label ?? (route.page === 'flag' ? route.key : 'New flag');
+    const title = NAV.find((item) => item.page === route.page)?.label ?? (route.page === 'flag' ? route.key : route.page === 'experiment' ? `Experiment ${route.key}` : 'New flag');
     document.title = `${title} · Vexil`;
   }, [route]);
 
@@ -100,6 +101,7 @@ export function App() {
         {route.page === 'audit' && <AuditPage flag={route.flag} />}
         {route.page === 'keys' && <KeysPage />}
         {route.page === 'events' && <EventsPage flag={route.flag} metric={route.metric} since={route.since} />}
+        {route.page === 'experiment' && <ExperimentPage key={route.key} flagKey={route.key} />}
       </main>
       <Toasts />
     </>

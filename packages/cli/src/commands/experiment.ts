@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { registerExperimentResults } from './experiment-results.js';
 import {
   AnalysisInputError,
   analyzeExperiment,
@@ -132,4 +133,5 @@ Examples:
       const output = analyzeExperiment(input);
       process.stdout.write(options.json ? JSON.stringify(output) + '\n' : formatAnalysis(input, output));
     });
+  registerExperimentResults(experiment);
 }

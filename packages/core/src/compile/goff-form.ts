@@ -42,7 +42,7 @@ export function inlineSegments(query: string, segments: Readonly<Record<string, 
 
 /**
  * The flag as plain GO Feature Flag understands it: segment references inlined into the queries, Vexil-only fields
- * (`offVariation`, and the progressive-delivery fields `rollout`, `killSwitch`, `rolloutState`: a rollout step is
+ * (`offVariation`, `experiment`, and the progressive-delivery fields `rollout`, `killSwitch`, `rolloutState`: a rollout step is
  * already served by `defaultRule`'s percentage split) removed. For GO Feature Flag's own in-process providers reading
  * `/v1/flag/configuration`.
  */
@@ -52,6 +52,7 @@ export function toGoFeatureFlagForm(flag: FlagDefinition, segments: Readonly<Rec
   delete copy.rollout;
   delete copy.killSwitch;
   delete copy.rolloutState;
+  delete copy.experiment;
   const fix = (rule: Rule | undefined) => {
     if (rule && typeof rule.query === 'string') rule.query = inlineSegments(rule.query, segments);
   };

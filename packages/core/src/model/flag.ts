@@ -5,6 +5,7 @@
  */
 
 /** Any JSON value a variation can hold: boolean, string, number, array or object (never null). */
+import type { ExperimentDefinition } from './experiment.js';
 import type { KillSwitchDefinition, RolloutPlanDefinition, RolloutStateDefinition } from './rollout.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -64,6 +65,8 @@ export interface FlagDefinition {
   killSwitch?: KillSwitchDefinition;
   /** Vexil extension, written by the rollout controller only: where the rollout stands. */
   rolloutState?: RolloutStateDefinition;
+  /** Vexil extension: what an experiment on this flag measures (model/experiment.ts); evaluation ignores it. */
+  experiment?: ExperimentDefinition;
 }
 
 /**
@@ -95,6 +98,7 @@ export const FLAG_FIELDS = [
   'rollout',
   'killSwitch',
   'rolloutState',
+  'experiment',
 ] as const;
 
 export const RULE_FIELDS = ['name', 'query', 'variation', 'percentage', 'progressiveRollout', 'disable'] as const;

@@ -7,6 +7,7 @@ import { describeType } from '../model/describe.js';
 import { applyScheduledStep, orderedSteps, parseDate } from '../rollout/scheduled.js';
 import { MAX_FLAG_DEPTH, MAX_FLAG_JSON_CHARS, jsonDepth } from './limits.js';
 import { checkRolloutFields } from './rollout.js';
+import { checkExperimentFields } from './experiment.js';
 
 export interface ValidateOptions {
   /** File name or origin, for messages. */
@@ -435,11 +436,13 @@ class FlagChecker {
   /** Vexil's `rollout`, `killSwitch` and `rolloutState` (validate/rollout.ts). */
   private checkProgressiveDelivery(flag: FlagDefinition): void {
     const names = new Set(flag.variations && typeof flag.variations === 'object' ? Object.keys(flag.variations) : []);
-    checkRolloutFields(flag, names, {
-      error: (path, message) => this.push(path, message, 'error'),
-      warning: (path, message) => this.push(path, message, 'warning'),
-      unknownFields: (object, path, known, what) => this.unknownFields(object, path, known, what),
-    });
+    const sink = {
+      error: (path: FieldPath, message: string) => this.push(path, message, 'error'),
+      warning: (path: FieldPath, message: string) => this.push(path, message, 'warning'),
+      unknownFields: (object: Record<string, unknown>, path: FieldPath, known: readonly string[], what: string) => this.unknownFields(object, path, known, what),
+    };
+    checkRolloutFields(flag, names, sink);
+    if (flag.experiment !== undefined) checkExperimentFields(flag, names, sink);
   }
 
   private optionalType(value: unknown, path: FieldPath, type: 'string' | 'boolean'): void {

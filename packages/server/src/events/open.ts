@@ -55,6 +55,9 @@ export class ReconnectingEventsStore implements EventsStore {
   async unitMetricTotals(...args: Parameters<EventsStore['unitMetricTotals']>) {
     return (await this.#get()).unitMetricTotals(...args);
   }
+  async experimentStatistics(...args: Parameters<EventsStore['experimentStatistics']>) {
+    return (await this.#get()).experimentStatistics(...args);
+  }
   async prune(now?: number) {
     return (await this.#get()).prune(now);
   }

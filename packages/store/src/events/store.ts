@@ -9,6 +9,7 @@ import { EVENTS_MIGRATIONS } from './migrations.js';
 import { lockEventsFolder } from './folder-lock.js';
 import { newSketch, parseSketch, quantile, serialiseSketch } from './quantiles.js';
 import { UnitSet } from './unit-set.js';
+import { experimentStatistics } from './experiment-statistics.js';
 import {
   DEFAULT_ENVIRONMENT,
   type EventBatch,
@@ -25,6 +26,8 @@ import {
   type TimeRange,
   type UnitMetricTotal,
   type EventsWriteResult,
+  type ExperimentStatistics,
+  type ExperimentStatisticsQuery,
 } from './types.js';
 
 export interface SqlEventsStoreOptions extends PostgresDriverOptions, RetentionOptions {
@@ -699,6 +702,10 @@ export class SqlEventsStore implements EventsStore {
       [query.environment ?? DEFAULT_ENVIRONMENT, query.flag, query.metric, iso(query.since).slice(0, 10)],
     );
     return rows.map((row) => ({ unit: row.unit, firstVariation: row.first_variation, count: num(row.count), sum: num(row.sum), errors: num(row.errors) }));
+  }
+
+  experimentStatistics(query: ExperimentStatisticsQuery): Promise<ExperimentStatistics> {
+    return experimentStatistics(this.#driver, this.#s, query);
   }
 
   // ---- retention -------------------------------------------------------------------------------------------------

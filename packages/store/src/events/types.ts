@@ -174,10 +174,60 @@ export interface EventsStore {
   firstExposures(query: FirstExposureQuery): Promise<FirstExposure[]>;
   /** Per unit exposed to `flag`: its first variation and its totals of `metric` since (days, UTC). */
   unitMetricTotals(query: { environment?: string; flag: string; metric: string; since: number }): Promise<UnitMetricTotal[]>;
+  /** Per metric × variation: the sufficient statistics of an experiment on `flag` (experiment-statistics.ts). */
+  experimentStatistics(query: ExperimentStatisticsQuery): Promise<ExperimentStatistics>;
   /** Deletes rows past retention, in small chunks (ingestion is never blocked for long). */
   prune(now?: number): Promise<PruneResult>;
   /** True when the database answers. */
   ping(): Promise<boolean>;
   isUnavailable(error: unknown): boolean;
   close(): Promise<void>;
+}
+
+/** One metric of an experiment, as the events store measures it (see experiment-statistics.ts). */
+export interface ExperimentMetricQuery {
+  name?: string;
+  event: string;
+  type: 'binomial' | 'mean' | 'ratio';
+  /** Per unit: sum of the events' values (default) or their count. */
+  value?: 'sum' | 'count';
+  /** Ratio: the denominator event. */
+  denominator?: string;
+}
+
+export interface ExperimentStatisticsQuery {
+  environment?: string;
+  flag: string;
+  /** Only units first exposed in [since, until) (epoch ms); events after `until` are not counted either. */
+  since?: number;
+  until?: number;
+  /** Events count from a unit's first exposure to this long after it (rounded out to whole UTC days). */
+  attributionWindowMs: number;
+  metrics: ExperimentMetricQuery[];
+}
+
+/** The sufficient statistics of one metric in one variation (the `stats.json` contract of @vexil/analysis). */
+export interface ExperimentVariationStatistics {
+  variation: string;
+  units: number;
+  /** Binomial: converted units; mean: Σ per-unit value; ratio: Σ per-unit numerator. */
+  sum: number;
+  /** Σ of squared per-unit values. */
+  sumSquares: number;
+  denominatorSum: number;
+  denominatorSumSquares: number;
+  sumProductWithDenominator: number;
+}
+
+export interface ExperimentStatistics {
+  environment: string;
+  flag: string;
+  /** Units first exposed to each variation and never to another. */
+  units: { variation: string; units: number }[];
+  /** Units seen in more than one variation: left out of every figure. */
+  multipleExposures: number;
+  multipleExposureShare: number;
+  /** Units first exposed per hour (start of the hour, ISO 8601, UTC) and variation; units of several variations left out. */
+  exposuresByHour: { at: string; variation: string; units: number }[];
+  metrics: { name: string; variations: ExperimentVariationStatistics[] }[];
 }

@@ -8,7 +8,8 @@ export type Route =
   | { page: 'playground' }
   | { page: 'audit'; flag?: string }
   | { page: 'keys' }
-  | { page: 'events'; flag?: string; metric?: string; since?: string };
+  | { page: 'events'; flag?: string; metric?: string; since?: string }
+  | { page: 'experiment'; key: string };
 
 export function parseHash(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
@@ -26,6 +27,8 @@ export function parseHash(hash: string): Route {
     }
     case 'keys':
       return { page: 'keys' };
+    case 'experiment':
+      return parts[1] === undefined ? { page: 'flags' } : { page: 'experiment', key: parts.slice(1).join('/') };
     case 'events': {
       const route: Route = { page: 'events' };
       for (const name of ['flag', 'metric', 'since'] as const) {
@@ -46,6 +49,7 @@ export const links = {
   playground: () => '#/playground',
   audit: (flag?: string) => (flag ? `#/audit?flag=${encodeURIComponent(flag)}` : '#/audit'),
   keys: () => '#/keys',
+  experiment: (key: string) => `#/experiment/${encodeURIComponent(key)}`,
   events: (query: { flag?: string | undefined; metric?: string | undefined; since?: string | undefined } = {}) => {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value) params.set(name, value);

@@ -251,6 +251,12 @@ export function FlagEditorPage(props: { flagKey?: string }) {
             <p class="muted small">
               Version {loaded.version} · changed <time title={dateTime(loaded.updatedAt)}>{timeAgo(loaded.updatedAt)}</time>
               {loaded.updatedBy ? ` by ${loaded.updatedBy}` : ''} · <a href={links.audit(key)}>history</a>
+              {loaded.base?.experiment !== undefined && (
+                <>
+                  {' · '}
+                  <a href={links.experiment(key)}>experiment results</a>
+                </>
+              )}
             </p>
           )}
         </div>
