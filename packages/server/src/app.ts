@@ -38,6 +38,7 @@ import { isStoreId, storeIdentity } from './stream/store-id.js';
 import { Notifier } from './notify/notifier.js';
 import { createRolloutController } from './rollout/setup.js';
 import { registerRolloutRoutes } from './rollout/routes.js';
+import { EventsMeasurementSource } from './rollout/events-source.js';
 import { EventsPipeline } from './events/pipeline.js';
 import { EventsMetrics } from './events/metrics.js';
 import { ReconnectingEventsStore } from './events/open.js';
@@ -390,7 +391,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     if (options.uiRoot !== false) ctx.adminPage = (await registerAdminPage(app, options.uiRoot ?? DEFAULT_UI_ROOT)).root;
 
-    const rolloutController = createRolloutController(store, holder, options, app.log);
+    // Gates read the events this server keeps, when it keeps them (`ctx.events` goes when the store cannot be used).
+    const eventsSource = ctx.events
+      ? new EventsMeasurementSource({ store: () => ctx.events?.store, beforeMeasure: async () => ctx.events?.flush() })
+      : undefined;
+    const rolloutController = createRolloutController(store, holder, options, app.log, eventsSource);
     if (rolloutController) {
       ctx.rolloutController = rolloutController;
       rolloutController.start();

@@ -256,6 +256,36 @@ export function runEventsConformance(name: string, factory: EventsFactory): void
       assert.deepEqual(ended.units, [{ variation: 'a', units: 3 }, { variation: 'b', units: 1 }], 'b2 was exposed after the end');
     });
 
+    it('answers any quantile asked, per variation, over a window of minutes (what rollout gates read)', async () => {
+      const store = await fresh();
+      const exposures: ExposureRecord[] = [];
+      const tracks: TrackRecord[] = [];
+      for (let i = 0; i < 200; i++) exposures.push(exposure('gated', i % 2 === 0 ? 'control' : 'canary', `g${i}`, T0));
+      // Minute 1: control values 1..100, canary values 201..300. Minute 30: canary 1000 (outside the window below).
+      for (let i = 0; i < 200; i++) tracks.push(track('latency', `g${i}`, T0 + MINUTE, { value: i % 2 === 0 ? i / 2 + 1 : 200 + (i + 1) / 2 }));
+      tracks.push(track('latency', 'g1', T0 + 30 * MINUTE, { value: 1000, error: true }));
+      await store.write([batch(exposures, tracks)]);
+
+      const window = await store.metricSummary({ metric: 'latency', flag: 'gated', by: 'variation', since: T0, until: T0 + 10 * MINUTE, quantiles: [0.9, 0.5] });
+      const canary = window.rows.find((row) => row.variation === 'canary')!;
+      const control = window.rows.find((row) => row.variation === 'control')!;
+      assert.deepEqual(Object.keys(canary.quantiles!).sort(), ['0.5', '0.9']);
+      assert.ok(Math.abs(control.quantiles!['0.9']! - 90) <= 2, `control p90 ${control.quantiles!['0.9']}`);
+      assert.ok(Math.abs(canary.quantiles!['0.5']! - 250) <= 4, `canary p50 ${canary.quantiles!['0.5']}`);
+      assert.equal(canary.count, 100);
+      assert.equal(canary.errors, 0, 'the error at minute 30 is outside the window');
+
+      const later = await store.metricSummary({ metric: 'latency', flag: 'gated', by: 'variation', since: T0 + 10 * MINUTE, until: T0 + 60 * MINUTE, quantiles: [0.9] });
+      const lateCanary = later.rows.find((row) => row.variation === 'canary')!;
+      assert.equal(lateCanary.count, 1);
+      assert.equal(lateCanary.errors, 1);
+      assert.ok(Math.abs(lateCanary.quantiles!['0.9']! - 1000) <= 20);
+
+      const none = await store.metricSummary({ metric: 'latency', flag: 'gated', by: 'variation', ...range });
+      assert.equal(none.rows[0]!.quantiles, undefined, 'no quantiles asked, none answered');
+      await assert.rejects(store.metricSummary({ metric: 'latency', ...range, quantiles: [1.5] }), /quantile 1.5/);
+    });
+
     it('counts distinct units exactly up to 256 a minute, then within a few percent', async () => {
       const store = await fresh();
       const exact = Array.from({ length: 200 }, (_, i) => exposure('small', 'on', `unit-${i}`, T0));

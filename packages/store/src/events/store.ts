@@ -588,6 +588,8 @@ export class SqlEventsStore implements EventsStore {
     const flag = query.flag ?? '';
     const byVariation = query.by === 'variation';
     if (byVariation && !flag) throw new TypeError('metric summary: by=variation needs a flag');
+    const asked = query.quantiles ?? [];
+    for (const q of asked) if (typeof q !== 'number' || !(q > 0 && q < 1)) throw new TypeError(`metric summary: quantile ${String(q)} must be a number between 0 and 1 (exclusive)`);
     const stepMinutes = autoStep(since, until);
     const step = stepMinutes * MINUTE;
     const rows = await this.#driver.query<Row & { minute_ms: number | string; variation: string; sketch: string }>(
@@ -648,6 +650,7 @@ export class SqlEventsStore implements EventsStore {
           p50: quantile(g.sketch, 0.5),
           p95: quantile(g.sketch, 0.95),
           p99: quantile(g.sketch, 0.99),
+          ...(asked.length > 0 ? { quantiles: Object.fromEntries(asked.map((q) => [String(q), quantile(g.sketch, q)])) } : {}),
         };
       });
     return {

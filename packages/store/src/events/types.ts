@@ -86,6 +86,8 @@ export interface MetricQuery extends TimeRange {
   flag?: string;
   /** `variation` (needs `flag`): one row per variation; otherwise one row in total. */
   by?: 'variation' | 'none';
+  /** Also these quantiles (0 < q < 1) of each row's values, in `MetricSummaryRow.quantiles` (rollout gates ask any). */
+  quantiles?: number[];
 }
 
 export interface MetricSummaryRow {
@@ -106,6 +108,8 @@ export interface MetricSummaryRow {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /** The quantiles asked in `MetricQuery.quantiles`, keyed as `String(q)` (`"0.9"`); null without values. */
+  quantiles?: Record<string, number | null>;
 }
 
 export interface MetricSummary {

@@ -15,6 +15,7 @@ import { RuleList } from '../components/RuleList.js';
 import { ServeEditor } from '../components/ServeEditor.js';
 import { MetadataEditor, SettingsEditor, StepsEditor, VariationsEditor } from '../components/EditorSections.js';
 import { Timeline, type TimelineRamp } from '../components/Timeline.js';
+import { RolloutPanel } from '../components/RolloutPanel.js';
 
 interface Loaded {
   /** The stored definition the edit started from; undefined for a new flag. */
@@ -412,6 +413,13 @@ export function FlagEditorPage(props: { flagKey?: string }) {
           <p class="help">Serves everyone no targeting rule matched.</p>
           <ServeEditor path="defaultRule" rule={model.defaultRule} names={names} problems={problems} onChange={(defaultRule) => change({ ...model, defaultRule })} />
         </section>
+
+        {!isNew && loaded?.base?.rollout ? (
+          <section class="card" aria-labelledby="s-progressive">
+            <h2 id="s-progressive">Progressive delivery</h2>
+            <RolloutPanel flagKey={props.flagKey!} />
+          </section>
+        ) : null}
 
         <section class="card" aria-labelledby="s-rollout">
           <h2 id="s-rollout">Rollout timeline</h2>
