@@ -22,22 +22,7 @@ export interface ImportReport {
  */
 export async function importFlagFiles(store: FlagStore, files: string[], options: { actor?: string } = {}): Promise<ImportReport> {
   const actor = options.actor ?? 'import';
-  const flags = new Map<string, { flag: FlagDefinition; file: string }>();
-  const segments: Record<string, SegmentDefinition> = {};
-  const problems: Problem[] = [];
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read flag file ${file}: ${(error as Error).message}`);
-    }
-    const parsed = parseFlagFile(text, { source: file });
-    problems.push(...parsed.problems);
-    if (!parsed.readable) throw new Error(`cannot import ${file}:\n${parsed.problems.map(formatProblem).join('\n')}`);
-    Object.assign(segments, parsed.segments);
-    for (const [key, flag] of Object.entries(parsed.flags)) flags.set(key, { flag, file });
-  }
+  const { flags, segments, problems } = await readFlagFilesToImport(files);
 
   const list = await store.list();
   const stored = new Map(list.flags.map((entry) => [entry.key, entry.flag]));
@@ -77,4 +62,29 @@ export function findExampleFlags(cwd: string = process.cwd()): string | undefine
     join(cwd, 'examples', 'flags.goff.yaml'),
   ];
   return candidates.find((candidate) => existsSync(candidate));
+}
+
+/** The valid flags (a later file wins a key), segments and problems of flag files. A file that cannot be read or parsed throws. */
+export async function readFlagFilesToImport(files: string[]): Promise<{
+  flags: Map<string, { flag: FlagDefinition; file: string }>;
+  segments: Record<string, SegmentDefinition>;
+  problems: Problem[];
+}> {
+  const flags = new Map<string, { flag: FlagDefinition; file: string }>();
+  const segments: Record<string, SegmentDefinition> = {};
+  const problems: Problem[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read flag file ${file}: ${(error as Error).message}`);
+    }
+    const parsed = parseFlagFile(text, { source: file });
+    problems.push(...parsed.problems);
+    if (!parsed.readable) throw new Error(`cannot import ${file}:\n${parsed.problems.map(formatProblem).join('\n')}`);
+    Object.assign(segments, parsed.segments);
+    for (const [key, flag] of Object.entries(parsed.flags)) flags.set(key, { flag, file });
+  }
+  return { flags, segments, problems };
 }

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { formatProblem, parseFlagFile, type FlagDefinition, type Problem, type SegmentDefinition } from '@vexil/core';
+import type { Problem, SegmentDefinition } from '@vexil/core';
 import { canonicalJson, StoreConflictError, type FlagStore } from '@vexil/store';
+import { readFlagFilesToImport } from './import.js';
 
 /** What seeding a store from flag files did, flag by flag. */
 export interface SeedReport {
@@ -31,22 +31,7 @@ export interface SeedReport {
  */
 export async function seedFlagFiles(store: FlagStore, files: string[], options: { actor?: string } = {}): Promise<SeedReport> {
   const actor = options.actor ?? 'import';
-  const flags = new Map<string, { flag: FlagDefinition; file: string }>();
-  const segments: Record<string, SegmentDefinition> = {};
-  const problems: Problem[] = [];
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read flag file ${file}: ${(error as Error).message}`);
-    }
-    const parsed = parseFlagFile(text, { source: file });
-    problems.push(...parsed.problems);
-    if (!parsed.readable) throw new Error(`cannot import ${file}:\n${parsed.problems.map(formatProblem).join('\n')}`);
-    Object.assign(segments, parsed.segments);
-    for (const [key, flag] of Object.entries(parsed.flags)) flags.set(key, { flag, file });
-  }
+  const { flags, segments, problems } = await readFlagFilesToImport(files);
 
   const report: SeedReport = { applied: [], keptStore: [], unchanged: [], keptDeleted: [], segmentsApplied: [], segmentsKept: [], problems };
   const list = await store.list();
