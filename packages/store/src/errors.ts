@@ -90,3 +90,22 @@ export class EmbeddedStoreLockedError extends Error {
     this.owner = owner;
   }
 }
+
+/** A project that the catalog does not hold (HTTP 404 with its name). */
+export class UnknownProjectError extends Error {
+  override readonly name = 'UnknownProjectError';
+  constructor(readonly project: string) {
+    super(`no project "${project}"`);
+  }
+}
+
+/** An environment that the catalog does not hold (HTTP 404 with its name). */
+export class UnknownEnvironmentError extends Error {
+  override readonly name = 'UnknownEnvironmentError';
+  constructor(
+    readonly project: string,
+    readonly environment: string,
+  ) {
+    super(`no environment "${environment}" in project "${project}"`);
+  }
+}

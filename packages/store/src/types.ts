@@ -1,4 +1,5 @@
 import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
+import type { EnvironmentCatalog, RoleGrant } from './catalog/types.js';
 
 /** One flag as a store holds it: the definition plus the store's bookkeeping. */
 export interface StoredFlag {
@@ -108,6 +109,14 @@ export interface ApiKeyRecord {
   createdAt: string;
   createdBy: string;
   revokedAt?: string;
+  /** SDK keys: the one environment they serve, from the key alone. Absent: `default`/`default` (keys made before environments). */
+  project?: string;
+  environment?: string;
+  /**
+   * Admin keys: roles per project × environment. Absent: `role` on every project and environment (keys made before
+   * environments, and keys made without a scope).
+   */
+  grants?: RoleGrant[];
 }
 
 /**
@@ -171,6 +180,11 @@ export interface FlagStore {
   exportSnapshot(): Promise<FlagSnapshotDocument>;
   /** Writes every flag of the document (as one audited batch by `options.actor`). */
   importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }>;
+  /**
+   * Projects × environments. This store is environment `default` of project `default`; `catalog.environment()` opens
+   * the others. Present on every store of this release (file stores: a fixed catalog from their configuration).
+   */
+  readonly catalog?: EnvironmentCatalog;
   /** Present on stores that can keep API keys (SQL and Redis). */
   readonly apiKeys?: ApiKeyStore;
   /** Present on stores whose data can break without a write (the file store). */
