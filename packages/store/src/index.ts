@@ -1,6 +1,7 @@
 export type * from './types.js';
 export type * from './catalog/types.js';
 export { DEFAULT_PROJECT, DEFAULT_ENVIRONMENT, SCOPE_KEY_PATTERN } from './catalog/types.js';
+export { createCatalog, ROOT_ENVIRONMENT_ID, type StoreCatalog } from './catalog/catalog.js';
 export * from './errors.js';
 export { openStore, type OpenStoreOptions } from './open-store.js';
 export { SqlFlagStore, type SqlStoreOptions, MIGRATIONS, parseSqlUrl, DEFAULT_PGLITE_LOCATION } from './sql/index.js';

@@ -373,6 +373,7 @@ describe('API keys in the SQL store', () => {
       await store.close();
       // Back to the schema before migration 2.
       await pgAdmin.unsafe(`DROP TABLE "${schema}".api_keys`);
+      await pgAdmin.unsafe(`DROP TABLE "${schema}".documents`); // migration 4, after it
       await pgAdmin.unsafe(`DELETE FROM "${schema}".schema_migrations WHERE version >= 2`);
 
       const stores = await Promise.all(Array.from({ length: 6 }, () => open()));

@@ -162,6 +162,8 @@ describe('instanceId: PostgreSQL', () => {
     await first.close();
     // Back to the schema before migration 3.
     await admin.unsafe(`DROP TABLE "${schema}".instance`);
+    await admin.unsafe(`DROP TABLE "${schema}".documents`); // migration 4, after it
+    await admin.unsafe(`ALTER TABLE "${schema}".api_keys DROP COLUMN project, DROP COLUMN environment, DROP COLUMN grants`);
     await admin.unsafe(`DELETE FROM "${schema}".schema_migrations WHERE version >= 3`);
 
     const stores = await Promise.all(Array.from({ length: 6 }, () => open(schema)));

@@ -10,6 +10,11 @@ export interface Migration {
   name: string;
   /** Statements, with `$schema` standing for the quoted schema name. */
   statements: string[];
+  /**
+   * Only for a store's root schema (API keys, catalog documents), not for the schemas of its other environments,
+   * which hold flags only.
+   */
+  rootOnly?: boolean;
 }
 
 export const MIGRATIONS: Migration[] = [
@@ -56,6 +61,7 @@ export const MIGRATIONS: Migration[] = [
   {
     version: 2,
     name: 'API keys',
+    rootOnly: true,
     statements: [
       // API keys created through the admin API, shared by every server on this database. Only the SHA-256 hash of a
       // secret is kept, never the secret. Rows are never deleted: revoking sets revoked_at (and who revoked).
@@ -90,7 +96,28 @@ export const MIGRATIONS: Migration[] = [
       `INSERT INTO $schema.instance (id, instance_id) VALUES (1, gen_random_uuid()::text) ON CONFLICT (id) DO NOTHING`,
     ],
   },
+  {
+    version: 4,
+    name: 'catalog documents; API keys scoped to environments',
+    rootOnly: true,
+    statements: [
+      // Versioned JSON documents beside the flags: projects, environments, change requests (see catalog/catalog.ts).
+      // Each environment other than default/default keeps its flags in a schema of its own, `<schema>_e_<id>`.
+      `CREATE TABLE $schema.documents (
+        collection text NOT NULL,
+        id text NOT NULL,
+        doc jsonb NOT NULL,
+        version integer NOT NULL CHECK (version > 0),
+        PRIMARY KEY (collection, id)
+      )`,
+      // SDK keys serve one project × environment; admin keys may carry role grants. NULL: default/default, role everywhere.
+      `ALTER TABLE $schema.api_keys ADD COLUMN project text, ADD COLUMN environment text, ADD COLUMN grants jsonb`,
+    ],
+  },
 ];
+
+/** The migrations of an environment's own schema (flags, segments, audit, instance id): no keys, no catalog. */
+export const SCOPE_MIGRATIONS: Migration[] = MIGRATIONS.filter((migration) => !migration.rootOnly);
 
 /** Applies `migrations` (default: the flag store's) to `schema`; the events store passes its own list. */
 export async function migrate(driver: SqlDriver, schema: string, migrations: Migration[] = MIGRATIONS): Promise<number> {

@@ -51,12 +51,21 @@ export function openPostgresDriver(url: string, options: PostgresDriverOptions =
   return new PostgresDriver(url, settings);
 }
 
+interface SharedListener {
+  subscribers: Map<string, Set<ListenHandlers>>;
+  subscribe(channels: string[]): Promise<boolean>;
+  unsubscribe(channel: string): Promise<void>;
+  end(): Promise<void>;
+}
+
 type Settings = postgres.Options<Record<string, postgres.PostgresType>>;
 
 class PostgresDriver implements SqlDriver {
   readonly kind = 'postgres' as const;
   readonly #sql: postgres.Sql;
-  readonly #listeners = new Set<() => Promise<void>>();
+  /** The unsubscribe functions handed out by `listen`, all run on close. */
+  readonly #stops = new Set<() => Promise<void>>();
+  #listener: SharedListener | undefined;
 
   constructor(
     private readonly url: string,
@@ -81,14 +90,46 @@ class PostgresDriver implements SqlDriver {
   }
 
   /**
-   * A dedicated connection for LISTEN. When it drops (server restart, `pg_terminate_backend`), it is re-established
-   * with a growing delay, for as long as the subscription lives; `onReady` then tells the caller to catch up.
+   * One dedicated connection carries every LISTEN of this driver, whatever the number of channels (a store and each of
+   * its environments listen on their own channel: 100 environments must not hold 100 connections). When it drops
+   * (server restart, `pg_terminate_backend`), it is re-established with a growing delay and every channel is listened
+   * to again; each subscriber's `onReady` then tells it to catch up.
    */
   async listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+    const listener = (this.#listener ??= this.#openListener());
+    const added = listener.subscribers.get(channel);
+    if (added) added.add(handlers);
+    else listener.subscribers.set(channel, new Set([handlers]));
+    // A new channel is LISTENed to now; a channel already listened to needs nothing but this subscriber's catch-up.
+    if (!added && (await listener.subscribe([channel]))) handlers.onReady();
+    else if (added) handlers.onReady();
     let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      this.#stops.delete(stop);
+      const set = listener.subscribers.get(channel);
+      set?.delete(handlers);
+      if (set && set.size === 0) {
+        listener.subscribers.delete(channel);
+        await listener.unsubscribe(channel);
+      }
+      if (listener.subscribers.size === 0 && this.#listener === listener) {
+        this.#listener = undefined;
+        await listener.end();
+      }
+    };
+    this.#stops.add(stop);
+    return stop;
+  }
+
+  #openListener(): SharedListener {
+    const subscribers = new Map<string, Set<ListenHandlers>>();
+    let ended = false;
     let timer: NodeJS.Timeout | undefined;
     let attempt = 0;
-    let listening: Promise<void> | undefined;
+    let resubscribing = false;
+    const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
     const client = postgres(this.url, {
       ...this.settings,
       max: 1,
@@ -96,47 +137,56 @@ class PostgresDriver implements SqlDriver {
       max_lifetime: null,
       fetch_types: false,
       onnotify: (name: string, payload: string) => {
-        if (name === channel) handlers.onNotify(payload);
+        for (const handlers of subscribers.get(name) ?? []) handlers.onNotify(payload);
       },
       onclose: () => schedule(),
     } as unknown as Settings);
-    const subscribe = async () => {
-      let ok = false;
+    /** LISTENs to `channels`; false (and a reconnection scheduled) when the server did not answer. */
+    const subscribe = async (channels: string[]): Promise<boolean> => {
       try {
-        await client.unsafe(`LISTEN "${channel.replace(/"/g, '""')}"`);
-        ok = true;
+        for (const name of channels) await client.unsafe(`LISTEN ${quote(name)}`);
+        return true;
       } catch {
-        // retried below
+        schedule();
+        return false;
       }
-      listening = undefined;
-      if (stopped) return;
-      if (ok) {
-        attempt = 0;
-        handlers.onReady();
-      } else schedule();
     };
     const schedule = () => {
-      if (stopped || timer || listening) return;
+      if (ended || timer || resubscribing) return;
       timer = setTimeout(
-        () => {
+        async () => {
           timer = undefined;
-          if (!stopped) listening = subscribe();
+          if (ended) return;
+          resubscribing = true;
+          let ok = false;
+          try {
+            for (const name of subscribers.keys()) await client.unsafe(`LISTEN ${quote(name)}`);
+            ok = true;
+          } catch {
+            // tried again below
+          }
+          resubscribing = false;
+          if (ended) return;
+          if (!ok) return schedule();
+          attempt = 0;
+          for (const set of [...subscribers.values()]) for (const handlers of [...set]) handlers.onReady();
         },
         Math.min(20 * 2 ** attempt++, 1000),
       );
       timer.unref();
     };
-    listening = subscribe();
-    await listening;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      this.#listeners.delete(stop);
-      if (timer) clearTimeout(timer);
-      await client.end({ timeout: 1 }).catch(() => undefined);
+    return {
+      subscribers,
+      subscribe,
+      async unsubscribe(name) {
+        await client.unsafe(`UNLISTEN ${quote(name)}`).catch(() => undefined);
+      },
+      async end() {
+        ended = true;
+        if (timer) clearTimeout(timer);
+        await client.end({ timeout: 1 }).catch(() => undefined);
+      },
     };
-    this.#listeners.add(stop);
-    return stop;
   }
 
   isUnavailable(error: unknown): boolean {
@@ -144,7 +194,7 @@ class PostgresDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    for (const stop of [...this.#listeners]) await stop();
+    for (const stop of [...this.#stops]) await stop();
     await this.#sql.end({ timeout: 2 }).catch(() => undefined);
   }
 }

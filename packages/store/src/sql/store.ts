@@ -26,8 +26,12 @@ import {
   readStoredSegments,
   storedFlagChecker,
 } from '../validation.js';
+import { createHash } from 'node:crypto';
+import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
+import type { CatalogBackend, RoleGrant } from '../catalog/types.js';
 import type { Row, SqlDriver, SqlQueryable } from './driver.js';
-import { migrate } from './migrations.js';
+import { SqlDocumentStore } from './documents.js';
+import { migrate, SCOPE_MIGRATIONS } from './migrations.js';
 import { openPGliteDriver } from './pglite-driver.js';
 import { SqlLeaseStore } from './leases.js';
 import type { LeaseStore } from '../types.js';
@@ -92,11 +96,25 @@ interface ApiKeyRow extends Row {
   created_at: Date | string;
   created_by: string;
   revoked_at: Date | string | null;
+  project: string | null;
+  environment: string | null;
+  grants: string | null;
 }
 
 const API_KEY_KINDS: readonly string[] = ['sdk', 'admin'] satisfies ApiKeyRecord['kind'][];
 const API_KEY_ROLES: readonly string[] = ['reader', 'editor', 'admin'] satisfies ApiKeyRecord['role'][];
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
+/** Environment ids as the catalog makes them (a schema-name suffix). */
+const SCOPE_ID_PATTERN = /^[a-z0-9]{1,12}$/;
+
+/**
+ * The NOTIFY channel of a schema's changes. PostgreSQL refuses channel names of 64 bytes or more: an environment's
+ * schema (`<schema>_e_<id>`) under a long root schema name gets a hashed channel name instead.
+ */
+function changeChannel(schema: string): string {
+  const plain = `${schema}_changes`;
+  return plain.length <= 63 ? plain : `vexil_${createHash('sha256').update(schema).digest('hex').slice(0, 32)}_changes`;
+}
 
 /** Rejects a record the table could not hold (TypeError), before it reaches the database. */
 function checkApiKeyRecord(record: ApiKeyRecord): void {
@@ -114,6 +132,19 @@ function checkApiKeyRecord(record: ApiKeyRecord): void {
     problem('createdAt must be an ISO 8601 date');
   if (record.revokedAt !== undefined && (typeof record.revokedAt !== 'string' || Number.isNaN(Date.parse(record.revokedAt))))
     problem('revokedAt must be an ISO 8601 date when present');
+  for (const field of ['project', 'environment'] as const)
+    if (record[field] !== undefined && typeof record[field] !== 'string') problem(`${field} must be a string when present`);
+  if (record.grants !== undefined) {
+    if (!Array.isArray(record.grants)) problem('grants must be a list when present');
+    for (const grant of record.grants as RoleGrant[])
+      if (
+        !grant ||
+        typeof grant.project !== 'string' ||
+        typeof grant.environment !== 'string' ||
+        !API_KEY_ROLES.includes(grant.role)
+      )
+        problem(`every grant needs project, environment and a role (reader, editor or admin), not ${JSON.stringify(grant)}`);
+  }
 }
 
 type StoredFlagCheck = (key: string, raw: unknown, text: string) => ReturnType<ReturnType<typeof storedFlagChecker>>;
@@ -200,11 +231,20 @@ export class SqlFlagStore implements FlagStore {
    * so a key entry there would reach SDKs as a bogus flag change. The key's row keeps its own trail instead:
    * `created_at`/`created_by`, and `revoked_at`/`revoked_by` (rows are never deleted).
    */
-  readonly apiKeys: ApiKeyStore;
+  readonly apiKeys?: ApiKeyStore;
   /** Leases timed by the database's clock (`sql/leases.ts`): leader election for the rollout controller. */
   readonly leases: LeaseStore;
+  /**
+   * Projects × environments (root stores only): this store is default/default; every other environment is a
+   * `SqlFlagStore` over the schema `<schema>_e_<id>` on this store's connection (the same PGlite database, the same
+   * PostgreSQL pool and LISTEN connection), with no API keys and no catalog of its own.
+   */
+  readonly catalog?: StoreCatalog;
 
   readonly #driver: SqlDriver;
+  /** Root stores own their driver; an environment's store borrows its root's and never closes it. */
+  readonly #ownsDriver: boolean;
+  readonly #options: SqlStoreOptions;
   readonly #s: string;
   readonly #channel: string;
   readonly #pollIntervalMs: number;
@@ -223,21 +263,52 @@ export class SqlFlagStore implements FlagStore {
   readonly #valid = new Map<string, string>();
   #validSignature = '';
 
-  private constructor(driver: SqlDriver, schema: string, instanceId: string, options: SqlStoreOptions) {
+  private constructor(driver: SqlDriver, schema: string, instanceId: string, options: SqlStoreOptions, root?: SqlFlagStore) {
     this.#driver = driver;
+    this.#ownsDriver = root === undefined;
+    this.#options = options;
     this.kind = driver.kind;
     this.schema = schema;
     this.#instanceId = instanceId;
     this.#s = `"${schema}"`;
-    this.#channel = `${schema}_changes`;
+    this.#channel = changeChannel(schema);
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
-    this.leases = new SqlLeaseStore(driver, this.#s);
+    this.leases = root?.leases ?? new SqlLeaseStore(driver, this.#s);
+    if (root) return;
     this.apiKeys = {
       list: () => this.#listApiKeys(),
       create: (record) => this.#createApiKey(record),
       revoke: (id, actor) => this.#revokeApiKey(id, actor),
       onChange: (listener) => this.#onKeyChange(listener),
     };
+    const backend: CatalogBackend = {
+      documents: new SqlDocumentStore(driver, this.#s, (operation) => this.#run(operation)),
+      openScope: (id) => this.#openScope(id),
+      dropScope: (id) => this.#dropScope(id),
+    };
+    this.catalog = createCatalog(this, backend);
+  }
+
+  /** The schema of environment `id`: a sibling of this store's schema. */
+  #scopeSchema(id: string): string {
+    if (typeof id !== 'string' || !SCOPE_ID_PATTERN.test(id))
+      throw new TypeError(`invalid environment id ${JSON.stringify(id)}: lower-case letters and digits, at most 12`);
+    return `${this.schema}_e_${id}`;
+  }
+
+  /** An environment's store on this store's driver, its schema created (or migrated) first. */
+  async #openScope(id: string): Promise<SqlFlagStore> {
+    const schema = this.#scopeSchema(id);
+    return this.#run(async () => {
+      await migrate(this.#driver, schema, SCOPE_MIGRATIONS);
+      const instanceId = await readInstanceId(this.#driver, schema);
+      return new SqlFlagStore(this.#driver, schema, instanceId, this.#options, this);
+    });
+  }
+
+  async #dropScope(id: string): Promise<void> {
+    const schema = this.#scopeSchema(id);
+    await this.#run(() => this.#driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
   }
 
   /** Opens `pglite:…` or `postgres://…`, creating or migrating the schema. */
@@ -682,7 +753,7 @@ export class SqlFlagStore implements FlagStore {
   async #listApiKeys(): Promise<ApiKeyRecord[]> {
     const rows = await this.#run(() =>
       this.#driver.query<ApiKeyRow>(
-        `SELECT id, name, kind, role, hash, prefix, created_at, created_by, revoked_at
+        `SELECT id, name, kind, role, hash, prefix, created_at, created_by, revoked_at, project, environment, grants::text AS grants
          FROM ${this.#s}.api_keys ORDER BY created_at, id COLLATE "C"`,
       ),
     );
@@ -698,6 +769,9 @@ export class SqlFlagStore implements FlagStore {
         createdBy: row.created_by,
       };
       if (row.revoked_at !== null) record.revokedAt = iso(row.revoked_at);
+      if (row.project !== null) record.project = row.project;
+      if (row.environment !== null) record.environment = row.environment;
+      if (row.grants !== null) record.grants = JSON.parse(row.grants) as RoleGrant[];
       return record;
     });
   }
@@ -709,10 +783,23 @@ export class SqlFlagStore implements FlagStore {
     const hash = record.hash.toLowerCase();
     await this.#run(async () => {
       const inserted = await this.#driver.query(
-        `INSERT INTO ${this.#s}.api_keys (id, name, kind, role, hash, prefix, created_at, created_by, revoked_at)
-         VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::timestamptz)
+        `INSERT INTO ${this.#s}.api_keys (id, name, kind, role, hash, prefix, created_at, created_by, revoked_at, project, environment, grants)
+         VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::timestamptz, $10::text, $11::text, $12::text::jsonb)
          ON CONFLICT DO NOTHING RETURNING id`,
-        [record.id, record.name, record.kind, record.role, hash, record.prefix, record.createdAt, record.createdBy, record.revokedAt ?? null],
+        [
+          record.id,
+          record.name,
+          record.kind,
+          record.role,
+          hash,
+          record.prefix,
+          record.createdAt,
+          record.createdBy,
+          record.revokedAt ?? null,
+          record.project ?? null,
+          record.environment ?? null,
+          record.grants === undefined ? null : JSON.stringify(record.grants),
+        ],
       );
       if (inserted.length === 1) return;
       // A unique constraint stopped it. Rows are never deleted, so the one in the way is still there.
@@ -929,7 +1016,9 @@ export class SqlFlagStore implements FlagStore {
     await this.#unlisten?.().catch(() => undefined);
     await this.#keyListening;
     await this.#keyUnlisten?.().catch(() => undefined);
-    await this.#driver.close();
+    // Environments first: they borrow this store's driver.
+    await this.catalog?.close();
+    if (this.#ownsDriver) await this.#driver.close();
   }
 
   // ---- errors ----------------------------------------------------------------------------------------------------
