@@ -22,6 +22,7 @@ import { SourceProblems } from './snapshot/source-problems.js';
 import { KeyRing } from './auth/keys.js';
 import { MemoryKeyStore } from './auth/key-stores.js';
 import { registerAuth } from './auth/hook.js';
+import { registerAccess } from './auth/access.js';
 import { ServerMetrics, UNKNOWN_FLAG } from './metrics/metrics.js';
 import { EventCollector } from './relay/collector.js';
 import { SseHub } from './stream/sse.js';
@@ -319,6 +320,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...(failureLimit !== false && failureLimit.max > 0 ? { failures: new AuthFailureLimiter(failureLimit) } : {}),
       onFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
+    // Before any route: refuses admin routes that declare no access scope, checks each request's role where it applies.
+    registerAccess(app);
 
     if (limits !== false && rateLimited) {
       await app.register(rateLimit, {

@@ -160,7 +160,7 @@ export function registerContextSample(app: FastifyInstance, _ctx: ServerContext,
   app.get<{ Params: { key: string }; Querystring: { limit?: number } }>(
     '/admin/v1/flags/:key/contexts',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Recently evaluated contexts of a flag',

@@ -18,6 +18,7 @@ import {
 import { keyProblems, type AuditEntry, type AuditQuery, type StoredFlag, type WriteOptions } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import { actorOf } from '../auth/keys.js';
+import { registerKeyRoutes } from '../auth/routes.js';
 import { HttpError, validationError } from '../http/errors.js';
 import { etagMatches, parseIfMatch, versionTag } from '../http/etag.js';
 import { errorSchema, flagDefinitionSchema, flagKeyParams, looseObject, anyValue } from '../http/schemas.js';
@@ -103,22 +104,6 @@ const flagAuditQuerySchema = {
   additionalProperties: false,
 } as const;
 
-const keyInfoSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    kind: { type: 'string', enum: ['sdk', 'admin'] },
-    role: { type: 'string', enum: ['reader', 'editor', 'admin'] },
-    prefix: { type: 'string' },
-    createdAt: { type: 'string' },
-    createdBy: { type: 'string' },
-    revokedAt: { type: 'string' },
-    source: { type: 'string', enum: ['config', 'store'] },
-    secret: { type: 'string' },
-  },
-} as const;
-
 const writeHeaders = {
   type: 'object',
   properties: {
@@ -161,7 +146,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { store, holder, keys, collector } = ctx;
+  const { store, holder, collector } = ctx;
 
   const writeOptions = (request: FastifyRequest, bodyReason: unknown, expectedVersion: number | undefined): WriteOptions => {
     const reason = header(request, 'x-vexil-reason') ?? (typeof bodyReason === 'string' && bodyReason !== '' ? bodyReason : undefined);
@@ -229,7 +214,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get<{ Querystring: { prefix?: string } }>(
     '/admin/v1/flags',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'List flags',
@@ -262,7 +247,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post<{ Body: { key: string; flag: unknown; reason?: string } }>(
     '/admin/v1/flags',
     {
-      config: { auth: 'editor', responseHeaders: { 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
+      config: { auth: 'editor', access: 'environment', responseHeaders: { 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Create a flag',
@@ -291,7 +276,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get<{ Params: { key: string } }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'reader', responseHeaders: { 200: VERSION_HEADERS, 304: VERSION_HEADERS } },
+      config: { auth: 'reader', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 304: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Get a flag',
@@ -313,7 +298,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.put<{ Params: { key: string }; Body: unknown }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
+      config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Create or replace a flag',
@@ -363,7 +348,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.patch<{ Params: { key: string }; Body: unknown }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
+      config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Patch a flag (JSON merge patch)',
@@ -403,7 +388,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.delete<{ Params: { key: string }; Body: { reason?: string } | undefined }>(
     '/admin/v1/flags/:key',
     {
-      config: { auth: 'editor', responseHeaders: { 409: VERSION_HEADERS } },
+      config: { auth: 'editor', access: 'environment', responseHeaders: { 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Delete a flag',
@@ -430,7 +415,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post<{ Params: { key: string }; Body: { disable?: boolean; disabled?: boolean; enabled?: boolean; reason?: string } | undefined }>(
     '/admin/v1/flags/:key/toggle',
     {
-      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
+      config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Kill switch: disable or enable a flag',
@@ -493,7 +478,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post<{ Params: { key: string }; Body: { auditId: string; reason?: string } }>(
     '/admin/v1/flags/:key/restore',
     {
-      config: { auth: 'editor', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
+      config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
       schema: {
         tags: ['Admin'],
         summary: 'Restore a flag from its audit log',
@@ -580,7 +565,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get<{ Querystring: AuditQuery & { flag?: string } }>(
     '/admin/v1/audit',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Audit log',
@@ -599,7 +584,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get<{ Params: { key: string }; Querystring: Omit<AuditQuery, 'key'> }>(
     '/admin/v1/flags/:key/audit',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Audit log of one flag',
@@ -616,7 +601,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get(
     '/admin/v1/segments',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Segments',
@@ -630,7 +615,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.put<{ Body: { segments: Record<string, SegmentDefinition>; reason?: string } }>(
     '/admin/v1/segments',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Replace the segments',
@@ -656,89 +641,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  // ---- keys ------------------------------------------------------------------------------------------------------
+  // ---- keys, whoami, me (auth/routes.ts) ---------------------------------------------------------------------
 
-  app.get(
-    '/admin/v1/keys',
-    {
-      config: { auth: 'admin' },
-      schema: {
-        tags: ['Admin keys'],
-        summary: 'List API keys',
-        description: `Configured and stored keys, without secrets (stored as SHA-256 hashes). Stored in: ${keys.backingLabel}.`,
-        response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keyInfoSchema } } } },
-      },
-    },
-    () => ({ keys: keys.list() }),
-  );
-
-  app.post<{ Body: { name?: string; kind?: 'sdk' | 'admin'; role?: 'reader' | 'editor' | 'admin' } }>(
-    '/admin/v1/keys',
-    {
-      config: { auth: 'admin', responseHeaders: { 201: { 'Cache-Control': { type: 'string', description: '`no-store`: the secret is shown once' } } } },
-      schema: {
-        tags: ['Admin keys'],
-        summary: 'Create an API key',
-        description:
-          'SDK keys evaluate; admin keys manage with a role: reader (read-only), editor (flag writes), admin (keys too). `kind` may be left out when `role` is given (an admin key); `name` (the actor in the audit log) defaults to the kind and role. The secret is in this response only.',
-        body: {
-          type: 'object',
-          properties: {
-            name: { type: 'string', minLength: 1, maxLength: 100 },
-            kind: { type: 'string', enum: ['sdk', 'admin'] },
-            role: { type: 'string', enum: ['reader', 'editor', 'admin'] },
-          },
-          anyOf: [{ required: ['kind'] }, { required: ['role'] }],
-          additionalProperties: false,
-        },
-        response: { 201: keyInfoSchema, 400: errorSchema },
-      },
-    },
-    async (request, reply) => {
-      const { role } = request.body;
-      const kind = request.body.kind ?? 'admin';
-      if (kind === 'sdk' && role !== undefined && role !== 'reader') throw new HttpError(400, 'bad_request', 'SDK keys have no role: they only evaluate');
-      const name = request.body.name ?? (kind === 'sdk' ? 'sdk key' : `${role ?? 'reader'} key`);
-      const created = await keys.create({ name, kind, role: role ?? 'reader', createdBy: actorOf(request.principal) });
-      request.log.info({ keyId: created.key.id, kind, role: created.key.role }, 'API key created');
-      reply.code(201).header('cache-control', 'no-store');
-      return { ...created.key, secret: created.secret };
-    },
-  );
-
-  app.delete<{ Params: { id: string } }>(
-    '/admin/v1/keys/:id',
-    {
-      config: { auth: 'admin' },
-      schema: {
-        tags: ['Admin keys'],
-        summary: 'Revoke an API key',
-        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] },
-        response: { 200: { type: 'object', properties: { id: { type: 'string' }, revoked: { type: 'boolean' } } }, 404: errorSchema, 409: errorSchema },
-      },
-    },
-    async (request) => {
-      const outcome = await keys.revoke(request.params.id, actorOf(request.principal));
-      if (outcome === 'missing') throw new HttpError(404, 'not_found', `no API key with id "${request.params.id}"`);
-      if (outcome === 'config')
-        throw new HttpError(409, 'configured_key', 'this key comes from the configuration (--admin-key, --sdk-key, VEXIL_*_KEYS): remove it there');
-      request.log.info({ keyId: request.params.id }, 'API key revoked');
-      return { id: request.params.id, revoked: true };
-    },
-  );
-
-  app.get(
-    '/admin/v1/whoami',
-    {
-      config: { auth: 'reader' },
-      schema: {
-        tags: ['Admin keys'],
-        summary: 'The key making this request',
-        response: { 200: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, role: { type: 'string' } } } },
-      },
-    },
-    (request) => request.principal!,
-  );
+  registerKeyRoutes(app, ctx);
 
   // ---- playground and events -------------------------------------------------------------------------------------
 
@@ -747,7 +652,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   }>(
     '/admin/v1/evaluate',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       bodyLimit: Math.min(PLAYGROUND_BODY_LIMIT, app.initialConfig.bodyLimit ?? PLAYGROUND_BODY_LIMIT),
       schema: {
         tags: ['Admin'],
@@ -800,7 +705,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get(
     '/admin/v1/events',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Collected events',

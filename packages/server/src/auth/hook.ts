@@ -104,6 +104,8 @@ function authorize(request: FastifyRequest, secret: string | undefined, principa
   if (needed === 'sdk') return undefined;
   if (principal.kind !== 'admin')
     return new HttpError(403, 'forbidden', 'an SDK key can only evaluate flags: this endpoint needs an admin key');
+  // Routes that declare where their role applies (access.ts) check it there, per project × environment.
+  if (request.routeOptions.config?.access !== undefined) return undefined;
   if (needed !== 'none' && !roleAtLeast(principal.role, needed))
     return new HttpError(403, 'forbidden', `this endpoint needs an admin key with the ${needed} role; "${principal.name}" has the ${principal.role} role`);
   return undefined;

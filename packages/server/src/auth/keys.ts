@@ -1,16 +1,26 @@
 import * as crypto from 'node:crypto';
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyRecord, ApiKeyStore } from '@vexil/store';
+import { DEFAULT_ENVIRONMENT, DEFAULT_PROJECT, type ApiKeyRecord, type ApiKeyStore, type EnvironmentRef, type RoleGrant } from '@vexil/store';
 
 export type KeyKind = ApiKeyRecord['kind'];
 export type KeyRole = ApiKeyRecord['role'];
 
-/** Who made a request: the key that authenticated it. */
+/** Who made a request: the key (or, with OpenID Connect, the signed-in session) that authenticated it. */
 export interface Principal {
   id: string;
   name: string;
   kind: KeyKind;
+  /**
+   * Without grants: the role on every project and environment. With grants: the highest role they give (what a
+   * route needs at the least, before the per-environment check in access.ts).
+   */
   role: KeyRole;
+  /** Roles per project × environment; empty: `role` everywhere. */
+  grants: RoleGrant[];
+  via: 'key' | 'session';
+  /** SDK keys: the environment they serve (absent: default/default). */
+  project?: string;
+  environment?: string;
 }
 
 /** A key as listed by the admin API: never the secret, never the hash. */
@@ -19,6 +29,11 @@ export interface KeyInfo {
   name: string;
   kind: KeyKind;
   role: KeyRole;
+  /** SDK keys: the environment they serve. */
+  project?: string;
+  environment?: string;
+  /** Admin keys: roles per project × environment (absent: `role` everywhere). */
+  grants?: RoleGrant[];
   prefix: string;
   createdAt: string;
   createdBy: string;
@@ -60,6 +75,62 @@ const ROLE_RANK: Record<KeyRole, number> = { reader: 0, editor: 1, admin: 2 };
 
 export function roleAtLeast(role: KeyRole, needed: KeyRole): boolean {
   return ROLE_RANK[role] >= ROLE_RANK[needed];
+}
+
+/** The higher of two roles (undefined: none). */
+export function higherRole(a: KeyRole | undefined, b: KeyRole | undefined): KeyRole | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return ROLE_RANK[a] >= ROLE_RANK[b] ? a : b;
+}
+
+const matches = (pattern: string, value: string): boolean => pattern === '*' || pattern === value;
+
+/**
+ * The principal's role on one project × environment: without grants its `role` everywhere; with grants the highest
+ * role among the grants that match (`*` matches any), undefined when none does. A ref of `*` asks about every
+ * project or environment at once, which only a `*` grant answers.
+ */
+export function roleOn(principal: Pick<Principal, 'role' | 'grants'>, ref: EnvironmentRef): KeyRole | undefined {
+  if (principal.grants.length === 0) return principal.role;
+  let best: KeyRole | undefined;
+  for (const grant of principal.grants) {
+    if (matches(grant.project, ref.project) && matches(grant.environment, ref.environment)) best = higherRole(best, grant.role);
+  }
+  return best;
+}
+
+/** The principal's highest role on any environment of `project`. */
+export function roleInProject(principal: Pick<Principal, 'role' | 'grants'>, project: string): KeyRole | undefined {
+  if (principal.grants.length === 0) return principal.role;
+  let best: KeyRole | undefined;
+  for (const grant of principal.grants) if (matches(grant.project, project)) best = higherRole(best, grant.role);
+  return best;
+}
+
+/** The principal's role on every project and environment, including those created later (`*`/`*` grants only). */
+export function globalRole(principal: Pick<Principal, 'role' | 'grants'>): KeyRole | undefined {
+  return roleOn(principal, { project: '*', environment: '*' });
+}
+
+/** The highest role of a list of grants (a key's `role` when it has grants). */
+export function highestGrant(grants: RoleGrant[]): KeyRole | undefined {
+  return grants.reduce<KeyRole | undefined>((best, grant) => higherRole(best, grant.role), undefined);
+}
+
+/** The principal a key record stands for. */
+export function principalOf(record: ApiKeyRecord): Principal {
+  const { id, name, kind, role, project, environment, grants } = record;
+  return {
+    id,
+    name,
+    kind,
+    role,
+    grants: kind === 'admin' && grants ? grants : [],
+    via: 'key',
+    ...(kind === 'sdk' && project !== undefined ? { project } : {}),
+    ...(kind === 'sdk' && environment !== undefined ? { environment } : {}),
+  };
 }
 
 /**
@@ -192,8 +263,7 @@ export class KeyRing {
     // The index is keyed by the hash; confirm in constant time all the same.
     const presented = Buffer.from(hex, 'hex');
     if (presented.length !== entry.hash.length || !timingSafeEqual(presented, entry.hash)) return undefined;
-    const { id, name, kind, role } = entry.record;
-    return { id, name, kind, role };
+    return principalOf(entry.record);
   }
 
   /**
@@ -235,8 +305,7 @@ export class KeyRing {
     const expected = Buffer.from(streamTokenMac(entry.hash, purpose, id, expires));
     const given = Buffer.from(parts[2]!);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    const { name, kind, role } = entry.record;
-    return { id, name, kind, role };
+    return principalOf(entry.record);
   }
 
   refresh(): Promise<void> {
@@ -260,17 +329,33 @@ export class KeyRing {
     return [...this.#config, ...this.#stored].map(info);
   }
 
-  async create(input: { name: string; kind: KeyKind; role?: KeyRole; createdBy: string }): Promise<CreatedKey> {
+  /**
+   * Creates a key. SDK keys may name the environment they serve (`project`/`environment`, checked by the caller
+   * against the catalog); admin keys may have `grants`, and then their `role` is the highest granted one.
+   */
+  async create(input: {
+    name: string;
+    kind: KeyKind;
+    role?: KeyRole;
+    createdBy: string;
+    project?: string;
+    environment?: string;
+    grants?: RoleGrant[];
+  }): Promise<CreatedKey> {
     const secret = generateSecret(input.kind);
+    const grants = input.kind === 'admin' && input.grants && input.grants.length > 0 ? input.grants.map((grant) => ({ ...grant })) : undefined;
     const record: ApiKeyRecord = {
       id: randomUUID(),
       name: input.name,
       kind: input.kind,
-      role: input.kind === 'sdk' ? 'reader' : (input.role ?? 'reader'),
+      role: input.kind === 'sdk' ? 'reader' : grants ? highestGrant(grants)! : (input.role ?? 'reader'),
       hash: hashSecret(secret),
       prefix: prefixOf(secret),
       createdAt: new Date().toISOString(),
       createdBy: input.createdBy,
+      ...(input.kind === 'sdk' && input.project !== undefined ? { project: input.project } : {}),
+      ...(input.kind === 'sdk' && input.environment !== undefined ? { environment: input.environment } : {}),
+      ...(grants ? { grants } : {}),
     };
     await this.#backing.create(record);
     await this.refresh().catch(() => {
@@ -309,8 +394,20 @@ function streamTokenMac(keyHash: Buffer, purpose: string, id: string, expires: n
 }
 
 function info(entry: Entry): KeyInfo {
-  const { id, name, kind, role, prefix, createdAt, createdBy, revokedAt } = entry.record;
-  return { id, name, kind, role, prefix, createdAt, createdBy, ...(revokedAt ? { revokedAt } : {}), source: entry.source };
+  const { id, name, kind, role, prefix, createdAt, createdBy, revokedAt, project, environment, grants } = entry.record;
+  return {
+    id,
+    name,
+    kind,
+    role,
+    ...(kind === 'sdk' ? { project: project ?? DEFAULT_PROJECT, environment: environment ?? DEFAULT_ENVIRONMENT } : {}),
+    ...(kind === 'admin' && grants && grants.length > 0 ? { grants } : {}),
+    prefix,
+    createdAt,
+    createdBy,
+    ...(revokedAt ? { revokedAt } : {}),
+    source: entry.source,
+  };
 }
 
 function unique(values: string[] | undefined): string[] {

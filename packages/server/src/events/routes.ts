@@ -45,7 +45,7 @@ export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get<{ Params: { key: string }; Querystring: RangeQuery & { step?: number } }>(
     '/admin/v1/flags/:key/events',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Events'],
         summary: 'Evaluations and distinct units of a flag, per variation, over time',
@@ -65,7 +65,7 @@ export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get<{ Params: { key: string }; Querystring: { since?: string; after?: string; limit?: number; environment?: string } }>(
     '/admin/v1/flags/:key/exposures',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Events'],
         summary: 'Per unit first exposure of a flag (experiments)',
@@ -106,7 +106,7 @@ export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get<{ Params: { event: string }; Querystring: RangeQuery & { flag?: string; by?: 'variation' | 'none' } }>(
     '/admin/v1/metrics/:event',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Events'],
         summary: 'A tracked metric: count, error rate, mean and percentiles, per variation',

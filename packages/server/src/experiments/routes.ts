@@ -9,7 +9,7 @@ export function registerExperimentRoutes(app: FastifyInstance, ctx: ServerContex
   app.get<{ Params: { key: string }; Querystring: { environment?: string } }>(
     '/admin/v1/flags/:key/experiment',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Events'],
         summary: "Results of a flag's experiment",

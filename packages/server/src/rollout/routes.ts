@@ -22,7 +22,7 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, 
   app.get<{ Params: { key: string } }>(
     '/admin/v1/flags/:key/rollout',
     {
-      config: { auth: 'reader' },
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: "A flag's rollout: plan, state, history of checks",
@@ -54,7 +54,7 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, 
   app.post<{ Params: { key: string; command: string }; Body: { reason?: string } | undefined }>(
     '/admin/v1/flags/:key/rollout/:command',
     {
-      config: { auth: 'editor' },
+      config: { auth: 'editor', access: 'environment' },
       schema: {
         tags: ['Admin'],
         summary: 'Approve, pause, resume, abort or skip a step of a rollout',
