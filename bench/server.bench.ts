@@ -90,7 +90,7 @@ export function startChild(args: string[], ready: RegExp, startTimeoutMs = 90_00
   });
 }
 
-interface LoadResult {
+export interface LoadResult {
   name: string;
   rps: number;
   p50: number;
@@ -98,7 +98,7 @@ interface LoadResult {
   errors: number;
 }
 
-async function load(name: string, url: string, headers: Record<string, string>, body: string, check: (text: string) => boolean): Promise<LoadResult> {
+export async function load(name: string, url: string, headers: Record<string, string>, body: string, check: (text: string) => boolean): Promise<LoadResult> {
   // Correctness first: the answer must be the expected one.
   const probe = await fetch(url, { method: 'POST', headers, body });
   const text = await probe.text();
@@ -160,12 +160,22 @@ parentPort.on('message', (message) => {
 });
 `;
 
-async function fanOut(base: string, count: number, rounds: number, change: (round: number) => Promise<void>): Promise<number[]> {
+/**
+ * Connects `count` SSE clients to `streamUrl` (default: the SDK key's `/v1/stream`), then makes `rounds` changes; resolves
+ * each client's delay per round (Infinity: never seen).
+ */
+export async function fanOut(
+  base: string,
+  count: number,
+  rounds: number,
+  change: (round: number) => Promise<void>,
+  streamUrl = `${base}/v1/stream?key=${SDK}`,
+): Promise<number[]> {
   const threads = Number(process.env.BENCH_SSE_THREADS ?? 2);
   const { Worker } = await import('node:worker_threads');
   const workers = Array.from({ length: threads }, (_, index) => {
     const share = Math.floor(count / threads) + (index < count % threads ? 1 : 0);
-    return new Worker(FANOUT_WORKER, { eval: true, workerData: { url: `${base}/v1/stream?key=${SDK}`, count: share } });
+    return new Worker(FANOUT_WORKER, { eval: true, workerData: { url: streamUrl, count: share } });
   });
   const next = (worker: InstanceType<typeof Worker>, key: string): Promise<Record<string, unknown>> =>
     new Promise((resolveMessage, reject) => {
@@ -203,7 +213,7 @@ async function fanOut(base: string, count: number, rounds: number, change: (roun
   return latencies.sort((a, b) => a - b);
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+export const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function run(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vexil-bench-server-'));
