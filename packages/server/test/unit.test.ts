@@ -234,7 +234,8 @@ describe('API keys', () => {
     await ring.start();
     try {
       assert.equal(ring.activeCount, 2);
-      assert.deepEqual(ring.authenticate('a1'), { id: 'config-admin-1', name: 'config admin key 1', kind: 'admin', role: 'admin' });
+      // A configured admin key has its role everywhere: no grants.
+      assert.deepEqual(ring.authenticate('a1'), { id: 'config-admin-1', name: 'config admin key 1', kind: 'admin', role: 'admin', grants: [], via: 'key' });
       assert.equal(ring.authenticate('s1')?.kind, 'sdk');
       assert.equal(ring.authenticate('nope'), undefined);
       const created = await ring.create({ name: 'ed', kind: 'admin', role: 'editor', createdBy: 't' });
