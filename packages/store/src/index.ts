@@ -12,4 +12,17 @@ export { RedisFlagStore, type RedisStoreOptions } from './redis/index.js';
 export type { DynamoFlagStore, DynamoStoreOptions } from './dynamodb/index.js';
 export { parseDynamoUrl } from './dynamodb/url.js';
 export { FileFlagStore, type FileStoreOptions } from './file/index.js';
+export { FileEnvironmentCatalog } from './file/catalog.js';
+export {
+  parseFlagFileSpec,
+  parseFlagFileSpecs,
+  groupFlagFileSpecs,
+  hasScopedSpecs,
+  formatFlagFileSpec,
+  mapFlagFileSpecPath,
+  environmentLabel,
+  FlagSpecError,
+  type FlagFileSpec,
+  type EnvironmentFiles,
+} from './file/sources.js';
 export * from './events/index.js';

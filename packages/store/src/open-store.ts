@@ -20,7 +20,8 @@ interface Opener {
  * - `postgres://…` / `postgresql://…` — a PostgreSQL server;
  * - `redis://…` / `rediss://…` — Redis;
  * - `dynamodb://TABLE?region=…&endpoint=…&poll=ms` — DynamoDB (credentials from the AWS chain);
- * - `file:./flags.yaml,./more.json` or `file:./flags/` — read-only flag files, watched.
+ * - `file:./flags.yaml,./more.json` or `file:./flags/` — read-only flag files, watched; items may name their
+ *   environment (`file:production=./prod.yaml,checkout/staging=./staging.yaml`): the store's `catalog` serves them.
  * SQL stores take `?schema=name` (default `vexil`).
  */
 export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<FlagStore> {

@@ -17,6 +17,9 @@ import type {
   WriteResult,
 } from '../types.js';
 import { ReadOnlyStoreError } from '../errors.js';
+import { DEFAULT_ENVIRONMENT, DEFAULT_PROJECT, type EnvironmentCatalog } from '../catalog/types.js';
+import { FileEnvironmentCatalog } from './catalog.js';
+import { groupFlagFileSpecs, parseFlagFileSpecs } from './sources.js';
 import { canonicalJson, createSnapshot } from '../snapshot/index.js';
 import { AsyncQueue } from '../util/async-queue.js';
 
@@ -79,6 +82,12 @@ const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 export class FileFlagStore implements FlagStore {
   readonly kind = 'file';
   readonly writable = false;
+  /**
+   * The projects and environments the specs name (`production=flags.prod.yaml`), each a file store of its own;
+   * this store is default/default. Present on the store `open` returns, absent on its environments' stores.
+   */
+  catalog?: EnvironmentCatalog;
+  #catalog: FileEnvironmentCatalog | undefined;
 
   private readonly sources: Source[];
   private readonly options: FileStoreOptions;
@@ -119,9 +128,34 @@ export class FileFlagStore implements FlagStore {
     this.options = options;
   }
 
-  /** Opens the store on files and/or directories. Throws when a path does not exist. */
+  /**
+   * Opens the store on files and/or directories. Each item may name its environment (`production=flags.prod.yaml`,
+   * `checkout/staging=flags.yaml`, see `parseFlagFileSpec`); bare paths are this store (default/default), the others
+   * are the environments of its `catalog`. Throws when a path does not exist or an item is not a valid spec.
+   */
   static async open(paths: string[], options: FileStoreOptions = {}): Promise<FileFlagStore> {
     if (paths.length === 0) throw new Error('the file store needs at least one flag file or directory');
+    const specs = parseFlagFileSpecs(paths);
+    const groups = groupFlagFileSpecs(specs);
+    const rootPaths = specs.filter((spec) => spec.project === DEFAULT_PROJECT && spec.environment === DEFAULT_ENVIRONMENT).map((spec) => spec.path);
+    const root = await FileFlagStore.openPaths(rootPaths, options);
+    const environments: Array<{ project: string; environment: string; store: FlagStore }> = [];
+    try {
+      for (const group of groups) {
+        if (group.project === DEFAULT_PROJECT && group.environment === DEFAULT_ENVIRONMENT) continue;
+        environments.push({ project: group.project, environment: group.environment, store: await FileFlagStore.openPaths(group.paths, options) });
+      }
+    } catch (error) {
+      await Promise.all([root, ...environments.map((environment) => environment.store)].map((store) => store.close()));
+      throw error;
+    }
+    root.#catalog = new FileEnvironmentCatalog(root, environments);
+    root.catalog = root.#catalog;
+    return root;
+  }
+
+  /** One environment's store over plain paths (none: an empty environment). */
+  private static async openPaths(paths: string[], options: FileStoreOptions): Promise<FileFlagStore> {
     const sources: Source[] = [];
     for (const path of paths) {
       let info;
@@ -511,5 +545,6 @@ export class FileFlagStore implements FlagStore {
     this.queues.clear();
     this.problemListeners.clear();
     await this.reloading?.catch(() => undefined);
+    await this.#catalog?.close();
   }
 }
