@@ -14,7 +14,7 @@ export {
   type ServeConfig,
 } from './config/config.js';
 export { importFlagFiles, findExampleFlags, type ImportReport } from './config/import.js';
-export { seedFlagFiles, describeSeed, type SeedReport } from './config/seed.js';
+export { seedFlagFiles, describeSeed, seedFlagSpecs, describeEnvironmentSeeds, type SeedReport, type EnvironmentSeedReport } from './config/seed.js';
 export { SnapshotHolder, type SnapshotChange, type SnapshotHolderOptions, type HealthStatus, type HeldFlag } from './snapshot/holder.js';
 export { ChangeLog } from './snapshot/change-log.js';
 export { KeyRing, hashSecret, generateSecret, roleAtLeast, type Principal, type KeyInfo, type CreatedKey } from './auth/keys.js';

@@ -6,7 +6,7 @@ import { buildServer } from './app.js';
 import { MIN_KEY_LENGTH, type ServerOptions } from './options.js';
 import { FileKeyStore } from './auth/key-stores.js';
 import { findExampleFlags, importFlagFiles } from './config/import.js';
-import { describeSeed, seedFlagFiles } from './config/seed.js';
+import { describeEnvironmentSeeds, seedFlagSpecs } from './config/seed.js';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, type ServeConfig } from './config/config.js';
 import { redact } from './util/redact.js';
 import { explainListenError } from './http/listen-error.js';
@@ -14,7 +14,10 @@ import { explainListenError } from './http/listen-error.js';
 export interface StartOptions extends ServerOptions {
   host?: string;
   port?: number;
-  /** Flag files that seed a writable store at start: only flags the store does not have and never had (`seedFlagFiles`). */
+  /**
+   * Flag files that seed a writable store at start: only flags the store does not have and never had (`seedFlagFiles`).
+   * Items may name their environment (`production=a.yaml`, `checkout/staging=b.yaml`; `seedFlagSpecs`).
+   */
   flags?: string[];
   /** Load `examples/flags.goff.yaml` into a fresh embedded store. Default true. */
   examples?: boolean;
@@ -61,9 +64,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (options.flags && options.flags.length > 0) {
       if (!store.writable) throw new Error(`the ${store.kind} store is read-only: --flags cannot be imported into it`);
       // The files seed the store, they never override it (see seedFlagFiles): a restart undoes no admin edit.
-      const report = await seedFlagFiles(store, options.flags);
-      for (const problem of report.problems) print(formatProblem(problem));
-      print(describeSeed(report, options.flags).join('\n'));
+      // Items may name their environment (`production=flags.prod.yaml`): each environment is seeded from its files.
+      const reports = await seedFlagSpecs(store, options.flags);
+      for (const problem of reports.flatMap((seed) => seed.report.problems)) print(formatProblem(problem));
+      print(describeEnvironmentSeeds(reports).join('\n'));
     } else if ((options.examples ?? true) && store.writable && store.kind === 'pglite') {
       const list = await store.list();
       if (list.revision === 0 && list.flags.length === 0) {

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
 import type { NotifierTarget } from '../notify/notifier.js';
-import { defaultEventsUrl } from '@vexil/store';
+import { defaultEventsUrl, mapFlagFileSpecPath, parseFlagFileSpecs } from '@vexil/store';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
 export const DEFAULT_STORE = 'pglite:./.vexil/data';
@@ -265,7 +265,7 @@ function storeRelativeTo(base: string, url: string): string {
   if (url.startsWith('file:')) {
     const rest = url.slice('file:'.length);
     if (rest.startsWith('//')) return url;
-    return `file:${rest.split(',').map((path) => relativeTo(base, path.trim())).join(',')}`;
+    return `file:${rest.split(',').map((item) => mapFlagFileSpecPath(item.trim(), (path) => relativeTo(base, path))).join(',')}`;
   }
   if (url.startsWith('pglite:')) {
     const rest = url.slice('pglite:'.length);
@@ -297,8 +297,14 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   const flags =
     (cliFlags && cliFlags.length > 0 ? cliFlags : undefined) ??
     list(env.VEXIL_FLAGS, 'VEXIL_FLAGS') ??
-    fromFile(list(file.flags, 'flags'), (paths) => paths.map((path) => relativeTo(base, path))) ??
+    fromFile(list(file.flags, 'flags'), (items) => items.map((item) => mapFlagFileSpecPath(item, (path) => relativeTo(base, path)))) ??
     [];
+  // Items may name their environment (`production=flags.prod.yaml`): a bad one is said now, naming it.
+  try {
+    parseFlagFileSpecs(flags);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 
   let store: string;
   let storeSource: ServeConfig['storeSource'];

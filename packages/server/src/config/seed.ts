@@ -1,5 +1,16 @@
 import type { Problem, SegmentDefinition } from '@vexil/core';
-import { canonicalJson, StoreConflictError, type FlagStore } from '@vexil/store';
+import {
+  canonicalJson,
+  DEFAULT_ENVIRONMENT,
+  DEFAULT_PROJECT,
+  environmentLabel,
+  groupFlagFileSpecs,
+  hasScopedSpecs,
+  parseFlagFileSpecs,
+  StoreConflictError,
+  type EnvironmentRef,
+  type FlagStore,
+} from '@vexil/store';
 import { readFlagFilesToImport } from './import.js';
 
 /** What seeding a store from flag files did, flag by flag. */
@@ -92,5 +103,85 @@ export function describeSeed(report: SeedReport, files: string[]): string[] {
   if (report.keptDeleted.length > 0) lines.push(`  skipped, deleted in the store (stay deleted): ${names(report.keptDeleted)}`);
   if (report.segmentsApplied.length > 0) lines.push(`  segments applied: ${names(report.segmentsApplied)}`);
   if (report.segmentsKept.length > 0) lines.push(`  segments skipped, the store's definition kept: ${names(report.segmentsKept)}`);
+  return lines;
+}
+
+/** What seeding one environment did: which environment, from which files, whether it was created. */
+export interface EnvironmentSeedReport extends EnvironmentRef {
+  files: string[];
+  /** The project and/or environment did not exist and were created for these files. */
+  createdProject: boolean;
+  createdEnvironment: boolean;
+  report: SeedReport;
+}
+
+/**
+ * `vexil serve --store X --flags production=flags.prod.yaml,checkout/staging=…`: seeds each named environment of a
+ * writable store from its files, with the rule of `seedFlagFiles` applied per environment (a flag is written only
+ * when that environment never had it). Missing projects and environments are created first (project `default` unless
+ * the item says `project/environment=`). Bare paths seed default/default, the root store, as before environments.
+ */
+export async function seedFlagSpecs(store: FlagStore, items: string[], options: { actor?: string } = {}): Promise<EnvironmentSeedReport[]> {
+  const actor = options.actor ?? 'import';
+  const specs = parseFlagFileSpecs(items);
+  const groups = groupFlagFileSpecs(specs);
+  const catalog = store.catalog;
+  if (hasScopedSpecs(specs) && !catalog?.writable) {
+    const named = specs.find((spec) => spec.scoped)!;
+    throw new Error(
+      `the ${store.kind} store ${catalog ? 'has a read-only catalog' : 'has no environments'}: --flags ${environmentLabel(named)}=${named.path} cannot seed it`,
+    );
+  }
+  const reports: EnvironmentSeedReport[] = [];
+  const createdProjects = new Set<string>();
+  for (const group of groups) {
+    const ref: EnvironmentRef = { project: group.project, environment: group.environment };
+    let target = store;
+    let createdProject = false;
+    let createdEnvironment = false;
+    if (catalog && (ref.project !== DEFAULT_PROJECT || ref.environment !== DEFAULT_ENVIRONMENT)) {
+      if (!createdProjects.has(ref.project) && !(await catalog.getProject(ref.project))) {
+        // Created with every environment the files name for it, so it gets no `default` environment nobody asked for.
+        const environments = groups.filter((other) => other.project === ref.project).map((other) => ({ key: other.environment }));
+        try {
+          await catalog.createProject({ key: ref.project }, environments, { actor, reason: `seeded from --flags` });
+          createdProject = true;
+          createdEnvironment = true;
+          createdProjects.add(ref.project);
+        } catch (error) {
+          if (!(error instanceof StoreConflictError)) throw error; // another server created it meanwhile
+        }
+      } else if (createdProjects.has(ref.project)) {
+        createdEnvironment = true;
+      }
+      if (!createdEnvironment && !(await catalog.getEnvironment(ref))) {
+        try {
+          await catalog.createEnvironment(ref.project, { key: ref.environment }, { actor, reason: `seeded from --flags` });
+          createdEnvironment = true;
+        } catch (error) {
+          if (!(error instanceof StoreConflictError)) throw error;
+        }
+      }
+      target = await catalog.environment(ref);
+    }
+    const report = await seedFlagFiles(target, group.paths, { actor });
+    reports.push({ ...ref, files: group.paths, createdProject, createdEnvironment, report });
+  }
+  return reports;
+}
+
+/** The lines `vexil serve` prints about seeding environments: per environment, what was created, applied and kept. */
+export function describeEnvironmentSeeds(reports: EnvironmentSeedReport[]): string[] {
+  // Only default/default (bare paths, as before environments): today's lines, unchanged.
+  const onlyRoot = reports.length === 1 && reports[0]!.project === DEFAULT_PROJECT && reports[0]!.environment === DEFAULT_ENVIRONMENT;
+  if (onlyRoot) return describeSeed(reports[0]!.report, reports[0]!.files);
+  const lines: string[] = [];
+  for (const seed of reports) {
+    const label = environmentLabel(seed);
+    if (seed.createdProject) lines.push(`created project ${seed.project} with environment ${seed.environment}`);
+    else if (seed.createdEnvironment) lines.push(`created environment ${label}`);
+    const [first, ...rest] = describeSeed(seed.report, seed.files);
+    lines.push(`${label}: ${first}`, ...rest);
+  }
   return lines;
 }
