@@ -7,6 +7,9 @@ import { registerExperiment } from './commands/experiment.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerEvents } from './commands/events.js';
+import { registerEnv } from './commands/env.js';
+import { registerPromote } from './commands/promote.js';
+import { registerChanges } from './commands/changes.js';
 
 /** Builds the `vexil` command line. Exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -23,6 +26,9 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerRollout(program);
   registerEvents(program);
+  registerEnv(program);
+  registerPromote(program);
+  registerChanges(program);
   return program;
 }
 

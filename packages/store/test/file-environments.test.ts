@@ -54,11 +54,11 @@ describe('--flags specs', () => {
   it('names the bad spec: a key that is not a key, a missing path', () => {
     assert.throws(() => parseFlagFileSpecs('base.yaml,Production=prod.yaml'), (error: Error) => {
       assert.ok(error instanceof FlagSpecError);
-      assert.match(error.message, /--flags "Production=prod.yaml": "Production" is not an environment key/);
+      assert.match(error.message, /flag file spec "Production=prod.yaml": "Production" is not an environment key/);
       return true;
     });
-    assert.throws(() => parseFlagFileSpecs('Check_out/staging=a.yaml'), /--flags "Check_out\/staging=a.yaml": "Check_out" is not a project key/);
-    assert.throws(() => parseFlagFileSpecs('staging='), /--flags "staging=": no file after "staging="/);
+    assert.throws(() => parseFlagFileSpecs('Check_out/staging=a.yaml'), /flag file spec "Check_out\/staging=a.yaml": "Check_out" is not a project key/);
+    assert.throws(() => parseFlagFileSpecs('staging='), /flag file spec "staging=": no file after "staging="/);
     assert.throws(() => parseFlagFileSpecs('checkout/=a.yaml'), /"" is not an environment key/);
   });
 

@@ -12,7 +12,10 @@ import {
 } from '@vexil/store';
 
 /** What the store commands (import, export) need from a store: a `FlagStore`, or a running server's admin API. */
-export type StoreTarget = Pick<FlagStore, 'kind' | 'writable' | 'list' | 'put' | 'putSegments' | 'exportSnapshot' | 'close'>;
+export type StoreTarget = Pick<FlagStore, 'kind' | 'writable' | 'list' | 'exportSnapshot' | 'close'> & {
+  put(key: string, flag: FlagDefinition, options: WriteOptions): Promise<WriteResult & { changeRequest?: string }>;
+  putSegments?(segments: Record<string, SegmentDefinition>, options: WriteOptions): Promise<{ revision: number; changeRequest?: string }>;
+};
 
 /**
  * A running `vexil serve` reached through its admin API (`--server URL --admin-key K`): the way to write into a store
@@ -24,8 +27,10 @@ export class AdminApiStore implements StoreTarget {
   readonly writable = true;
   readonly #base: string;
   readonly #key: string;
+  /** `/admin/v1` (default/default), or an environment's `/admin/v1/projects/P/environments/E`. */
+  readonly #api: string;
 
-  constructor(url: string, adminKey: string) {
+  constructor(url: string, adminKey: string, apiBase = '/admin/v1') {
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -36,10 +41,11 @@ export class AdminApiStore implements StoreTarget {
     if (!adminKey) throw new TypeError('--server needs --admin-key (or VEXIL_ADMIN_KEY): an admin key of that server with the editor role');
     this.#base = parsed.href.replace(/\/+$/, '');
     this.#key = adminKey;
+    this.#api = apiBase;
   }
 
   async list(): Promise<FlagList> {
-    const body = (await this.#call('GET', '/admin/v1/flags')) as {
+    const body = (await this.#call('GET', `${this.#api}/flags`)) as {
       revision: number;
       flags: StoredFlag[];
       segments: Record<string, SegmentDefinition>;
@@ -48,19 +54,26 @@ export class AdminApiStore implements StoreTarget {
     return { revision: body.revision, flags: body.flags, segments: body.segments ?? {}, problems: body.problems ?? [] };
   }
 
-  async put(key: string, flag: FlagDefinition, options: WriteOptions): Promise<WriteResult> {
+  /** In an environment that requires approval the server answers 202: the write is a change request, not applied. */
+  async put(key: string, flag: FlagDefinition, options: WriteOptions): Promise<WriteResult & { changeRequest?: string }> {
     const headers: Record<string, string> = {};
     if (options.expectedVersion === 0) headers['if-none-match'] = '*';
     else if (options.expectedVersion !== undefined) headers['if-match'] = `"${options.expectedVersion}"`;
-    const body = (await this.#call('PUT', `/admin/v1/flags/${encodeURIComponent(key)}`, { flag, ...(options.reason ? { reason: options.reason } : {}) }, headers, key, options.expectedVersion)) as {
+    const body = (await this.#call('PUT', `${this.#api}/flags/${encodeURIComponent(key)}`, { flag, ...(options.reason ? { reason: options.reason } : {}) }, headers, key, options.expectedVersion)) as {
       version: number;
       revision: number;
+      changeRequest?: { id: string };
     };
+    if (body?.changeRequest) return { key, version: 0, revision: 0, changeRequest: body.changeRequest.id };
     return { key, version: body.version, revision: body.revision };
   }
 
-  async putSegments(segments: Record<string, SegmentDefinition>, options: WriteOptions): Promise<{ revision: number }> {
-    const body = (await this.#call('PUT', '/admin/v1/segments', { segments, ...(options.reason ? { reason: options.reason } : {}) })) as { revision: number };
+  async putSegments(segments: Record<string, SegmentDefinition>, options: WriteOptions): Promise<{ revision: number; changeRequest?: string }> {
+    const body = (await this.#call('PUT', `${this.#api}/segments`, { segments, ...(options.reason ? { reason: options.reason } : {}) })) as {
+      revision: number;
+      changeRequest?: { id: string };
+    };
+    if (body?.changeRequest) return { revision: 0, changeRequest: body.changeRequest.id };
     return { revision: body.revision };
   }
 

@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { evaluate, missingContextHint, withRequestHint, wrappedContextHint, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
+import { environmentLabel } from '@vexil/store';
 import { loadSnapshot, parseFormat } from './files.js';
+import { addScopeOptions, environmentFiles, type ScopeOptions } from './scope.js';
 
-interface EvalOptions {
+interface EvalOptions extends ScopeOptions {
   flags: string[];
   flag?: string;
   context?: string;
@@ -44,11 +46,19 @@ function parseContext(text: string, where: string): EvaluationContext {
   return value as EvaluationContext;
 }
 
+/** The files to evaluate: those of the environment `--env` names, or of the only environment the files are for. */
+function filesToEvaluate(items: string[], options: ScopeOptions): string[] {
+  const environments = environmentFiles(items, options);
+  if (environments.length > 1)
+    throw new Error(`the flag files are for ${environments.length} environments (${environments.map(environmentLabel).join(', ')}): choose one with --env (and --project)`);
+  return environments[0]!.paths;
+}
+
 export function registerEval(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description('Evaluate flags from files, for one context or a JSON-lines file of requests')
-    .requiredOption('--flags <files...>', 'flag files (YAML, JSON or TOML); later files override earlier ones')
+    .requiredOption('--flags <files...>', 'flag files (YAML, JSON or TOML); later files override earlier ones; ENV=FILE or PROJECT/ENV=FILE for an environment\'s files')
     .option('--flag <key>', 'the flag to evaluate (default: every flag, one JSON line each)')
     .option('--context <json>', 'evaluation context as JSON, e.g. {"targetingKey":"user-42"}', '{}')
     .option('--requests <file>', 'JSON-lines file of {"flag": KEY, "context": {...}} ("-" for standard input); one output line per input line')
@@ -60,28 +70,30 @@ export function registerEval(program: Command): void {
       `
 Examples:
   vexil eval --flags flags.goff.yaml --flag new-checkout --context '{"targetingKey":"user-42","email":"a@example.com"}'
-  vexil eval --flags flags.goff.yaml --requests requests.jsonl --now 2026-12-01T00:00:00Z`,
-    )
-    .action(async (options: EvalOptions) => {
-      const now = parseNow(options.now);
-      const { snapshot } = await loadSnapshot(options.flags, parseFormat(options.format));
-      const explain = options.explain === true;
-      if (options.requests !== undefined) {
-        if (options.flag !== undefined) throw new Error('--flag and --requests cannot be combined');
-        await evaluateRequests(snapshot, options.requests, now, explain);
-        return;
-      }
-      const context = parseContext(options.context ?? '{}', '--context');
-      const keys = options.flag !== undefined ? [options.flag] : [...snapshot.flags.keys()].sort();
-      // `--context '{"context": {...}}'` (OFREP's wrapper) is a likely slip: said before the error it causes.
-      const hint = wrappedContextHint(context, '--context');
-      const lines = keys.map((key) => {
-        const detail = evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain });
-        const withHint = hint && detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND' ? { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode, hint) } : detail;
-        return JSON.stringify(toOutput(withHint, explain));
-      });
-      process.stdout.write(lines.join('\n') + '\n');
+  vexil eval --flags flags.goff.yaml --requests requests.jsonl --now 2026-12-01T00:00:00Z
+  vexil eval --flags production=flags.prod.yaml,staging=flags.staging.yaml --env staging --flag new-checkout`,
+    );
+  addScopeOptions(command, 'the flags to evaluate: its files (needed when the files are for several environments)');
+  command.action(async (options: EvalOptions) => {
+    const now = parseNow(options.now);
+    const { snapshot } = await loadSnapshot(filesToEvaluate(options.flags, options), parseFormat(options.format));
+    const explain = options.explain === true;
+    if (options.requests !== undefined) {
+      if (options.flag !== undefined) throw new Error('--flag and --requests cannot be combined');
+      await evaluateRequests(snapshot, options.requests, now, explain);
+      return;
+    }
+    const context = parseContext(options.context ?? '{}', '--context');
+    const keys = options.flag !== undefined ? [options.flag] : [...snapshot.flags.keys()].sort();
+    // `--context '{"context": {...}}'` (OFREP's wrapper) is a likely slip: said before the error it causes.
+    const hint = wrappedContextHint(context, '--context');
+    const lines = keys.map((key) => {
+      const detail = evaluate(snapshot, key, context, { ...(now ? { now } : {}), explain });
+      const withHint = hint && detail.errorCode !== undefined && detail.errorCode !== 'FLAG_NOT_FOUND' ? { ...detail, errorMessage: withRequestHint(detail.errorMessage ?? detail.errorCode, hint) } : detail;
+      return JSON.stringify(toOutput(withHint, explain));
     });
+    process.stdout.write(lines.join('\n') + '\n');
+  });
 }
 
 async function evaluateRequests(snapshot: Snapshot, file: string, now: Date | undefined, explain: boolean): Promise<void> {

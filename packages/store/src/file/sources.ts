@@ -22,7 +22,7 @@ export class FlagSpecError extends TypeError {
     readonly spec: string,
     problem: string,
   ) {
-    super(`--flags "${spec}": ${problem}`);
+    super(`flag file spec "${spec}": ${problem}`);
   }
 }
 
