@@ -47,6 +47,9 @@ import { registerEventsRoutes } from './events/routes.js';
 import { registerExperimentRoutes } from './experiments/routes.js';
 import { EventsWebhookExporter } from './events/webhook-exporter.js';
 import { Counter } from 'prom-client';
+import { EnvironmentRegistry } from './environments/registry.js';
+import { registerEnvironmentRouting } from './environments/request.js';
+import { registerEnvironmentRoutes } from './environments/routes.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -119,6 +122,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   let started: SnapshotHolder | undefined;
+  let environments: EnvironmentRegistry | undefined;
   let notifier: Notifier | undefined;
   let events: EventsPipeline | undefined;
   let ownEventsStore: ReconnectingEventsStore | undefined;
@@ -133,6 +137,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
     started = holder;
     await holder.start();
+    // The other environments open in the background (a request for one not open yet opens it at once).
+    const registry = (environments = new EnvironmentRegistry({
+      store,
+      holder,
+      holderOptions: {
+        ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+        ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
+        ...(options.changeLogSize !== undefined ? { changeLogSize: options.changeLogSize } : {}),
+        ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
+      },
+      ...(options.catalogPollMs !== undefined ? { pollMs: options.catalogPollMs } : {}),
+      log: app.log,
+    }));
 
     const backing = store.apiKeys ?? options.keyStore ?? new MemoryKeyStore();
     const backingLabel = store.apiKeys
@@ -224,6 +241,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const ctx: ServerContext = {
       store,
       holder,
+      environments: registry,
       sourceProblems,
       // Follows the store's instance id once a reset is noticed (a new id), so that stream clients resuming with an
       // event id of the data before the reset get the whole new state.
@@ -320,6 +338,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...(failureLimit !== false && failureLimit.max > 0 ? { failures: new AuthFailureLimiter(failureLimit) } : {}),
       onFailure: (outcome) => metrics.authFailures.inc({ outcome }),
     });
+    // After authentication (the key names the environment of SDK routes), before the access check (preHandler).
+    registerEnvironmentRouting(app, registry);
     // Before any route: refuses admin routes that declare no access scope, checks each request's role where it applies.
     registerAccess(app);
 
@@ -365,6 +385,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerRelayRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
+    registerEnvironmentRoutes(app, ctx);
     registerEventsRoutes(app, ctx);
     registerExperimentRoutes(app, ctx);
     registerContextSample(app, ctx, {
@@ -404,6 +425,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       rolloutController.start();
     }
 
+    registry.start();
+
     app.addHook('preClose', (done: () => void) => {
       closing = true;
       sse.closeAll();
@@ -413,6 +436,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await ctx.rolloutController?.stop().catch((error: unknown) => app.log.error({ err: error }, 'rollout controller: error while stopping'));
       // Changes still being batched are sent (waiting up to 3 s for the targets), then the feed stops.
       await notifier?.close().catch((error: unknown) => app.log.error({ err: error }, 'notifications: error while closing'));
+      await registry.stop();
       await holder.stop();
       sourceProblems.stop();
       keys.stop();
@@ -428,6 +452,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     await events?.close(0).catch(() => undefined);
     await webhook?.close(0).catch(() => undefined);
     await ownEventsStore?.close().catch(() => undefined);
+    await environments?.stop().catch(() => undefined);
     await started?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     if (closeStore) await store.close().catch(() => undefined);

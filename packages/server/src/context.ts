@@ -9,11 +9,16 @@ import type { Notifier } from './notify/notifier.js';
 import type { RolloutController } from './rollout/controller.js';
 import type { EventsPipeline } from './events/pipeline.js';
 import type { EventsMetrics } from './events/metrics.js';
+import type { EnvironmentRegistry } from './environments/registry.js';
 
 /** What every route module works with. Available on the Fastify instance as `app.vexil`. */
 export interface ServerContext {
+  /** The root store: environment default/default, and the catalog of the others. */
   store: FlagStore;
+  /** default/default's live snapshot (`environments.defaultScope.holder`). */
   holder: SnapshotHolder;
+  /** Every environment served, each with its store and live snapshot; requests find theirs as `request.environment`. */
+  environments: EnvironmentRegistry;
   /** What is wrong now with the flag files being served (file store): `/health`, metrics, the admin page. */
   sourceProblems: SourceProblems;
   keys: KeyRing;

@@ -93,6 +93,11 @@ export interface ServerOptions {
   /** How long to keep trying the first load of a store that does not answer. Default 10,000 ms. */
   startTimeoutMs?: number;
   /**
+   * How often to look for projects and environments created or deleted by other servers on the same store (ms).
+   * Default 3000; 0: only this server's own changes (and requests for an environment not served yet) are seen.
+   */
+  catalogPollMs?: number;
+  /**
    * How many recent evaluation requests to keep for `GET /admin/v1/flags/{key}/contexts` (the admin page's impact
    * preview). In memory only, readable with an admin key. Default 1000; 0 turns it off.
    */

@@ -32,6 +32,8 @@ import {
   checkPlaygroundDefinition,
 } from './playground-limits.js';
 import type { HeaderDoc } from '../http/openapi.js';
+import type { EnvironmentScope } from '../environments/registry.js';
+import { environmentRoutes } from '../environments/request.js';
 
 /** Where validation messages say the flag came from. */
 const SOURCE = 'request body';
@@ -146,7 +148,8 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { store, holder, collector } = ctx;
+  const { collector } = ctx;
+  const perEnvironment = environmentRoutes(app);
 
   const writeOptions = (request: FastifyRequest, bodyReason: unknown, expectedVersion: number | undefined): WriteOptions => {
     const reason = header(request, 'x-vexil-reason') ?? (typeof bodyReason === 'string' && bodyReason !== '' ? bodyReason : undefined);
@@ -157,7 +160,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     };
   };
 
-  const assertWritable = (): void => {
+  const assertWritable = ({ store }: EnvironmentScope): void => {
     if (!store.writable)
       throw new HttpError(405, 'read_only_store', `the ${store.kind} store is read-only: change the flag files instead`);
   };
@@ -167,7 +170,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const ifMatch = parseIfMatch(request.headers['if-match']);
     if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
     if (ifMatch !== '*') return ifMatch;
-    const current = await store.get(key);
+    const current = await request.environment.store.get(key);
     if (!current) throw new HttpError(409, 'conflict', `flag "${key}" does not exist (If-Match: *)`, { key, currentVersion: 0 });
     return current.version;
   };
@@ -177,7 +180,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
    * like `vexil lint`'s: `request body:4:7 my-flag targeting[0].query: …`.
    */
   const checkForWrite = (key: string, raw: unknown, request: FastifyRequest, bodyPath: FieldPath | undefined): FlagDefinition => {
-    const segments = holder.segments;
+    const segments = request.environment.holder.segments;
     const checked = checkFlag(key, raw, { source: SOURCE, segments });
     const problems: Problem[] = [...keyProblems(key, SOURCE), ...checked.problems];
     if (checked.flag && !problems.some((problem) => problem.severity === 'error')) return checked.flag;
@@ -193,11 +196,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   };
 
   /** Waits (briefly) until this server serves the write: a read right after a write sees it. */
-  const settle = async (revision: number): Promise<void> => {
+  const settle = async ({ holder }: EnvironmentScope, revision: number): Promise<void> => {
     // A write acknowledged below what this server already serves may mean the store went back in time: check now
     // rather than at the next health check, so the response is served from the store's real state.
     if (revision < holder.appliedRevision) await holder.checkStore().catch(() => false);
     await holder.waitFor(revision, 2000);
+  };
+
+  /** Where a created flag is read: under the environment's prefix when the request came that way. */
+  const flagLocation = (request: FastifyRequest, key: string): string => {
+    const { ref } = request.environment;
+    const base = request.routeOptions.config.environmentFrom === 'path' ? `/admin/v1/projects/${encodeURIComponent(ref.project)}/environments/${encodeURIComponent(ref.environment)}` : '/admin/v1';
+    return `${base}/flags/${encodeURIComponent(key)}`;
   };
 
   const storedView = (stored: StoredFlag) => ({
@@ -211,7 +221,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   // ---- flags -----------------------------------------------------------------------------------------------------
 
-  app.get<{ Querystring: { prefix?: string } }>(
+  perEnvironment.get<{ Querystring: { prefix?: string } }>(
     '/admin/v1/flags',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -234,7 +244,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
-      const list = await store.list();
+      const scope = request.environment;
+      const list = await scope.store.list();
       const prefix = request.query.prefix;
       const flags = list.flags
         .filter((stored) => prefix === undefined || stored.key.startsWith(prefix))
@@ -244,7 +255,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  app.post<{ Body: { key: string; flag: unknown; reason?: string } }>(
+  perEnvironment.post<{ Body: { key: string; flag: unknown; reason?: string } }>(
     '/admin/v1/flags',
     {
       config: { auth: 'editor', access: 'environment', responseHeaders: { 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
@@ -263,17 +274,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request, reply) => {
-      assertWritable();
+      const scope = request.environment;
+      assertWritable(scope);
       const { key, flag: raw, reason } = request.body;
       const flag = checkForWrite(key, raw, request, ['flag']);
-      const result = await store.put(key, flag, writeOptions(request, reason, 0));
-      await settle(result.revision);
-      reply.code(201).header('etag', versionTag(result.version)).header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      const result = await scope.store.put(key, flag, writeOptions(request, reason, 0));
+      await settle(scope, result.revision);
+      reply.code(201).header('etag', versionTag(result.version)).header('location', flagLocation(request, key));
       return { key, version: result.version, revision: result.revision, flag };
     },
   );
 
-  app.get<{ Params: { key: string } }>(
+  perEnvironment.get<{ Params: { key: string } }>(
     '/admin/v1/flags/:key',
     {
       config: { auth: 'reader', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 304: VERSION_HEADERS } },
@@ -286,7 +298,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request, reply) => {
-      const stored = await store.get(request.params.key);
+      const scope = request.environment;
+      const stored = await scope.store.get(request.params.key);
       if (!stored) throw new HttpError(404, 'not_found', `flag "${request.params.key}" does not exist`, { key: request.params.key });
       const etag = versionTag(stored.version);
       reply.header('etag', etag);
@@ -295,7 +308,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  app.put<{ Params: { key: string }; Body: unknown }>(
+  perEnvironment.put<{ Params: { key: string }; Body: unknown }>(
     '/admin/v1/flags/:key',
     {
       config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
@@ -314,7 +327,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request, reply) => {
-      assertWritable();
+      const scope = request.environment;
+      assertWritable(scope);
       const key = request.params.key;
       let raw: unknown = request.body;
       let bodyReason: unknown;
@@ -335,17 +349,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         expectedVersion = await expectedFromIfMatch(request, key);
       }
       // A re-created flag counts on from its last version (versions never repeat), so "created" is not "version 1".
-      const existed = expectedVersion !== 0 && (expectedVersion !== undefined || holder.flags.has(key));
-      const result = await store.put(key, flag, writeOptions(request, bodyReason, expectedVersion));
-      await settle(result.revision);
+      const existed = expectedVersion !== 0 && (expectedVersion !== undefined || scope.holder.flags.has(key));
+      const result = await scope.store.put(key, flag, writeOptions(request, bodyReason, expectedVersion));
+      await settle(scope, result.revision);
       const created = result.version === 1 || !existed;
       reply.code(created ? 201 : 200).header('etag', versionTag(result.version));
-      if (created) reply.header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      if (created) reply.header('location', flagLocation(request, key));
       return { key, version: result.version, revision: result.revision, flag };
     },
   );
 
-  app.patch<{ Params: { key: string }; Body: unknown }>(
+  perEnvironment.patch<{ Params: { key: string }; Body: unknown }>(
     '/admin/v1/flags/:key',
     {
       config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
@@ -361,9 +375,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request, reply) => {
-      assertWritable();
+      const scope = request.environment;
+      assertWritable(scope);
       const key = request.params.key;
-      const current = await store.get(key);
+      const current = await scope.store.get(key);
       if (!current) throw new HttpError(404, 'not_found', `flag "${key}" does not exist`, { key });
       const ifMatch = parseIfMatch(request.headers['if-match']);
       if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
@@ -378,14 +393,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       }
       const merged = mergePatch(current.flag, request.body);
       const flag = checkForWrite(key, merged, request, undefined);
-      const result = await store.put(key, flag, writeOptions(request, undefined, expectedVersion));
-      await settle(result.revision);
+      const result = await scope.store.put(key, flag, writeOptions(request, undefined, expectedVersion));
+      await settle(scope, result.revision);
       reply.header('etag', versionTag(result.version));
       return { key, version: result.version, revision: result.revision, flag };
     },
   );
 
-  app.delete<{ Params: { key: string }; Body: { reason?: string } | undefined }>(
+  perEnvironment.delete<{ Params: { key: string }; Body: { reason?: string } | undefined }>(
     '/admin/v1/flags/:key',
     {
       config: { auth: 'editor', access: 'environment', responseHeaders: { 409: VERSION_HEADERS } },
@@ -403,16 +418,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
-      assertWritable();
+      const scope = request.environment;
+      assertWritable(scope);
       const key = request.params.key;
       const expectedVersion = await expectedFromIfMatch(request, key);
-      const result = await store.delete(key, writeOptions(request, isObject(request.body) ? request.body.reason : undefined, expectedVersion));
-      await settle(result.revision);
+      const result = await scope.store.delete(key, writeOptions(request, isObject(request.body) ? request.body.reason : undefined, expectedVersion));
+      await settle(scope, result.revision);
       return { key, deleted: true, version: result.version, revision: result.revision };
     },
   );
 
-  app.post<{ Params: { key: string }; Body: { disable?: boolean; disabled?: boolean; enabled?: boolean; reason?: string } | undefined }>(
+  perEnvironment.post<{ Params: { key: string }; Body: { disable?: boolean; disabled?: boolean; enabled?: boolean; reason?: string } | undefined }>(
     '/admin/v1/flags/:key/toggle',
     {
       config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 409: VERSION_HEADERS } },
@@ -450,9 +466,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request, reply) => {
-      assertWritable();
+      const scope = request.environment;
+      assertWritable(scope);
       const key = request.params.key;
-      const current = await store.get(key);
+      const current = await scope.store.get(key);
       if (!current) throw new HttpError(404, 'not_found', `flag "${key}" does not exist`, { key });
       const ifMatch = parseIfMatch(request.headers['if-match']);
       if (ifMatch === 'invalid') throw new HttpError(400, 'bad_request', 'If-Match must be one version, as given in ETag (e.g. "3"), or *');
@@ -468,14 +485,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       const next: FlagDefinition = { ...current.flag };
       if (disable) next.disable = true;
       else delete next.disable;
-      const result = await store.put(key, next, writeOptions(request, request.body?.reason, expectedVersion));
-      await settle(result.revision);
+      const result = await scope.store.put(key, next, writeOptions(request, request.body?.reason, expectedVersion));
+      await settle(scope, result.revision);
       reply.header('etag', versionTag(result.version));
       return { key, disabled: disable, changed: true, version: result.version, revision: result.revision };
     },
   );
 
-  app.post<{ Params: { key: string }; Body: { auditId: string; reason?: string } }>(
+  perEnvironment.post<{ Params: { key: string }; Body: { auditId: string; reason?: string } }>(
     '/admin/v1/flags/:key/restore',
     {
       config: { auth: 'editor', access: 'environment', responseHeaders: { 200: VERSION_HEADERS, 201: CREATED_HEADERS, 409: VERSION_HEADERS } },
@@ -502,15 +519,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request, reply) => {
-      assertWritable();
+      const scope = request.environment;
+      assertWritable(scope);
       const key = request.params.key;
       const { auditId, reason } = request.body;
-      const entry = await findAuditEntry(key, auditId);
+      const entry = await findAuditEntry(scope, key, auditId);
       if (!entry) throw new HttpError(404, 'not_found', `flag "${key}" has no audit entry "${auditId}"`, { key, auditId });
       const target = entry.action === 'delete' ? entry.before : entry.after;
       if (!target) throw new HttpError(400, 'bad_request', `audit entry "${auditId}" holds no version of flag "${key}" to restore`, { key, auditId });
       const flag = checkForWrite(key, target, request, undefined);
-      const current = await store.get(key);
+      const current = await scope.store.get(key);
       const ifMatch = request.headers['if-match'] !== undefined ? await expectedFromIfMatch(request, key) : undefined;
       if (current && (canonicalJson(current.flag) === canonicalJson(flag) || canonicalJson(current.flag) === canonicalJson(target))) {
         if (ifMatch !== undefined && ifMatch !== current.version) {
@@ -530,16 +548,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       }
       const why = `restore version ${entry.version} (audit entry ${entry.id})${typeof reason === 'string' && reason.trim() !== '' ? `: ${reason.trim()}` : ''}`;
       const expectedVersion = ifMatch ?? current?.version;
-      const result = await store.put(key, flag, writeOptions(request, why, expectedVersion));
-      await settle(result.revision);
+      const result = await scope.store.put(key, flag, writeOptions(request, why, expectedVersion));
+      await settle(scope, result.revision);
       reply.code(current ? 200 : 201).header('etag', versionTag(result.version));
-      if (!current) reply.header('location', `/admin/v1/flags/${encodeURIComponent(key)}`);
+      if (!current) reply.header('location', flagLocation(request, key));
       return { key, version: result.version, revision: result.revision, flag, changed: true, restoredVersion: entry.version, message: `flag "${key}" restored to version ${entry.version} as version ${result.version}` };
     },
   );
 
   /** One of the flag's audit entries, by id (the log is read newest first, a bounded number of pages). */
-  const findAuditEntry = async (key: string, id: string): Promise<AuditEntry | undefined> => {
+  const findAuditEntry = async ({ store }: EnvironmentScope, key: string, id: string): Promise<AuditEntry | undefined> => {
     let cursor: string | undefined;
     for (let page = 0; page < 200; page++) {
       const { entries, next } = await store.audit({ key, limit: 500, ...(cursor ? { cursor } : {}) });
@@ -553,7 +571,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   // ---- audit -----------------------------------------------------------------------------------------------------
 
-  const auditPage = async (query: AuditQuery) => {
+  const auditPage = async ({ store }: EnvironmentScope, query: AuditQuery) => {
     try {
       return await store.audit(query);
     } catch (error) {
@@ -562,7 +580,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     }
   };
 
-  app.get<{ Querystring: AuditQuery & { flag?: string } }>(
+  perEnvironment.get<{ Querystring: AuditQuery & { flag?: string } }>(
     '/admin/v1/audit',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -577,11 +595,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     (request) => {
       const { flag, ...query } = request.query;
       if (flag !== undefined && query.key !== undefined && flag !== query.key) throw new HttpError(400, 'bad_request', 'key and flag name different flags');
-      return auditPage({ ...query, ...(flag !== undefined && query.key === undefined ? { key: flag } : {}) });
+      return auditPage(request.environment, { ...query, ...(flag !== undefined && query.key === undefined ? { key: flag } : {}) });
     },
   );
 
-  app.get<{ Params: { key: string }; Querystring: Omit<AuditQuery, 'key'> }>(
+  perEnvironment.get<{ Params: { key: string }; Querystring: Omit<AuditQuery, 'key'> }>(
     '/admin/v1/flags/:key/audit',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -593,12 +611,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         response: { 200: auditPageSchema },
       },
     },
-    (request) => auditPage({ ...request.query, key: request.params.key }),
+    (request) => auditPage(request.environment, { ...request.query, key: request.params.key }),
   );
 
   // ---- segments --------------------------------------------------------------------------------------------------
 
-  app.get(
+  perEnvironment.get(
     '/admin/v1/segments',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -609,10 +627,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         response: { 200: { type: 'object', properties: { revision: { type: 'integer' }, segments: looseObject } } },
       },
     },
-    () => ({ revision: holder.appliedRevision, segments: holder.segments }),
+    ({ environment: { holder } }) => ({ revision: holder.appliedRevision, segments: holder.segments }),
   );
 
-  app.put<{ Body: { segments: Record<string, SegmentDefinition>; reason?: string } }>(
+  perEnvironment.put<{ Body: { segments: Record<string, SegmentDefinition>; reason?: string } }>(
     '/admin/v1/segments',
     {
       config: { auth: 'editor', access: 'environment' },
@@ -630,13 +648,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
-      assertWritable();
-      if (!store.putSegments) throw new HttpError(501, 'not_implemented', `the ${store.kind} store cannot keep segments`);
+      const scope = request.environment;
+      assertWritable(scope);
+      if (!scope.store.putSegments) throw new HttpError(501, 'not_implemented', `the ${scope.store.kind} store cannot keep segments`);
       // The body scrub removed a segment named `__proto__` (or `constructor`, `prototype`): refuse it, never drop it.
       const reserved = request.droppedKeys?.find((path) => /^segments\.[^.[]+$/.test(path));
       if (reserved) throw new HttpError(400, 'validation_failed', `the segment name "${reserved.slice('segments.'.length)}" is reserved: choose another name`);
-      const result = await store.putSegments(request.body.segments, writeOptions(request, request.body.reason, undefined));
-      await settle(result.revision);
+      const result = await scope.store.putSegments(request.body.segments, writeOptions(request, request.body.reason, undefined));
+      await settle(scope, result.revision);
       return { revision: result.revision };
     },
   );
@@ -647,7 +666,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   // ---- playground and events -------------------------------------------------------------------------------------
 
-  app.post<{
+  perEnvironment.post<{
     Body: { flag?: string; key?: string; context?: EvaluationContext; definition?: unknown; now?: string | number; defaultValue?: JsonValue } | undefined;
   }>(
     '/admin/v1/evaluate',
@@ -679,6 +698,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
+      const scope = request.environment;
       const body = request.body ?? {};
       const context = body.context ?? {};
       checkPlaygroundContext(context);
@@ -689,12 +709,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         if (!Number.isFinite(now)) throw new HttpError(400, 'bad_request', `now is not a date: ${String(body.now)}`);
       }
       if (body.flag !== undefined && body.key !== undefined && body.flag !== body.key) throw new HttpError(400, 'bad_request', 'flag and key name different flags');
-      let snapshot: Snapshot = holder.snapshot;
+      let snapshot: Snapshot = scope.holder.snapshot;
       let key = body.flag ?? body.key;
       if (body.definition !== undefined) {
         key ??= 'playground';
         const definition = checkForWrite(key, body.definition, request, ['definition']);
-        snapshot = compileFlagSet({ [key]: definition }, { segments: holder.segments, source: SOURCE });
+        snapshot = compileFlagSet({ [key]: definition }, { segments: scope.holder.segments, source: SOURCE });
       }
       const options = { explain: true, ...(now !== undefined ? { now } : {}) };
       if (key === undefined) return { flags: evaluateAll(snapshot, context, options) };

@@ -90,8 +90,9 @@ function isAdminRoute(route: RouteOptions): boolean {
 }
 
 /**
- * Enforces `config.access` on every admin route (after the environment is resolved: `preHandler`), and refuses to
- * register an admin route that declares none. Register before any route.
+ * Enforces `config.access` on every admin route, and refuses to register an admin route that declares none. Register
+ * after authentication and environment routing (both `onRequest`), before any route: the check is an `onRequest` hook
+ * too, so an out-of-scope caller gets 403 before its body is even read or validated.
  */
 export function registerAccess(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
@@ -100,7 +101,7 @@ export function registerAccess(app: FastifyInstance): void {
     if (access === undefined)
       throw new Error(`admin route ${String(route.method)} ${route.url} declares no config.access (global, project, environment, caller or handler)`);
   });
-  app.addHook('preHandler', async (request) => {
+  app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     const access = config?.access;
     const needed = config?.auth;

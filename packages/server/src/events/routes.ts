@@ -3,6 +3,7 @@ import { parseTimeArg, type EventsStore } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
 import { flagKeyParams, looseObject } from '../http/schemas.js';
+import { environmentRoutes } from '../environments/request.js';
 
 interface RangeQuery {
   since?: string;
@@ -13,16 +14,16 @@ interface RangeQuery {
 const rangeQuery = {
   since: { type: 'string', description: 'A duration back from now (30s, 15m, 1h, 7d) or an ISO 8601 date. Default 1h.' },
   until: { type: 'string', description: 'Same forms. Default now.' },
-  environment: { type: 'string', description: "The environment (default 'default')." },
+  environment: { type: 'string', description: "The events store's environment (default: the request's environment, `default` on today's paths)." },
 } as const;
 
-function range(query: RangeQuery): { since: number; until: number; environment?: string } {
+function range(query: RangeQuery, environment: string): { since: number; until: number; environment: string } {
   const now = Date.now();
   try {
     const since = parseTimeArg(query.since ?? '1h', 'since', now);
     const until = query.until === undefined ? now : parseTimeArg(query.until, 'until', now);
     if (since >= until) throw new TypeError('since must be before until');
-    return { since, until, ...(query.environment ? { environment: query.environment } : {}) };
+    return { since, until, environment: query.environment || environment };
   } catch (error) {
     throw new HttpError(400, 'bad_request', (error as Error).message);
   }
@@ -42,7 +43,8 @@ async function query<T>(ctx: ServerContext, run: (store: EventsStore) => Promise
 
 /** Admin API over the events store: per flag series, per metric summaries, per unit first exposures. */
 export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get<{ Params: { key: string }; Querystring: RangeQuery & { step?: number } }>(
+  const perEnvironment = environmentRoutes(app);
+  perEnvironment.get<{ Params: { key: string }; Querystring: RangeQuery & { step?: number } }>(
     '/admin/v1/flags/:key/events',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -57,12 +59,12 @@ export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): 
       },
     },
     (request) => {
-      const r = range(request.query);
+      const r = range(request.query, request.environment.eventsEnvironment);
       return query(ctx, (store) => store.flagSummary(request.params.key, { ...r, ...(request.query.step ? { stepMinutes: request.query.step } : {}) }));
     },
   );
 
-  app.get<{ Params: { key: string }; Querystring: { since?: string; after?: string; limit?: number; environment?: string } }>(
+  perEnvironment.get<{ Params: { key: string }; Querystring: { since?: string; after?: string; limit?: number; environment?: string } }>(
     '/admin/v1/flags/:key/exposures',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -96,14 +98,14 @@ export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): 
           ...(since !== undefined ? { since } : {}),
           ...(request.query.after ? { after: request.query.after } : {}),
           ...(request.query.limit ? { limit: request.query.limit } : {}),
-          ...(request.query.environment ? { environment: request.query.environment } : {}),
+          environment: request.query.environment || request.environment.eventsEnvironment,
         }),
       );
       return { units, ...(units.length > 0 && units.length === (request.query.limit ?? 1000) ? { next: units[units.length - 1]!.unit } : {}) };
     },
   );
 
-  app.get<{ Params: { event: string }; Querystring: RangeQuery & { flag?: string; by?: 'variation' | 'none' } }>(
+  perEnvironment.get<{ Params: { event: string }; Querystring: RangeQuery & { flag?: string; by?: 'variation' | 'none' } }>(
     '/admin/v1/metrics/:event',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -121,7 +123,7 @@ export function registerEventsRoutes(app: FastifyInstance, ctx: ServerContext): 
       },
     },
     (request) => {
-      const r = range(request.query);
+      const r = range(request.query, request.environment.eventsEnvironment);
       const by = request.query.by ?? (request.query.flag ? 'variation' : 'none');
       if (by === 'variation' && !request.query.flag) throw new HttpError(400, 'bad_request', 'by=variation needs flag=<key>');
       return query(ctx, (store) =>

@@ -8,10 +8,10 @@ import { MAX_LABEL } from './normalise.js';
  * Flag's relay does: browsers and apps without an SDK that sends events are counted too. Keys of no flag are not
  * recorded (clients could otherwise create series at will).
  */
-export function recordServedEvaluation(ctx: ServerContext, snapshot: Snapshot, detail: EvaluationDetail, context: EvaluationContext): void {
+export function recordServedEvaluation(ctx: ServerContext, snapshot: Snapshot, detail: EvaluationDetail, context: EvaluationContext, environment?: string): void {
   const events = ctx.events;
   if (!events || !detail.trackEvents || !snapshot.flags.has(detail.key)) return;
   const key = context.targetingKey;
   const unit = typeof key === 'string' && key !== '' && key.length <= MAX_LABEL && !key.includes('\u0000') ? key : undefined;
-  events.recordEvaluation(detail.key, detail.variant ?? 'SdkDefault', unit, detail.errorCode);
+  events.recordEvaluation(detail.key, detail.variant ?? 'SdkDefault', unit, detail.errorCode, environment);
 }

@@ -5,6 +5,8 @@ import {
   StoreConflictError,
   StoreUnavailableError,
   StoreValidationError,
+  UnknownEnvironmentError,
+  UnknownProjectError,
 } from '@vexil/store';
 import { formatProblem, type Problem } from '@vexil/core';
 
@@ -102,6 +104,9 @@ function normalise(error: unknown): Normalised {
       extra: { key: error.key, currentVersion: error.currentVersion, expectedVersion: error.expectedVersion },
       ...(error.currentVersion > 0 ? { headers: { etag: `"${error.currentVersion}"` } } : {}),
     };
+  if (error instanceof UnknownProjectError) return { status: 404, code: 'unknown_project', message: error.message, extra: { project: error.project } };
+  if (error instanceof UnknownEnvironmentError)
+    return { status: 404, code: 'unknown_environment', message: error.message, extra: { project: error.project, environment: error.environment } };
   if (error instanceof FlagNotFoundError) return { status: 404, code: 'not_found', message: error.message, extra: { key: error.key } };
   if (error instanceof ReadOnlyStoreError) return { status: 405, code: 'read_only_store', message: error.message };
   if (error instanceof StoreUnavailableError) return { status: 503, code: 'store_unavailable', message: error.message, headers: { 'retry-after': '1' } };

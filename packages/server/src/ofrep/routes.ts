@@ -170,7 +170,7 @@ export function baseUrl(request: FastifyRequest, publicUrl: string | undefined):
 }
 
 export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { holder, metrics, sse } = ctx;
+  const { metrics, sse } = ctx;
 
   app.post<{ Params: { key: string }; Body: OfrepBody }>(
     '/ofrep/v1/evaluate/flags/:key',
@@ -197,11 +197,12 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     (request, reply) => {
       const key = request.params.key;
-      const snapshot = holder.snapshot;
+      const environment = request.environment;
+      const snapshot = environment.holder.snapshot;
       const context = contextOf(request.body);
       const detail = evaluate(snapshot, key, context);
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-      recordServedEvaluation(ctx, snapshot, detail, context);
+      recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
       if (detail.errorCode === undefined) return toOfrep(detail, true);
       // What is wrong and how to fix it (GO Feature Flag says `Error while evaluating the flag: <key>` for everything).
       const invalid = invalidFlag(snapshot, key);
@@ -263,6 +264,8 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request, reply) => {
       // ADR-0008: a re-fetch triggered by a change event of a server further ahead (another server on the same store)
       // waits until this one serves that revision, rather than answering 304 or stale flags.
+      const environment = request.environment;
+      const holder = environment.holder;
       const wanted = revisionOfConfigEtag(request.query.flagConfigEtag);
       if (wanted !== undefined && wanted > holder.revision) await holder.waitFor(wanted, CONFIG_ETAG_WAIT_MS);
       const snapshot = holder.snapshot;
@@ -282,7 +285,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const hint = requestHint(request.body);
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
-        recordServedEvaluation(ctx, snapshot, detail, context);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
         const entry = toOfrep(detail, false, detail.errorCode === undefined ? undefined : errorDetailsOf(detail, hint));
         // OFREP's evaluationFailure allows four codes only.
         if ('errorCode' in entry && !OFREP_400.has(entry.errorCode)) entry.errorCode = 'GENERAL';
@@ -376,7 +379,8 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     (request: FastifyRequest, reply: FastifyReply) => {
-      const client = sse.open(request, reply, 'ofrep');
+      const { holder, name } = request.environment;
+      const client = sse.open(request, reply, 'ofrep', undefined, name);
       const lastEventId = request.headers['last-event-id'];
       client.lastSent = holder.revision;
       // Any other revision than the current one (older, or ahead: a server restarted on a fresh store) may have
@@ -387,11 +391,19 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
 
-  holder.on('change', (change: SnapshotChange) => {
-    if (sse.count('ofrep') === 0) return;
-    // A store that went back in time (reset, restored): its revisions start lower, and every client must refetch.
-    if (change.resync && change.revision < change.previousRevision) for (const client of sse.clients('ofrep')) client.lastSent = 0;
-    sse.broadcast('ofrep', refetchMessage(change.revision), change.revision);
+  // Each environment's changes reach only the streams of keys serving that environment.
+  ctx.environments.each(({ holder, name }) => {
+    const onChange = (change: SnapshotChange) => {
+      if (sse.count('ofrep', name) === 0) return;
+      // A store that went back in time (reset, restored): its revisions start lower, and every client must refetch.
+      if (change.resync && change.revision < change.previousRevision) for (const client of sse.clients('ofrep', name)) client.lastSent = 0;
+      sse.broadcast('ofrep', refetchMessage(change.revision), change.revision, name);
+    };
+    holder.on('change', onChange);
+    return () => {
+      holder.off('change', onChange);
+      for (const client of [...sse.clients('ofrep', name)]) client.close(true);
+    };
   });
 }
 

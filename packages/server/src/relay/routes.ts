@@ -167,17 +167,20 @@ export function goFeatureFlagForms(snapshot: Snapshot): Record<string, FlagDefin
 }
 
 export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { holder, metrics, collector } = ctx;
-  let hashes: ChangeHashes | undefined;
+  const { metrics, collector } = ctx;
+  // One per live snapshot (each environment has its own): computed once per revision, dropped with the snapshot.
+  const hashesOf = new WeakMap<Snapshot, ChangeHashes>();
   const changeHashes = (snapshot: Snapshot): ChangeHashes => {
     const revision = snapshot.revision ?? 0;
-    if (hashes?.revision === revision) return hashes;
+    const known = hashesOf.get(snapshot);
+    if (known) return known;
     // Each flag's hash is of the form GO Feature Flag's providers get, so a segment change shows on the flags using it.
     const forms = goFeatureFlagForms(snapshot);
     const flags: Record<string, number> = {};
     for (const key of Object.keys(forms).sort()) flags[key] = fnv1a32(canonicalJson(forms[key]));
     const hash = fnv1a32(canonicalJson({ flags: snapshot.definitions, segments: snapshot.segments }));
-    hashes = { revision, body: { hash, flags }, etag: `"${hash.toString(16)}"` };
+    const hashes = { revision, body: { hash, flags }, etag: `"${hash.toString(16)}"` };
+    hashesOf.set(snapshot, hashes);
     return hashes;
   };
 
@@ -202,7 +205,8 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     (request) => {
       const context = relayContext(request.body);
-      const snapshot = holder.snapshot;
+      const environment = request.environment;
+      const snapshot = environment.holder.snapshot;
       // Like GO Feature Flag (GetFlagStates), a flagList evaluates only the listed flags that exist.
       const only = flagListOf(context);
       const keys = (only ? only.filter((key) => snapshot.flags.has(key)) : [...snapshot.flags.keys()]).sort();
@@ -212,7 +216,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       for (const key of keys) {
         const detail = evaluate(snapshot, key, context);
         metrics.recordEvaluation(key, detail.variant, detail.reason);
-        recordServedEvaluation(ctx, snapshot, detail, context);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
         if (detail.errorCode !== undefined) failed.push(detail);
         flags[key] = toFlagState(detail, timestamp, goffErrorDetails(snapshot, detail, context));
       }
@@ -239,11 +243,12 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const key = request.params.key;
       const body = request.body;
       const context = relayContext(body);
-      const snapshot = holder.snapshot;
+      const environment = request.environment;
+      const snapshot = environment.holder.snapshot;
       const defaultValue = body?.defaultValue;
       const detail = evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue });
       metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-      recordServedEvaluation(ctx, snapshot, detail, context);
+      recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
       if (detail.errorCode !== undefined) logEvaluationErrors(request.log, [detail]);
       return toVariationResult(detail, defaultValue, goffErrorDetails(snapshot, detail, context));
     },
@@ -304,7 +309,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const normalised = normaliseCollectorEvents(events, ctx.eventsLimits ?? {});
       for (const refusal of normalised.refused) ctx.eventsMetrics?.refused.inc({ reason: refusal.reason });
       const accepted = normalised.exposures.length + normalised.tracks.length;
-      const queued = pipeline.enqueue({ ...(batchId ? { id: batchId } : {}), exposures: normalised.exposures, tracks: normalised.tracks }, normalised.bytes);
+      const queued = pipeline.enqueue({ ...(batchId ? { id: batchId } : {}), environment: request.environment.eventsEnvironment, exposures: normalised.exposures, tracks: normalised.tracks }, normalised.bytes);
       if (!queued) {
         reply.header('retry-after', '5');
         return reply.code(503).send({ error: 'events_buffer_full', message: 'the events store is unavailable and the buffer is full: retry later (with the same batchId)' });
@@ -332,7 +337,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     (request, reply) => {
-      const current = changeHashes(holder.snapshot);
+      const current = changeHashes(request.environment.holder.snapshot);
       reply.header('etag', current.etag);
       if (etagMatches(request.headers['if-none-match'], current.etag)) return reply.code(304).send();
       return current.body;
@@ -401,6 +406,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     (request, reply) => {
+      const holder = request.environment.holder;
       const snapshot = holder.snapshot;
       const revision = snapshot.revision ?? 0;
       const wanted = request.body?.flags;
@@ -460,6 +466,21 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
               revision: { type: 'integer' },
               flags: { type: 'integer' },
               lastReload: { type: 'string' },
+              environments: {
+                type: 'array',
+                description:
+                  'Every project × environment this server serves, default/default first: its revision, flag count and status (`degraded`: its store does not answer, its last good flags are served). The top-level `status` is `degraded` when any is.',
+                items: {
+                  type: 'object',
+                  properties: {
+                    project: { type: 'string' },
+                    environment: { type: 'string' },
+                    status: { type: 'string', enum: ['starting', 'ok', 'degraded'] },
+                    revision: { type: 'integer' },
+                    flags: { type: 'integer' },
+                  },
+                },
+              },
               events: {
                 type: 'object',
                 description: 'The events store (with `--events`): `degraded` while it does not answer and events wait in the buffer.',
@@ -478,10 +499,19 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     () => {
+      const holder = ctx.holder;
       const files = ctx.sourceProblems.report();
+      const environments = ctx.environments.list().map(({ ref, holder: served }) => ({
+        project: ref.project,
+        environment: ref.environment,
+        status: served.status,
+        revision: served.revision,
+        flags: served.snapshot.flags.size,
+      }));
+      const anyDegraded = environments.some((environment) => environment.status === 'degraded');
       return {
         initialized: holder.status !== 'starting',
-        status: holder.status === 'ok' && files.count > 0 ? 'degraded' : holder.status,
+        status: holder.status === 'ok' && (files.count > 0 || anyDegraded) ? 'degraded' : holder.status,
         store: {
           kind: ctx.store.kind,
           reachable: holder.storeReachable,
@@ -492,6 +522,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         revision: holder.revision,
         flags: holder.snapshot.flags.size,
         lastReload: holder.loadedAt.toISOString(),
+        environments,
         events: ctx.events ? ctx.events.health : { status: 'off' },
       };
     },
@@ -521,11 +552,11 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     () => ({
-      cacheRefresh: holder.loadedAt.toISOString(),
+      cacheRefresh: ctx.holder.loadedAt.toISOString(),
       name: 'vexil',
       version: ctx.version,
       store: ctx.store.kind,
-      revision: holder.revision,
+      revision: ctx.holder.revision,
       startedAt: ctx.startedAt.toISOString(),
     }),
   );

@@ -27,11 +27,16 @@ import {
   type Measurements,
   type RolloutDecision,
 } from '@vexil/analysis';
-import { StoreConflictError, type FlagStore, type StoredFlag } from '@vexil/store';
+import { DEFAULT_ENVIRONMENT, DEFAULT_PROJECT, StoreConflictError, type EnvironmentRef, type FlagStore, type LeaseStore, type StoredFlag } from '@vexil/store';
 
 export const CONTROLLER_ACTOR = 'rollout-controller';
 export const KILL_SWITCH_ACTOR = 'kill-switch';
 export const LEASE_NAME = 'rollout-controller';
+
+/** One controller per environment: default/default keeps today's lease name, others `rollout-controller:<project>/<environment>`. */
+export function rolloutLeaseName(ref: EnvironmentRef): string {
+  return ref.project === DEFAULT_PROJECT && ref.environment === DEFAULT_ENVIRONMENT ? LEASE_NAME : `${LEASE_NAME}:${ref.project}/${ref.environment}`;
+}
 
 interface Log {
   info(object: object, message?: string): void;
@@ -51,6 +56,10 @@ export interface RolloutControllerOptions {
   tickMs?: number;
   /** This server's name in the lease. Default host + random suffix. */
   holder?: string;
+  /** The lease's name (one controller per environment, see `rolloutLeaseName`). Default `rollout-controller`. */
+  leaseName?: string;
+  /** Where the lease is held. Default `store.leases` (an environment's store may share the root's). */
+  leases?: LeaseStore;
   log?: Log;
   /**
    * Keys of the flags that may need the controller (with a `rollout` or a `killSwitch`), e.g. from the server's
@@ -71,6 +80,8 @@ const REASON_LIMIT = 2000;
 export class RolloutController {
   readonly holder: string;
   readonly #store: FlagStore;
+  readonly #leaseName: string;
+  readonly #leases: LeaseStore | undefined;
   readonly #source: MeasurementSource | undefined;
   readonly #clock: () => number;
   readonly #leaseMs: number;
@@ -86,6 +97,8 @@ export class RolloutController {
 
   constructor(options: RolloutControllerOptions) {
     this.#store = options.store;
+    this.#leaseName = options.leaseName ?? LEASE_NAME;
+    this.#leases = options.leases ?? options.store.leases;
     this.#source = options.source;
     this.#clock = options.clock ?? Date.now;
     this.#leaseMs = options.leaseMs ?? 15_000;
@@ -102,7 +115,7 @@ export class RolloutController {
 
   /** Starts ticking. Stores without leases (the file store) cannot run a controller. */
   start(): void {
-    if (!this.#store.leases) throw new Error(`the ${this.#store.kind} store cannot hold leases: the rollout controller needs a writable SQL or Redis store`);
+    if (!this.#leases) throw new Error(`the ${this.#store.kind} store cannot hold leases: the rollout controller needs a writable SQL or Redis store`);
     this.#stopped = false;
     this.#killed = false;
     const loop = async () => {
@@ -120,7 +133,7 @@ export class RolloutController {
     const killed = this.#killed;
     this.#halt();
     await this.#running;
-    if (this.#leader && !killed) await this.#store.leases?.release(LEASE_NAME, this.holder).catch(() => false);
+    if (this.#leader && !killed) await this.#leases?.release(this.#leaseName, this.holder).catch(() => false);
     this.#leader = false;
   }
 
@@ -138,7 +151,7 @@ export class RolloutController {
   /** One pass: renew or take the lease; when leader, act on every flag that is due. */
   async tick(): Promise<TickOutcome> {
     const outcome: TickOutcome = { leader: false, actions: [] };
-    const lease = await this.#store.leases!.acquire(LEASE_NAME, this.holder, this.#leaseMs);
+    const lease = await this.#leases!.acquire(this.#leaseName, this.holder, this.#leaseMs);
     if (!lease) {
       if (this.#leader) this.#log?.info({ holder: this.holder }, 'rollout controller: lost the lease');
       this.#leader = false;

@@ -5,21 +5,23 @@ import { nextCheckAt, RolloutCommandError, type ManualCommand } from '@vexil/ana
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
 import { errorSchema, flagKeyParams, looseObject } from '../http/schemas.js';
-import { applyRolloutCommand, LEASE_NAME, NotStartedError } from './controller.js';
+import { applyRolloutCommand, NotStartedError, rolloutLeaseName } from './controller.js';
+import { environmentRoutes } from '../environments/request.js';
+import type { EnvironmentScope } from '../environments/registry.js';
 
 export const ROLLOUT_COMMANDS: readonly ManualCommand[] = ['approve', 'pause', 'resume', 'abort', 'skip'];
 
 export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, clock: () => number = Date.now): void {
-  const { store, holder } = ctx;
+  const perEnvironment = environmentRoutes(app);
 
-  const load = async (key: string) => {
+  const load = async ({ store }: EnvironmentScope, key: string) => {
     const stored = await store.get(key);
     if (!stored) throw new HttpError(404, 'not_found', `flag "${key}" does not exist`, { key });
     if (!stored.flag.rollout) throw new HttpError(404, 'no_rollout', `flag "${key}" has no rollout plan`, { key });
     return stored;
   };
 
-  app.get<{ Params: { key: string } }>(
+  perEnvironment.get<{ Params: { key: string } }>(
     '/admin/v1/flags/:key/rollout',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -33,11 +35,12 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, 
       },
     },
     async (request) => {
-      const stored = await load(request.params.key);
+      const scope = request.environment;
+      const stored = await load(scope, request.params.key);
       const plan = normalizeRolloutPlan(stored.flag.rollout!);
       const state = stored.flag.rolloutState;
       const due = state ? nextCheckAt(plan, state) : undefined;
-      const lease = await store.leases?.get(LEASE_NAME).catch(() => undefined);
+      const lease = await ctx.store.leases?.get(rolloutLeaseName(scope.ref)).catch(() => undefined);
       return {
         key: stored.key,
         version: stored.version,
@@ -51,7 +54,7 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, 
     },
   );
 
-  app.post<{ Params: { key: string; command: string }; Body: { reason?: string } | undefined }>(
+  perEnvironment.post<{ Params: { key: string; command: string }; Body: { reason?: string } | undefined }>(
     '/admin/v1/flags/:key/rollout/:command',
     {
       config: { auth: 'editor', access: 'environment' },
@@ -66,8 +69,9 @@ export function registerRolloutRoutes(app: FastifyInstance, ctx: ServerContext, 
       },
     },
     async (request) => {
+      const { store, holder } = request.environment;
       if (!store.writable) throw new HttpError(405, 'read_only_store', `the ${store.kind} store is read-only`);
-      const stored = await load(request.params.key);
+      const stored = await load(request.environment, request.params.key);
       const command = request.params.command as ManualCommand;
       try {
         const { decision, reason, version, revision } = await applyRolloutCommand(store, stored, command, request.principal?.name ?? 'anonymous', clock(), request.body?.reason);

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeEvent } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import type { SnapshotChange, SnapshotHolder } from '../snapshot/holder.js';
+import type { EnvironmentScope } from '../environments/registry.js';
 import { sseMessage, type SseClient } from './sse.js';
 import { parseEventId } from './store-id.js';
 
@@ -48,14 +49,29 @@ class SnapshotMessages {
   }
 }
 
-export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { holder, sse } = ctx;
-  // Read at each use: it changes when the store is found reset (see ServerContext.storeId).
-  const snapshots = new SnapshotMessages(holder, () => ctx.storeId);
-  const resumeWaitMs = ctx.streamResumeWaitMs;
+/**
+ * The id of an environment's data in event ids: the store's id for default/default (as before environments), with
+ * `.e-<environment id>` for the others, so an id from one environment never resumes in another (nor in one deleted
+ * and created again: environment ids are never reused).
+ */
+export function streamIdOf(storeId: string, scope: EnvironmentScope): string {
+  return scope.isDefault ? storeId : `${storeId}.e-${scope.record.id}`;
+}
 
-  const sendSnapshot = (client: SseClient): void => {
-    const { revision, text } = snapshots.current();
+export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { sse } = ctx;
+  const resumeWaitMs = ctx.streamResumeWaitMs;
+  // One serialised snapshot per environment, made when its first stream asks.
+  const snapshotsOf = new WeakMap<EnvironmentScope, SnapshotMessages>();
+  const snapshots = (scope: EnvironmentScope): SnapshotMessages => {
+    let messages = snapshotsOf.get(scope);
+    // Read at each use: the store id changes when the store is found reset (see ServerContext.storeId).
+    if (!messages) snapshotsOf.set(scope, (messages = new SnapshotMessages(scope.holder, () => streamIdOf(ctx.storeId, scope))));
+    return messages;
+  };
+
+  const sendScopeSnapshot = (client: SseClient, scope: EnvironmentScope): void => {
+    const { revision, text } = snapshots(scope).current();
     client.write(text);
     client.lastSent = revision;
   };
@@ -85,9 +101,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       const header = request.headers['last-event-id'];
       const raw = typeof header === 'string' && header !== '' ? header : request.query.lastEventId;
       const resume = parseEventId(raw);
-      const client = sse.open(request, reply, 'sdk');
-      // No (readable) id, or an id from another store (or from this one before a reset): the whole state.
-      const storeId = ctx.storeId;
+      const scope = request.environment;
+      const holder = scope.holder;
+      const client = sse.open(request, reply, 'sdk', undefined, scope.name);
+      const sendSnapshot = (to: SseClient) => sendScopeSnapshot(to, scope);
+      // No (readable) id, or an id from another store or environment (or from this one before a reset): the whole state.
+      const storeId = streamIdOf(ctx.storeId, scope);
       if (!resume || (resume.storeId !== undefined && resume.storeId !== storeId)) return sendSnapshot(client);
       const from = resume.revision;
       const applied = holder.appliedRevision;
@@ -116,17 +135,27 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
   );
 
-  holder.on('change', (change: SnapshotChange) => {
-    if (sse.count('sdk') === 0) return;
-    if (change.resync) {
-      const { revision, text } = snapshots.current();
-      for (const client of sse.clients('sdk')) {
-        client.write(text);
-        client.lastSent = revision;
+  // Each environment's changes reach only the streams of keys serving that environment.
+  ctx.environments.each((scope) => {
+    const { holder, name } = scope;
+    const onChange = (change: SnapshotChange) => {
+      if (sse.count('sdk', name) === 0) return;
+      if (change.resync) {
+        const { revision, text } = snapshots(scope).current();
+        for (const client of sse.clients('sdk', name)) {
+          client.write(text);
+          client.lastSent = revision;
+        }
+        return;
       }
-      return;
-    }
-    const storeId = ctx.storeId;
-    for (const event of change.events) sse.broadcast('sdk', changeMessage(event, storeId), event.revision);
+      const storeId = streamIdOf(ctx.storeId, scope);
+      for (const event of change.events) sse.broadcast('sdk', changeMessage(event, storeId), event.revision, name);
+    };
+    holder.on('change', onChange);
+    // An environment no longer served (deleted): its streams end; their keys then fail to authenticate or route.
+    return () => {
+      holder.off('change', onChange);
+      for (const client of [...sse.clients('sdk', name)]) client.close(true);
+    };
   });
 }

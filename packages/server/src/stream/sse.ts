@@ -7,6 +7,9 @@ import { readKernelSendQueues } from './kernel-send-queues.js';
 
 export type StreamName = 'sdk' | 'ofrep';
 
+/** The environment a stream follows (`project/environment`): a change in one environment reaches only its streams. */
+export const DEFAULT_STREAM_SCOPE = 'default/default';
+
 /** A client whose unsent output passes this many times the backlog bound is dropped at once, without waiting. */
 const HARD_BACKLOG_FACTOR = 4;
 
@@ -14,6 +17,8 @@ const HARD_BACKLOG_FACTOR = 4;
 export class SseClient {
   readonly raw: ServerResponse;
   readonly stream: StreamName;
+  /** The environment this client follows (`project/environment`). */
+  readonly scope: string;
   /** The last revision this client was sent (or told it has): later events only. */
   lastSent = 0;
   /** The id of the API key that opened the stream: revoking the key ends it. */
@@ -24,9 +29,10 @@ export class SseClient {
   readonly #onClose: (client: SseClient) => void;
   readonly #hardLimit: number;
 
-  constructor(raw: ServerResponse, stream: StreamName, onClose: (client: SseClient) => void, backlogBytes = 1024 * 1024) {
+  constructor(raw: ServerResponse, stream: StreamName, onClose: (client: SseClient) => void, backlogBytes = 1024 * 1024, scope = DEFAULT_STREAM_SCOPE) {
     this.raw = raw;
     this.stream = stream;
+    this.scope = scope;
     this.#onClose = onClose;
     this.#hardLimit = backlogBytes * HARD_BACKLOG_FACTOR;
   }
@@ -94,7 +100,10 @@ export interface SseHubOptions {
 
 /** Every open event stream of the server: heartbeats, broadcast, caps, dropping slow clients, closing at shutdown. */
 export class SseHub {
+  /** Every client, by stream kind (for caps, sweeps and the gauge). */
   readonly #clients: Record<StreamName, Set<SseClient>> = { sdk: new Set(), ofrep: new Set() };
+  /** The same clients by kind and environment: a broadcast touches only the changed environment's clients. */
+  readonly #byScope: Record<StreamName, Map<string, Set<SseClient>>> = { sdk: new Map(), ofrep: new Map() };
   readonly #gauge: Gauge<'stream'> | undefined;
   readonly #refusals: Counter<'stream' | 'reason'> | undefined;
   readonly #perKey: number;
@@ -155,19 +164,20 @@ export class SseHub {
     }
   }
 
-  count(stream: StreamName): number {
-    return this.#clients[stream].size;
+  /** Open streams of a kind: of one environment when `scope` is given, else of all. */
+  count(stream: StreamName, scope?: string): number {
+    return scope === undefined ? this.#clients[stream].size : (this.#byScope[stream].get(scope)?.size ?? 0);
   }
 
-  clients(stream: StreamName): ReadonlySet<SseClient> {
-    return this.#clients[stream];
+  clients(stream: StreamName, scope?: string): ReadonlySet<SseClient> {
+    return scope === undefined ? this.#clients[stream] : (this.#byScope[stream].get(scope) ?? NO_CLIENTS);
   }
 
   /**
    * Takes over the response: writes the event-stream headers (keeping those already set on the reply, e.g. CORS)
    * and registers the client until the connection closes.
    */
-  open(request: FastifyRequest, reply: FastifyReply, stream: StreamName, retryMs = 1000): SseClient {
+  open(request: FastifyRequest, reply: FastifyReply, stream: StreamName, retryMs = 1000, scope = DEFAULT_STREAM_SCOPE): SseClient {
     if (this.#closing) throw Object.assign(new Error('the server is shutting down'), { statusCode: 503 });
     const key = request.principal?.id ?? '';
     const address = request.ip;
@@ -198,13 +208,19 @@ export class SseHub {
       stream,
       (closed) => {
         if (this.#clients[stream].delete(closed)) this.#gauge?.set({ stream }, this.#clients[stream].size);
+        const inScope = this.#byScope[stream].get(scope);
+        if (inScope?.delete(closed) && inScope.size === 0) this.#byScope[stream].delete(scope);
         release(this.#byKey, key);
         release(this.#byAddress, address);
       },
       this.#backlogBytes,
+      scope,
     );
     client.keyId = request.principal?.id;
     this.#clients[stream].add(client);
+    let inScope = this.#byScope[stream].get(scope);
+    if (!inScope) this.#byScope[stream].set(scope, (inScope = new Set()));
+    inScope.add(client);
     this.#gauge?.set({ stream }, this.#clients[stream].size);
     raw.on('close', () => client.close());
     raw.on('error', () => client.close());
@@ -212,8 +228,11 @@ export class SseHub {
     return client;
   }
 
-  broadcast(stream: StreamName, text: string, revision?: number): void {
-    for (const client of this.#clients[stream]) {
+  /** Sends to the streams of one environment (default/default unless `scope` is given). */
+  broadcast(stream: StreamName, text: string, revision?: number, scope = DEFAULT_STREAM_SCOPE): void {
+    const clients = this.#byScope[stream].get(scope);
+    if (!clients) return;
+    for (const client of clients) {
       if (revision !== undefined) {
         if (revision <= client.lastSent) continue;
         client.lastSent = revision;
@@ -246,6 +265,8 @@ export class SseHub {
     for (const stream of ['sdk', 'ofrep'] as const) for (const client of [...this.#clients[stream]]) client.close(true);
   }
 }
+
+const NO_CLIENTS: ReadonlySet<SseClient> = new Set();
 
 function release(counts: Map<string, number>, name: string): void {
   const left = (counts.get(name) ?? 0) - 1;

@@ -6,8 +6,11 @@ import { parseSqlUrl, type FlagStore } from '@vexil/store';
 /** What a store id may look like: no `:` (the separator in event ids), short, printable. */
 const STORE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** `<storeId>:<revision>` or a plain `<revision>` (clients from before store ids). */
-const EVENT_ID = /^(?:([A-Za-z0-9_.-]{1,64}):)?([0-9]{1,15})$/;
+/**
+ * `<storeId>:<revision>` or a plain `<revision>` (clients from before store ids). Environments other than
+ * default/default add `.e-<environment id>` to the store id, so the part before `:` may be longer than a store id.
+ */
+const EVENT_ID = /^(?:([A-Za-z0-9_.-]{1,128}):)?([0-9]{1,15})$/;
 
 export function isStoreId(value: string): boolean {
   return STORE_ID.test(value);
