@@ -33,6 +33,8 @@ import { registerOfrepRoutes } from './ofrep/routes.js';
 import { registerRelayRoutes } from './relay/routes.js';
 import { registerStreamRoutes } from './stream/routes.js';
 import { registerAdminRoutes } from './admin/routes.js';
+import { registerChangeRoutes } from './changes/routes.js';
+import { registerPromoteRoutes } from './promote/routes.js';
 import { registerContextSample } from './admin/context-sample.js';
 import { DEFAULT_UI_ROOT, registerAdminPage } from './ui/admin-page.js';
 import { isStoreId, storeIdentity } from './stream/store-id.js';
@@ -384,8 +386,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerOfrepRoutes(app, ctx);
     registerRelayRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
+    // First: its hook turns flag writes in environments that require approval into change requests.
+    const changeRequests = registerChangeRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
     registerEnvironmentRoutes(app, ctx);
+    registerPromoteRoutes(app, ctx, changeRequests);
     registerEventsRoutes(app, ctx);
     registerExperimentRoutes(app, ctx);
     registerContextSample(app, ctx, {

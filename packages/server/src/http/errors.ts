@@ -26,6 +26,21 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Not an error: an answer that ends the handler early with its own status and body (a flag write that became a change
+ * request: 202 `{ changeRequest }`). Thrown from deep inside a handler (a store call), sent as it is.
+ */
+export class EarlyAnswer extends Error {
+  readonly statusCode: number;
+  readonly body: unknown;
+  constructor(statusCode: number, body: unknown, message = 'early answer') {
+    super(message);
+    this.name = 'EarlyAnswer';
+    this.statusCode = statusCode;
+    this.body = body;
+  }
+}
+
 /** A request body that is not valid JSON (400 `invalid_json`). */
 export class JsonBodyError extends HttpError {
   /** The body ends before its JSON does (what Go's decoder, so GO Feature Flag, reports as "unexpected EOF"). */
@@ -146,6 +161,7 @@ const OFREP_CODE: Record<number, string> = { 400: 'INVALID_CONTEXT' };
  * shape.
  */
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof EarlyAnswer) return reply.code(error.statusCode).send(error.body);
   const n = normalise(error);
   if (n.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ err: error }, 'request rejected');
