@@ -1,9 +1,13 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { setUnauthorizedHandler } from './lib/api.js';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, setCsrfToken, setUnauthorizedHandler } from './lib/api.js';
 import { forgetKey, readKey } from './lib/session.js';
 import { links, useRoute, type Route } from './lib/router.js';
+import { scopeText, useScope } from './lib/scope.js';
+import { RightsContext, rightsFor, type Me } from './lib/rights.js';
+import type { ProjectWithEnvironments } from './lib/environments-api.js';
 import { Toasts } from './components/basics.js';
 import { HealthBanner } from './components/HealthBanner.js';
+import { ScopeSwitcher } from './components/ScopeSwitcher.js';
 import { SignIn } from './pages/SignIn.js';
 import { FlagsPage } from './pages/Flags.js';
 import { FlagEditorPage } from './pages/FlagEditor.js';
@@ -12,20 +16,41 @@ import { AuditPage } from './pages/Audit.js';
 import { KeysPage } from './pages/Keys.js';
 import { EventsPage } from './pages/Events.js';
 import { ExperimentPage } from './pages/Experiment.js';
+import { CompareEnvironmentsPage } from './pages/CompareEnvironments.js';
+import { PendingChangesPage } from './pages/PendingChanges.js';
+import { ChangeRequestPage } from './pages/ChangeRequest.js';
 
-const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
-  { page: 'flags', label: 'Flags', href: links.flags() },
-  { page: 'playground', label: 'Playground', href: links.playground() },
-  { page: 'events', label: 'Events', href: links.events() },
-  { page: 'audit', label: 'Audit log', href: links.audit() },
-  { page: 'keys', label: 'Keys', href: links.keys() },
+const NAV: Array<{ page: Route['page']; label: string; href: () => string }> = [
+  { page: 'flags', label: 'Flags', href: links.flags },
+  { page: 'playground', label: 'Playground', href: links.playground },
+  { page: 'events', label: 'Events', href: () => links.events() },
+  { page: 'audit', label: 'Audit log', href: () => links.audit() },
+  { page: 'changes', label: 'Changes', href: () => links.changes() },
+  { page: 'keys', label: 'Keys', href: links.keys },
 ];
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => readKey() !== undefined);
   const [expired, setExpired] = useState(false);
   const route = useRoute();
+  const scope = useScope();
   const main = useRef<HTMLElement>(null);
+  const [me, setMe] = useState<Me>();
+  const [storeWritable, setStoreWritable] = useState<boolean>();
+  const [projects, setProjects] = useState<ProjectWithEnvironments[]>();
+
+  // Who is signed in, and where they may write (the server checks again on every call).
+  useEffect(() => {
+    if (!signedIn) return;
+    api.me().then(
+      (found) => (setMe(found), setCsrfToken(found.csrfToken)),
+      () => setMe(undefined),
+    );
+  }, [signedIn]);
+  const rights = useMemo(() => {
+    const environment = projects?.find((each) => each.key === scope.project)?.environments.find((each) => each.key === scope.environment);
+    return rightsFor(me, scope, storeWritable, environment?.requireApproval === true);
+  }, [me, scope, storeWritable, projects]);
 
   useEffect(() => {
     setUnauthorizedHandler(() => {
@@ -38,7 +63,9 @@ export function App() {
   // Move focus to the page on navigation, so keyboard and screen reader users start at the new content.
   useEffect(() => {
     main.current?.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
-    const title = NAV.find((item) => item.page === route.page)?.label ?? (route.page === 'flag' ? route.key : route.page === 'experiment' ? `Experiment ${route.key}` : 'New flag');
+    const title =
+      NAV.find((item) => item.page === route.page)?.label ??
+      (route.page === 'flag' ? route.key : route.page === 'experiment' ? `Experiment ${route.key}` : route.page === 'compare' ? `Compare ${route.key}` : route.page === 'change' ? 'Change request' : 'New flag');
     document.title = `${title} · Vexil`;
   }, [route]);
 
@@ -57,7 +84,7 @@ export function App() {
     );
   }
 
-  const current = route.page === 'flag' || route.page === 'new' ? 'flags' : route.page;
+  const current = route.page === 'flag' || route.page === 'new' || route.page === 'compare' ? 'flags' : route.page === 'change' ? 'changes' : route.page;
   return (
     <>
       <a class="skip" href="#main" onClick={(event) => (event.preventDefault(), main.current?.focus())}>
@@ -74,13 +101,14 @@ export function App() {
           <ul>
             {NAV.map((item) => (
               <li key={item.page}>
-                <a href={item.href} aria-current={current === item.page ? 'page' : undefined}>
+                <a href={item.href()} aria-current={current === item.page ? 'page' : undefined}>
                   {item.label}
                 </a>
               </li>
             ))}
           </ul>
         </nav>
+        <ScopeSwitcher scope={scope} onProjects={setProjects} />
         <button
           type="button"
           class="link-button signout"
@@ -92,17 +120,25 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main id="main" ref={main} tabIndex={-1}>
-        <HealthBanner />
-        {route.page === 'flags' && <FlagsPage />}
-        {route.page === 'new' && <FlagEditorPage key="+new" />}
-        {route.page === 'flag' && <FlagEditorPage key={route.key} flagKey={route.key} />}
-        {route.page === 'playground' && <PlaygroundPage />}
-        {route.page === 'audit' && <AuditPage flag={route.flag} />}
-        {route.page === 'keys' && <KeysPage />}
-        {route.page === 'events' && <EventsPage flag={route.flag} metric={route.metric} since={route.since} />}
-        {route.page === 'experiment' && <ExperimentPage key={route.key} flagKey={route.key} />}
-      </main>
+      <RightsContext.Provider value={rights}>
+        <main id="main" ref={main} tabIndex={-1}>
+          <HealthBanner onStore={(store) => setStoreWritable(store.writable)} />
+          {/* Keyed by scope: switching environment loads every page afresh from the new one. */}
+          <div key={scopeText(scope)}>
+            {route.page === 'flags' && <FlagsPage />}
+            {route.page === 'new' && <FlagEditorPage key="+new" />}
+            {route.page === 'flag' && <FlagEditorPage key={route.key} flagKey={route.key} />}
+            {route.page === 'playground' && <PlaygroundPage />}
+            {route.page === 'audit' && <AuditPage flag={route.flag} />}
+            {route.page === 'keys' && <KeysPage />}
+            {route.page === 'events' && <EventsPage flag={route.flag} metric={route.metric} since={route.since} />}
+            {route.page === 'experiment' && <ExperimentPage key={route.key} flagKey={route.key} />}
+            {route.page === 'compare' && <CompareEnvironmentsPage key={route.key} flagKey={route.key} />}
+            {route.page === 'changes' && <PendingChangesPage all={route.all === true} />}
+            {route.page === 'change' && <ChangeRequestPage key={route.id} id={route.id} />}
+          </div>
+        </main>
+      </RightsContext.Provider>
       <Toasts />
     </>
   );

@@ -158,7 +158,15 @@ export function Toasts() {
     <div class="toasts" role="status" aria-live="polite">
       {items.map((item) => (
         <div key={item.id} class={`toast ${item.kind}`}>
-          <span>{item.text}</span>
+          <span>
+            {item.text}
+            {item.link && (
+              <>
+                {' '}
+                <a href={item.link.href}>{item.link.text}</a>
+              </>
+            )}
+          </span>
           <button type="button" class="icon-button" aria-label="Dismiss" onClick={() => dismiss(item.id)}>
             ×
           </button>

@@ -1,6 +1,8 @@
 // The admin API client: every call the page makes goes through here, with the admin key as a bearer token.
 import type { EvaluationDetail, FlagDefinition, SegmentDefinition } from '@vexil/core';
 import { readKey } from './session.js';
+import { currentScope, scopedPath, scopeText, type Scope } from './scope.js';
+import type { Me, RoleGrant } from './rights.js';
 
 export interface ApiProblem {
   severity?: 'error' | 'warning';
@@ -75,6 +77,11 @@ export interface ApiKey {
   createdAt?: string;
   createdBy?: string;
   revokedAt?: string;
+  /** SDK keys: the environment they serve (absent: default/default). */
+  project?: string;
+  environment?: string;
+  /** Admin keys: roles per project × environment (absent: `role` everywhere). */
+  grants?: RoleGrant[];
 }
 
 export interface CreatedKey extends ApiKey {
@@ -83,6 +90,53 @@ export interface CreatedKey extends ApiKey {
 }
 
 export type PlaygroundResult = EvaluationDetail & { key: string };
+
+/** One flag's change in a change request (`baseVersion` 0: a create). */
+export interface ProposedChange {
+  key: string;
+  action: 'put' | 'delete';
+  baseVersion: number;
+  before: FlagDefinition | null;
+  after: FlagDefinition | null;
+}
+
+export interface ChangeRequest {
+  id: string;
+  project: string;
+  environment: string;
+  status: 'pending' | 'applied' | 'rejected' | 'conflicting' | 'withdrawn';
+  /** Actor string of who proposed it: `name (id)`. */
+  author: string;
+  reason?: string;
+  createdAt: string;
+  changes: ProposedChange[];
+  reviewer?: string;
+  reviewedAt?: string;
+  reviewComment?: string;
+  appliedRevision?: number;
+  conflict?: string;
+  version: number;
+}
+
+/** A write to an environment that requires approval: the server kept it as a change request (202) instead. */
+export interface SentForReview {
+  changeRequest: ChangeRequest;
+}
+
+export function isSentForReview(value: unknown): value is SentForReview {
+  return typeof value === 'object' && value !== null && 'changeRequest' in value && typeof (value as SentForReview).changeRequest?.id === 'string';
+}
+
+/** 202 `{ changeRequest }` → the request; anything else → undefined (the write applied). */
+function reviewOf(answer: { status: number; data: unknown }): SentForReview | undefined {
+  return answer.status === 202 && isSentForReview(answer.data) ? { changeRequest: answer.data.changeRequest } : undefined;
+}
+
+/** A signed-in session's CSRF token (from `/admin/v1/me`), sent back on writes. */
+let csrfToken: string | undefined;
+export function setCsrfToken(token: string | undefined): void {
+  csrfToken = token;
+}
 
 /** Called when the server answers 401: the page signs out. */
 let onUnauthorized: (() => void) | undefined;
@@ -99,12 +153,16 @@ interface Answer<T> {
 export async function call<T>(
   method: string,
   path: string,
-  options: { body?: unknown; headers?: Record<string, string>; key?: string; quietUnauthorized?: boolean } = {},
+  /** `scope`: the project × environment of per-environment paths (default: the page's, from the address). */
+  options: { body?: unknown; headers?: Record<string, string>; key?: string; quietUnauthorized?: boolean; scope?: Scope } = {},
 ): Promise<Answer<T>> {
   const key = options.key ?? readKey();
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (key) headers.authorization = `Bearer ${key}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (csrfToken && method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrfToken;
+  // The one place where per-environment calls are sent to the page's project × environment.
+  path = scopedPath(path, options.scope ?? currentScope());
   let response: Response;
   try {
     response = await fetch(path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
@@ -149,8 +207,8 @@ export function versionOf(etag: string | undefined): number | undefined {
 
 const enc = encodeURIComponent;
 
-/** Segments as of the last read (the editor compiles queries that use `@segment` with them). */
-let knownSegments: Record<string, SegmentDefinition> | undefined;
+/** Segments per environment as of the last read (the editor compiles queries that use `@segment` with them). */
+const knownSegments = new Map<string, Record<string, SegmentDefinition>>();
 
 /** A write body: the flag alone, or `{flag, reason}` (the reason goes to the audit log). */
 function writeBody(flag: FlagDefinition, reason: string | undefined): unknown {
@@ -171,17 +229,33 @@ export const api = {
     return data;
   },
 
+  /** The caller and its grants (`/admin/v1/me`; a server without it: `whoami`, the role everywhere). */
+  async me(): Promise<Me> {
+    try {
+      const { data } = await call<Me>('GET', '/admin/v1/me');
+      return { ...data, grants: data.grants ?? [] };
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) throw error;
+      const who = await api.whoami();
+      return { via: 'key', id: who.id ?? '', name: who.name, role: who.role, grants: [] };
+    }
+  },
+
   async listFlags(): Promise<FlagListResponse> {
     const { data } = await call<FlagListResponse>('GET', '/admin/v1/flags');
-    knownSegments = data.segments ?? {};
-    return { flags: data.flags ?? [], segments: knownSegments, ...(data.revision !== undefined ? { revision: data.revision } : {}) };
+    const segments = data.segments ?? {};
+    knownSegments.set(scopeText(currentScope()), segments);
+    return { flags: data.flags ?? [], segments, ...(data.revision !== undefined ? { revision: data.revision } : {}) };
   },
 
   async segments(): Promise<Record<string, SegmentDefinition>> {
-    if (knownSegments) return knownSegments;
+    const scope = scopeText(currentScope());
+    const known = knownSegments.get(scope);
+    if (known) return known;
     const { data } = await call<{ segments?: Record<string, SegmentDefinition> }>('GET', '/admin/v1/segments');
-    knownSegments = data.segments ?? {};
-    return knownSegments;
+    const segments = data.segments ?? {};
+    knownSegments.set(scope, segments);
+    return segments;
   },
 
   async getFlag(key: string): Promise<FlagRecord> {
@@ -190,30 +264,33 @@ export const api = {
   },
 
   /** Creates (`version` undefined: `If-None-Match: *`, create only) or replaces (`If-Match` the version the edit started from). */
-  async putFlag(key: string, flag: FlagDefinition, version: number | undefined, reason?: string): Promise<FlagRecord> {
+  async putFlag(key: string, flag: FlagDefinition, version: number | undefined, reason?: string): Promise<FlagRecord | SentForReview> {
     const headers: Record<string, string> = version === undefined ? { 'if-none-match': '*' } : { 'if-match': `"${version}"` };
-    const { data, etag } = await call<Partial<FlagRecord>>('PUT', `/admin/v1/flags/${enc(key)}`, { body: writeBody(flag, reason), headers });
+    const answer = await call<Partial<FlagRecord>>('PUT', `/admin/v1/flags/${enc(key)}`, { body: writeBody(flag, reason), headers });
+    const review = reviewOf(answer);
+    if (review) return review;
+    const { data, etag } = answer;
     return { key, flag: data?.flag ?? flag, version: versionOf(etag) ?? data?.version ?? (version ?? 0) + 1, ...(data?.revision !== undefined ? { revision: data.revision } : {}) };
   },
 
-  async deleteFlag(key: string, version: number, reason?: string): Promise<void> {
-    await call('DELETE', `/admin/v1/flags/${enc(key)}`, { headers: { 'if-match': `"${version}"` }, ...(reason ? { body: { reason } } : {}) });
+  async deleteFlag(key: string, version: number, reason?: string): Promise<SentForReview | undefined> {
+    return reviewOf(await call('DELETE', `/admin/v1/flags/${enc(key)}`, { headers: { 'if-match': `"${version}"` }, ...(reason ? { body: { reason } } : {}) }));
   },
 
   /**
    * Writes back the version an audit entry recorded (`version`: the flag's version the diff was shown against, undefined
    * for a deleted flag). `changed: false`: the flag already was that version, nothing was written.
    */
-  async restoreFlag(key: string, auditId: string, reason: string, version: number | undefined): Promise<RestoreResult> {
+  async restoreFlag(key: string, auditId: string, reason: string, version: number | undefined): Promise<RestoreResult | SentForReview> {
     const headers: Record<string, string> = version === undefined ? {} : { 'if-match': `"${version}"` };
-    const { data } = await call<RestoreResult>('POST', `/admin/v1/flags/${enc(key)}/restore`, { body: { auditId, reason }, headers });
-    return data;
+    const answer = await call<RestoreResult>('POST', `/admin/v1/flags/${enc(key)}/restore`, { body: { auditId, reason }, headers });
+    return reviewOf(answer) ?? answer.data;
   },
 
   /** The kill switch: turns the flag off (or back on) as one audited write; resolves with the flag as stored now. */
-  async toggleFlag(key: string, on: boolean, reason?: string): Promise<FlagRecord> {
-    await call('POST', `/admin/v1/flags/${enc(key)}/toggle`, { body: { disable: !on, ...(reason ? { reason } : {}) } });
-    return api.getFlag(key);
+  async toggleFlag(key: string, on: boolean, reason?: string): Promise<FlagRecord | SentForReview> {
+    const answer = await call('POST', `/admin/v1/flags/${enc(key)}/toggle`, { body: { disable: !on, ...(reason ? { reason } : {}) } });
+    return reviewOf(answer) ?? api.getFlag(key);
   },
 
   async audit(query: { key?: string; cursor?: string; limit?: number }): Promise<AuditPage> {
@@ -230,8 +307,14 @@ export const api = {
     return data.keys ?? [];
   },
 
-  async createKey(input: { name: string; kind: 'sdk' | 'admin'; role: ApiKey['role'] }): Promise<CreatedKey> {
-    const body = input.kind === 'sdk' ? { name: input.name, kind: input.kind } : input;
+  /** SDK keys serve one `project`/`environment`; admin keys have a `role` everywhere, or `grants` (then no role). */
+  async createKey(input: { name: string; kind: 'sdk' | 'admin'; role: ApiKey['role']; project?: string; environment?: string; grants?: RoleGrant[] }): Promise<CreatedKey> {
+    const body =
+      input.kind === 'sdk'
+        ? { name: input.name, kind: input.kind, ...(input.project ? { project: input.project, environment: input.environment } : {}) }
+        : input.grants && input.grants.length > 0
+          ? { name: input.name, kind: input.kind, grants: input.grants }
+          : { name: input.name, kind: input.kind, role: input.role };
     const { data } = await call<CreatedKey>('POST', '/admin/v1/keys', { body });
     return data;
   },

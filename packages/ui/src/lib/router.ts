@@ -1,5 +1,7 @@
 // Hash routes (`#/flags/my-flag`): the server only has to serve index.html at `/`, and nothing secret is in the URL.
+// Links keep the page's project × environment (`?project=…&env=…`, see scope.ts).
 import { useEffect, useState } from 'preact/hooks';
+import { scoped } from './scope.js';
 
 export type Route =
   | { page: 'flags' }
@@ -9,7 +11,10 @@ export type Route =
   | { page: 'audit'; flag?: string }
   | { page: 'keys' }
   | { page: 'events'; flag?: string; metric?: string; since?: string }
-  | { page: 'experiment'; key: string };
+  | { page: 'experiment'; key: string }
+  | { page: 'compare'; key: string }
+  | { page: 'changes'; all?: boolean }
+  | { page: 'change'; id: string };
 
 export function parseHash(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
@@ -29,6 +34,11 @@ export function parseHash(hash: string): Route {
       return { page: 'keys' };
     case 'experiment':
       return parts[1] === undefined ? { page: 'flags' } : { page: 'experiment', key: parts.slice(1).join('/') };
+    case 'compare':
+      return parts[1] === undefined ? { page: 'flags' } : { page: 'compare', key: parts.slice(1).join('/') };
+    case 'changes':
+      if (parts[1] !== undefined) return { page: 'change', id: parts[1] };
+      return params.get('status') === 'all' ? { page: 'changes', all: true } : { page: 'changes' };
     case 'events': {
       const route: Route = { page: 'events' };
       for (const name of ['flag', 'metric', 'since'] as const) {
@@ -43,18 +53,21 @@ export function parseHash(hash: string): Route {
 }
 
 export const links = {
-  flags: () => '#/flags',
-  newFlag: () => '#/flags/+new',
-  flag: (key: string) => `#/flags/${encodeURIComponent(key)}`,
-  playground: () => '#/playground',
-  audit: (flag?: string) => (flag ? `#/audit?flag=${encodeURIComponent(flag)}` : '#/audit'),
-  keys: () => '#/keys',
-  experiment: (key: string) => `#/experiment/${encodeURIComponent(key)}`,
+  flags: () => scoped('#/flags'),
+  newFlag: () => scoped('#/flags/+new'),
+  flag: (key: string) => scoped(`#/flags/${encodeURIComponent(key)}`),
+  playground: () => scoped('#/playground'),
+  audit: (flag?: string) => scoped(flag ? `#/audit?flag=${encodeURIComponent(flag)}` : '#/audit'),
+  keys: () => scoped('#/keys'),
+  experiment: (key: string) => scoped(`#/experiment/${encodeURIComponent(key)}`),
+  compare: (key: string) => scoped(`#/compare/${encodeURIComponent(key)}`),
+  changes: (all = false) => scoped(all ? '#/changes?status=all' : '#/changes'),
+  change: (id: string) => scoped(`#/changes/${encodeURIComponent(id)}`),
   events: (query: { flag?: string | undefined; metric?: string | undefined; since?: string | undefined } = {}) => {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value) params.set(name, value);
     const text = params.toString();
-    return text ? `#/events?${text}` : '#/events';
+    return scoped(text ? `#/events?${text}` : '#/events');
   },
 };
 

@@ -3,6 +3,8 @@ export interface Toast {
   id: number;
   text: string;
   kind: 'ok' | 'error';
+  /** A link to follow up, e.g. the change request a write became. */
+  link?: { href: string; text: string };
 }
 
 type Listener = (toasts: Toast[]) => void;
@@ -10,11 +12,11 @@ let toasts: Toast[] = [];
 let nextId = 1;
 const listeners = new Set<Listener>();
 
-export function toast(text: string, kind: Toast['kind'] = 'ok'): void {
+export function toast(text: string, kind: Toast['kind'] = 'ok', link?: Toast['link']): void {
   const id = nextId++;
-  toasts = [...toasts, { id, text, kind }];
+  toasts = [...toasts, { id, text, kind, ...(link ? { link } : {}) }];
   emit();
-  setTimeout(() => dismiss(id), kind === 'error' ? 8000 : 4000);
+  setTimeout(() => dismiss(id), kind === 'error' || link ? 8000 : 4000);
 }
 
 export function dismiss(id: number): void {

@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { FlagDefinition } from '@vexil/core';
-import { api, ApiError, type AuditEntry, type FlagRecord } from '../lib/api.js';
+import { api, ApiError, isSentForReview, type AuditEntry, type FlagRecord } from '../lib/api.js';
 import { diffJson } from '../lib/diff.js';
 import { dateTime, timeAgo } from '../lib/format.js';
 import { links, navigate } from '../lib/router.js';
 import { toast } from '../lib/toast.js';
+import { useRights } from '../lib/rights.js';
+import { announceSentForReview } from '../lib/review.js';
 import { DiffView } from '../components/DiffView.js';
 import { Dialog, ErrorBox, Loading } from '../components/basics.js';
 
@@ -16,6 +18,7 @@ interface PendingRestore {
 }
 
 export function AuditPage(props: { flag?: string }) {
+  const rights = useRights();
   const [filter, setFilter] = useState(props.flag ?? '');
   const [entries, setEntries] = useState<AuditEntry[]>();
   const [next, setNext] = useState<string>();
@@ -87,7 +90,8 @@ export function AuditPage(props: { flag?: string }) {
     setRestoring(entry.id);
     try {
       const result = await api.restoreFlag(entry.key, entry.id, reason.trim(), current?.version);
-      if (result.changed) toast(`Restored ${entry.key} as version ${result.version}`);
+      if (isSentForReview(result)) announceSentForReview(`restore ${entry.key}`, result.changeRequest);
+      else if (result.changed) toast(`Restored ${entry.key} as version ${result.version}`);
       else toast(result.message ?? `${entry.key} already is version ${entry.version}: nothing restored`);
       setPending(undefined);
       setGeneration((value) => value + 1);
@@ -165,7 +169,7 @@ export function AuditPage(props: { flag?: string }) {
               <DiffView before={entry.before ?? {}} after={entry.after ?? {}} label={`Changes in version ${entry.version} of ${entry.key}`} />
               {current.has(entry.id) ? (
                 <p class="muted small current-note">This is the current version.</p>
-              ) : (entry.action === 'delete' ? entry.before : entry.after) && (
+              ) : rights.canEdit && (entry.action === 'delete' ? entry.before : entry.after) && (
                 <div class="actions start">
                   <button type="button" disabled={restoring !== undefined} onClick={() => askRestore(entry)} aria-label={`Restore ${entry.key} ${entry.action === 'delete' ? 'as it was before this deletion' : `to version ${entry.version}`}`}>
                     {restoring === entry.id && !pending ? 'Loading…' : entry.action === 'delete' ? 'Restore as before deletion' : `Restore version ${entry.version}`}

@@ -1,6 +1,9 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { compileSegments, validateFlagDefinition, type FlagDefinition, type SegmentDefinition } from '@vexil/core';
-import { api, ApiError, type ApiProblem, type FlagRecord } from '../lib/api.js';
+import { api, ApiError, isSentForReview, type ApiProblem, type FlagRecord } from '../lib/api.js';
+import { useRights } from '../lib/rights.js';
+import { announceSentForReview } from '../lib/review.js';
+import { currentScope, isDefaultScope, scopeText } from '../lib/scope.js';
 import { blankFlag, fromDefinition, toDefinition, type Model, type ValueType } from '../lib/editor-model.js';
 import { addProblem, fieldId, type FieldProblem, type ProblemMap } from '../lib/problems.js';
 import { jsonEqual } from '../lib/json.js';
@@ -31,7 +34,11 @@ interface Draft {
   flag: FlagDefinition;
 }
 
-const draftKey = (key: string) => `vexil.draft:${key}`;
+/** Drafts are per environment: an edit started in staging is never offered in production. */
+const draftKey = (key: string) => {
+  const scope = currentScope();
+  return isDefaultScope(scope) ? `vexil.draft:${key}` : `vexil.draft:${scopeText(scope)}:${key}`;
+};
 
 function readDraft(key: string): Draft | undefined {
   try {
@@ -63,9 +70,11 @@ export function FlagEditorPage(props: { flagKey?: string }) {
   const [mergeConflicts, setMergeConflicts] = useState<string[]>();
   const [storedDraft, setStoredDraft] = useState<Draft>();
   const [reviewing, setReviewing] = useState(false);
+  const [sentForReview, setSentForReview] = useState<string>();
   const [deleting, setDeleting] = useState(false);
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
+  const rights = useRights();
 
   useEffect(() => {
     api.segments().then(setSegments, () => undefined);
@@ -148,11 +157,17 @@ export function FlagEditorPage(props: { flagKey?: string }) {
     setSaveError(undefined);
     try {
       const saved = await api.putFlag(key, built.flag, loaded.version, reason.trim() || undefined);
-      sessionStorage.removeItem(draftKey(key));
       setReviewing(false);
       setReason('');
       setServerProblems([]);
       setMergeConflicts(undefined);
+      if (isSentForReview(saved)) {
+        // Nothing changed yet: the edit stays on screen (and in the draft) until the request is approved.
+        announceSentForReview(`${isNew ? 'create' : 'change'} ${key}`, saved.changeRequest);
+        setSentForReview(saved.changeRequest.id);
+        return;
+      }
+      sessionStorage.removeItem(draftKey(key));
       toast(`Saved ${key} (version ${saved.version})`);
       if (isNew) {
         navigate(links.flag(key));
@@ -212,7 +227,13 @@ export function FlagEditorPage(props: { flagKey?: string }) {
     if (!loaded?.version) return;
     setBusy(true);
     try {
-      await api.deleteFlag(key, loaded.version, reason.trim() || undefined);
+      const review = await api.deleteFlag(key, loaded.version, reason.trim() || undefined);
+      if (review) {
+        setDeleting(false);
+        announceSentForReview(`delete ${key}`, review.changeRequest);
+        setSentForReview(review.changeRequest.id);
+        return;
+      }
       sessionStorage.removeItem(draftKey(key));
       toast(`Deleted ${key}`);
       navigate(links.flags());
@@ -262,16 +283,37 @@ export function FlagEditorPage(props: { flagKey?: string }) {
           )}
         </div>
         <div class="head-actions">
-          {dirty && !isNew && (
+          {!isNew && (
+            <a class="button" href={links.compare(key)}>
+              Compare environments
+            </a>
+          )}
+          {rights.canEdit && dirty && !isNew && (
             <button type="button" onClick={() => (setModel(fromDefinition(loaded.base!)), setMergeConflicts(undefined), setServerProblems([]))}>
               Discard changes
             </button>
           )}
-          <button type="button" class="primary" disabled={!dirty || busy} onClick={() => (setSaveError(undefined), setReviewing(true))}>
-            Review and save…
-          </button>
+          {rights.canEdit && (
+            <button type="button" class="primary" disabled={!dirty || busy} onClick={() => (setSaveError(undefined), setReviewing(true))}>
+              {rights.approvalRequired ? 'Review and propose…' : 'Review and save…'}
+            </button>
+          )}
         </div>
       </div>
+
+      {!rights.canEdit && rights.me && rights.storeWritable !== false && (
+        <p class="notice" role="status">
+          You can read this flag: your role in {scopeText(currentScope())} is {rights.role ?? 'none'}, so changes cannot be saved here.
+        </p>
+      )}
+      {sentForReview && (
+        <div class="notice sent-for-review" role="status">
+          <p>
+            <strong>Sent for review.</strong> The change applies once another person approves it.{' '}
+            <a href={links.change(sentForReview)}>Open the change request</a>
+          </p>
+        </div>
+      )}
 
       {storedDraft && (
         <div class="notice" role="status">
@@ -357,102 +399,105 @@ export function FlagEditorPage(props: { flagKey?: string }) {
       )}
 
       <form class="editor-form" onSubmit={(event) => event.preventDefault()} noValidate>
-        {isNew && (
-          <section class="card" aria-labelledby="s-key">
-            <h2 id="s-key">Key and type</h2>
-            <div class="row">
-              <div class="field grow">
-                <label for="f-key">Key</label>
-                <input
-                  id="f-key"
-                  class="mono"
-                  value={key}
-                  placeholder="e.g. new-checkout"
-                  autoComplete="off"
-                  aria-invalid={keyErrors?.length ? true : undefined}
-                  aria-describedby={keyErrors?.length ? 'f-key-errors' : undefined}
-                  onInput={(event) => (setKey(event.currentTarget.value), setServerProblems([]))}
-                />
-                <FieldErrors id="f-key-errors" messages={keyErrors} />
+        {/* Read-only callers (and read-only stores) see the flag with every control disabled. */}
+        <fieldset class="bare" disabled={!rights.canEdit}>
+          {isNew && (
+            <section class="card" aria-labelledby="s-key">
+              <h2 id="s-key">Key and type</h2>
+              <div class="row">
+                <div class="field grow">
+                  <label for="f-key">Key</label>
+                  <input
+                    id="f-key"
+                    class="mono"
+                    value={key}
+                    placeholder="e.g. new-checkout"
+                    autoComplete="off"
+                    aria-invalid={keyErrors?.length ? true : undefined}
+                    aria-describedby={keyErrors?.length ? 'f-key-errors' : undefined}
+                    onInput={(event) => (setKey(event.currentTarget.value), setServerProblems([]))}
+                  />
+                  <FieldErrors id="f-key-errors" messages={keyErrors} />
+                </div>
+                <div class="field">
+                  <label for="f-type">Type</label>
+                  <select
+                    id="f-type"
+                    value={model.type}
+                    onChange={(event) => {
+                      const fresh = fromDefinition(blankFlag(event.currentTarget.value as ValueType));
+                      change({ ...fresh, metadata: model.metadata });
+                    }}
+                  >
+                    <option value="boolean">boolean</option>
+                    <option value="string">string</option>
+                    <option value="number">number</option>
+                    <option value="json">JSON</option>
+                  </select>
+                </div>
               </div>
-              <div class="field">
-                <label for="f-type">Type</label>
-                <select
-                  id="f-type"
-                  value={model.type}
-                  onChange={(event) => {
-                    const fresh = fromDefinition(blankFlag(event.currentTarget.value as ValueType));
-                    change({ ...fresh, metadata: model.metadata });
-                  }}
-                >
-                  <option value="boolean">boolean</option>
-                  <option value="string">string</option>
-                  <option value="number">number</option>
-                  <option value="json">JSON</option>
-                </select>
-              </div>
-            </div>
+            </section>
+          )}
+          {!isNew && keyErrors && <FieldErrors id="f-key-errors" messages={keyErrors} />}
+
+          <section class="card" aria-labelledby="s-variations">
+            <h2 id="s-variations">Variations</h2>
+            <VariationsEditor model={model} problems={problems} onChange={change} />
           </section>
-        )}
-        {!isNew && keyErrors && <FieldErrors id="f-key-errors" messages={keyErrors} />}
 
-        <section class="card" aria-labelledby="s-variations">
-          <h2 id="s-variations">Variations</h2>
-          <VariationsEditor model={model} problems={problems} onChange={change} />
-        </section>
-
-        <section class="card" aria-labelledby="s-targeting">
-          <h2 id="s-targeting">Targeting rules</h2>
-          <p class="help">Evaluated in order; the first rule whose query matches decides. Drag a rule by its handle, or use its arrows.</p>
-          <RuleList rules={model.rules} names={names} problems={problems} resolveSegment={resolveSegment} onChange={(rules) => change({ ...model, rules })} />
-          <FieldErrors id="f-targeting-errors" messages={problems.get('targeting')} />
-        </section>
-
-        <section class="card" aria-labelledby="s-default">
-          <h2 id="s-default">Default rule</h2>
-          <p class="help">Serves everyone no targeting rule matched.</p>
-          <ServeEditor path="defaultRule" rule={model.defaultRule} names={names} problems={problems} onChange={(defaultRule) => change({ ...model, defaultRule })} />
-        </section>
-
-        {!isNew && loaded?.base?.rollout ? (
-          <section class="card" aria-labelledby="s-progressive">
-            <h2 id="s-progressive">Progressive delivery</h2>
-            <RolloutPanel flagKey={props.flagKey!} />
+          <section class="card" aria-labelledby="s-targeting">
+            <h2 id="s-targeting">Targeting rules</h2>
+            <p class="help">Evaluated in order; the first rule whose query matches decides. Drag a rule by its handle, or use its arrows.</p>
+            <RuleList rules={model.rules} names={names} problems={problems} resolveSegment={resolveSegment} onChange={(rules) => change({ ...model, rules })} />
+            <FieldErrors id="f-targeting-errors" messages={problems.get('targeting')} />
           </section>
-        ) : null}
 
-        <section class="card" aria-labelledby="s-rollout">
-          <h2 id="s-rollout">Rollout timeline</h2>
-          <Timeline
-            events={model.steps.map((row, index) => ({ label: `step ${index + 1}`, date: row.date }))}
-            ramps={ramps}
-            window={model.other.experimentation}
-          />
-          <StepsEditor rows={model.steps} problems={problems} onChange={(steps) => change({ ...model, steps })} />
-          <FieldErrors id="f-scheduledRollout-errors" messages={problems.get('scheduledRollout')} />
-        </section>
-
-        <section class="card" aria-labelledby="s-settings">
-          <h2 id="s-settings">Settings</h2>
-          <SettingsEditor model={model} problems={problems} onChange={change} />
-        </section>
-
-        <section class="card" aria-labelledby="s-metadata">
-          <h2 id="s-metadata">Metadata</h2>
-          <MetadataEditor rows={model.metadata} problems={problems} onChange={(metadata) => change({ ...model, metadata })} />
-        </section>
-
-        {problems.get('') && <FieldErrors id="f-flag-errors" messages={problems.get('')} />}
-
-        {!isNew && (
-          <section class="card danger-zone" aria-labelledby="s-danger">
-            <h2 id="s-danger">Delete</h2>
-            <p class="help">Deleting is audited; the flag can be restored from the audit log.</p>
-            <button type="button" class="danger" onClick={() => setDeleting(true)}>
-              Delete {key}…
-            </button>
+          <section class="card" aria-labelledby="s-default">
+            <h2 id="s-default">Default rule</h2>
+            <p class="help">Serves everyone no targeting rule matched.</p>
+            <ServeEditor path="defaultRule" rule={model.defaultRule} names={names} problems={problems} onChange={(defaultRule) => change({ ...model, defaultRule })} />
           </section>
-        )}
+
+          {!isNew && loaded?.base?.rollout ? (
+            <section class="card" aria-labelledby="s-progressive">
+              <h2 id="s-progressive">Progressive delivery</h2>
+              <RolloutPanel flagKey={props.flagKey!} />
+            </section>
+          ) : null}
+
+          <section class="card" aria-labelledby="s-rollout">
+            <h2 id="s-rollout">Rollout timeline</h2>
+            <Timeline
+              events={model.steps.map((row, index) => ({ label: `step ${index + 1}`, date: row.date }))}
+              ramps={ramps}
+              window={model.other.experimentation}
+            />
+            <StepsEditor rows={model.steps} problems={problems} onChange={(steps) => change({ ...model, steps })} />
+            <FieldErrors id="f-scheduledRollout-errors" messages={problems.get('scheduledRollout')} />
+          </section>
+
+          <section class="card" aria-labelledby="s-settings">
+            <h2 id="s-settings">Settings</h2>
+            <SettingsEditor model={model} problems={problems} onChange={change} />
+          </section>
+
+          <section class="card" aria-labelledby="s-metadata">
+            <h2 id="s-metadata">Metadata</h2>
+            <MetadataEditor rows={model.metadata} problems={problems} onChange={(metadata) => change({ ...model, metadata })} />
+          </section>
+
+          {problems.get('') && <FieldErrors id="f-flag-errors" messages={problems.get('')} />}
+
+          {!isNew && rights.canEdit && (
+            <section class="card danger-zone" aria-labelledby="s-danger">
+              <h2 id="s-danger">Delete</h2>
+              <p class="help">Deleting is audited; the flag can be restored from the audit log.</p>
+              <button type="button" class="danger" onClick={() => setDeleting(true)}>
+                Delete {key}…
+              </button>
+            </section>
+          )}
+        </fieldset>
       </form>
 
       <Dialog open={reviewing} title={isNew ? `Create ${key || 'flag'}` : `Save ${key}`} onClose={() => setReviewing(false)} wide>
@@ -470,7 +515,7 @@ export function FlagEditorPage(props: { flagKey?: string }) {
               Keep editing
             </button>
             <button type="submit" class="primary" disabled={busy || errorList.length > 0}>
-              {busy ? 'Saving…' : isNew ? 'Create flag' : 'Save'}
+              {busy ? 'Saving…' : rights.approvalRequired ? 'Send for review' : isNew ? 'Create flag' : 'Save'}
             </button>
           </div>
         </form>

@@ -1,8 +1,11 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, type FlagRecord } from '../lib/api.js';
+import { api, isSentForReview, type FlagRecord } from '../lib/api.js';
+import { useRights } from '../lib/rights.js';
+import { announceSentForReview } from '../lib/review.js';
 import { flagType, serving, staleness, tagsOf, type Staleness } from '../lib/flag-info.js';
 import { dateTime, plural, timeAgo } from '../lib/format.js';
 import { links } from '../lib/router.js';
+import { currentScope, isDefaultScope, scopeText } from '../lib/scope.js';
 import { toast } from '../lib/toast.js';
 import { Confirm, ErrorBox, Loading, SplitBar, Switch, VariationChip } from '../components/basics.js';
 
@@ -31,6 +34,7 @@ export function FlagsPage() {
   const [pending, setPending] = useState<{ record: FlagRecord; on: boolean }>();
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
+  const rights = useRights();
 
   useEffect(() => {
     api
@@ -59,6 +63,8 @@ export function FlagsPage() {
   }, [rows, search, tag, state]);
   const pages = Math.max(1, Math.ceil(filtered.length / PAGE_SIZE));
   const currentPage = Math.min(page, pages - 1);
+  const scope = currentScope();
+  const where = isDefaultScope(scope) ? 'everywhere' : `in ${scopeText(scope)}`;
   const visible = filtered.slice(currentPage * PAGE_SIZE, (currentPage + 1) * PAGE_SIZE);
 
   async function toggle() {
@@ -66,12 +72,16 @@ export function FlagsPage() {
     setBusy(true);
     try {
       const updated = await api.toggleFlag(pending.record.key, pending.on, reason.trim() || undefined);
+      setPending(undefined);
+      setReason('');
+      if (isSentForReview(updated)) {
+        announceSentForReview(`turn ${pending.record.key} ${pending.on ? 'on' : 'off'}`, updated.changeRequest);
+        return;
+      }
       setRows((current) =>
         current?.map((row) => (row.record.key === updated.key ? toRow({ ...row.record, ...updated }, Date.now()) : row)),
       );
       toast(`${pending.record.key} is now ${pending.on ? 'on' : 'off'}`);
-      setPending(undefined);
-      setReason('');
     } catch (failure) {
       toast(`Could not switch ${pending.record.key}: ${failure instanceof Error ? failure.message : String(failure)}`, 'error');
     } finally {
@@ -85,9 +95,11 @@ export function FlagsPage() {
         <h1 id="flags-title" tabIndex={-1}>
           Flags
         </h1>
-        <a class="button primary" href={links.newFlag()}>
-          New flag
-        </a>
+        {rights.canEdit && (
+          <a class="button primary" href={links.newFlag()}>
+            New flag
+          </a>
+        )}
       </div>
       <div class="toolbar" role="search">
         <label class="grow">
@@ -136,7 +148,7 @@ export function FlagsPage() {
               </thead>
               <tbody>
                 {visible.map((row) => (
-                  <FlagRow key={row.record.key} row={row} onToggle={(on) => setPending({ record: row.record, on })} />
+                  <FlagRow key={row.record.key} row={row} canEdit={rights.canEdit} onToggle={(on) => setPending({ record: row.record, on })} />
                 ))}
               </tbody>
             </table>
@@ -169,8 +181,9 @@ export function FlagsPage() {
       >
         <p>
           {pending?.on
-            ? 'The flag will be evaluated with its targeting rules again, everywhere, within a moment.'
-            : `Every evaluation will serve ${pending?.record.flag.offVariation ? `the "${pending.record.flag.offVariation}" variation` : "the caller's default value"}, everywhere, within a moment.`}
+            ? `The flag will be evaluated with its targeting rules again, ${where}, within a moment.`
+            : `Every evaluation will serve ${pending?.record.flag.offVariation ? `the "${pending.record.flag.offVariation}" variation` : "the caller's default value"}, ${where}, within a moment.`}
+          {rights.approvalRequired && ' This environment requires approval: the change is sent for review first.'}
         </p>
         <label for="toggle-reason">Reason (for the audit log)</label>
         <input id="toggle-reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} placeholder="e.g. incident 4312" />
@@ -179,7 +192,7 @@ export function FlagsPage() {
   );
 }
 
-function FlagRow(props: { row: Row; onToggle: (on: boolean) => void }) {
+function FlagRow(props: { row: Row; canEdit: boolean; onToggle: (on: boolean) => void }) {
   const { record, tags, stale } = props.row;
   const flag = record.flag;
   const order = Object.keys(flag.variations ?? {});
@@ -233,7 +246,11 @@ function FlagRow(props: { row: Row; onToggle: (on: boolean) => void }) {
         {record.updatedBy && <div class="muted small ellipsis">by {record.updatedBy}</div>}
       </td>
       <td class="col-on">
-        <Switch on={!flag.disable} label={`${record.key} on`} showText={false} onChange={props.onToggle} />
+        {props.canEdit ? (
+          <Switch on={!flag.disable} label={`${record.key} on`} showText={false} onChange={props.onToggle} />
+        ) : (
+          <span class={`badge ${flag.disable ? 'off' : 'on'}`}>{flag.disable ? 'off' : 'on'}</span>
+        )}
       </td>
     </tr>
   );
