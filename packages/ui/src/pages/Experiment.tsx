@@ -2,7 +2,9 @@
 // a forest plot of the relative uplifts with their intervals, the warnings, and "stop and ship": the defaultRule
 // set to the chosen variation through the normal audited flag write.
 import { useEffect, useState } from 'preact/hooks';
-import { api, call } from '../lib/api.js';
+import { api, call, isSentForReview } from '../lib/api.js';
+import { useRights } from '../lib/rights.js';
+import { announceSentForReview } from '../lib/review.js';
 import { ErrorBox, Loading, Confirm, variationColor } from '../components/basics.js';
 import { SeriesChart } from '../components/SeriesChart.js';
 
@@ -75,6 +77,7 @@ export function ExperimentPage(props: { flagKey: string }) {
   const [error, setError] = useState<unknown>();
   const [ship, setShip] = useState<string>();
   const [shipped, setShipped] = useState<string>();
+  const rights = useRights();
 
   const load = () => {
     setError(undefined);
@@ -85,8 +88,9 @@ export function ExperimentPage(props: { flagKey: string }) {
   const stopAndShip = async (variation: string) => {
     const record = await api.getFlag(props.flagKey);
     const flag = { ...record.flag, defaultRule: { variation } };
-    await api.putFlag(props.flagKey, flag, record.version, `experiment stopped: ship "${variation}"`);
-    setShipped(variation);
+    const saved = await api.putFlag(props.flagKey, flag, record.version, `experiment stopped: ship "${variation}"`);
+    if (isSentForReview(saved)) announceSentForReview(`ship "${variation}" of ${props.flagKey}`, saved.changeRequest);
+    else setShipped(variation);
   };
 
   if (error) return <ErrorBox error={error} title="Experiment results" />;
@@ -166,8 +170,8 @@ export function ExperimentPage(props: { flagKey: string }) {
           <ForestPlot metric={metric} order={order} />
         </div>
       ))}
-      <h2>Stop and ship</h2>
-      {shipped ? (
+      {rights.canEdit && <h2>Stop and ship</h2>}
+      {!rights.canEdit ? null : shipped ? (
         <p role="status">Shipped: every unit now gets "{shipped}" (defaultRule), recorded in the audit log.</p>
       ) : (
         <p>
