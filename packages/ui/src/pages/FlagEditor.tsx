@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { compileSegments, validateFlagDefinition, type FlagDefinition, type SegmentDefinition } from '@vexil/core';
 import { api, ApiError, isSentForReview, type ApiProblem, type FlagRecord } from '../lib/api.js';
-import { useRights } from '../lib/rights.js';
+import { roleAtLeast, useRights } from '../lib/rights.js';
 import { announceSentForReview } from '../lib/review.js';
 import { currentScope, isDefaultScope, scopeText } from '../lib/scope.js';
 import { blankFlag, fromDefinition, toDefinition, type Model, type ValueType } from '../lib/editor-model.js';
@@ -399,8 +399,9 @@ export function FlagEditorPage(props: { flagKey?: string }) {
       )}
 
       <form class="editor-form" onSubmit={(event) => event.preventDefault()} noValidate>
-        {/* Read-only callers (and read-only stores) see the flag with every control disabled. */}
-        <fieldset class="bare" disabled={!rights.canEdit}>
+        {/* Readers see the flag with every control disabled; on a read-only store (files) the editor still checks what
+            one types (to write in the files), without a save button. */}
+        <fieldset class="bare" disabled={rights.me !== undefined && !roleAtLeast(rights.role, 'editor')}>
           {isNew && (
             <section class="card" aria-labelledby="s-key">
               <h2 id="s-key">Key and type</h2>
