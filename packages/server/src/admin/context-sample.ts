@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EvaluationContext } from '@vexil/core';
+import { environmentRoutes } from '../environments/request.js';
 import type { ServerContext } from '../context.js';
 import { relayContext } from '../relay/routes.js';
 import { flagKeyParams, looseObject } from '../http/schemas.js';
@@ -147,17 +148,26 @@ function extract(entry: Entry): EvaluationContext | undefined {
  * Records the contexts of evaluation requests and serves `GET /admin/v1/flags/:key/contexts`. Call it from
  * `buildServer` next to the other route modules (`registerContextSample(app, ctx)`); `size` 0 turns it off.
  */
-export function registerContextSample(app: FastifyInstance, _ctx: ServerContext, options: ContextSampleOptions = {}): ContextSample {
-  const sample = new ContextSample(options);
+export function registerContextSample(app: FastifyInstance, ctx: ServerContext, options: ContextSampleOptions = {}): ContextSample {
+  // One sample per environment (created at its first evaluation): a flag's impact preview replays that environment's users.
+  const samples = new Map<string, ContextSample>();
+  const sampleOf = (environment: string): ContextSample => {
+    let sample = samples.get(environment);
+    if (!sample) samples.set(environment, (sample = new ContextSample(options)));
+    return sample;
+  };
+  const defaultSample = sampleOf(ctx.environments.defaultScope.name);
+  ctx.environments.each((scope) => () => void samples.delete(scope.name));
 
   app.addHook('preHandler', (request: FastifyRequest, _reply, done: () => void) => {
     const route = ROUTES[request.routeOptions.url ?? ''];
     // The text as received, not the parsed body: a reference to the parsed body would keep all of it alive.
-    if (route) sample.record(route.source, route.single ? (request.params as { key?: string }).key : undefined, request.rawBody);
+    if (route && defaultSample.size > 0)
+      sampleOf(request.environment?.name ?? ctx.environments.defaultScope.name).record(route.source, route.single ? (request.params as { key?: string }).key : undefined, request.rawBody);
     done();
   });
 
-  app.get<{ Params: { key: string }; Querystring: { limit?: number } }>(
+  environmentRoutes(app).get<{ Params: { key: string }; Querystring: { limit?: number } }>(
     '/admin/v1/flags/:key/contexts',
     {
       config: { auth: 'reader', access: 'environment' },
@@ -165,7 +175,7 @@ export function registerContextSample(app: FastifyInstance, _ctx: ServerContext,
         tags: ['Admin'],
         summary: 'Recently evaluated contexts of a flag',
         description:
-          'Distinct evaluation contexts this server saw last for the flag (alone or in bulk evaluations), newest first, from a sample of the last evaluations (by default 1,000, and requests of at most 8 KiB). The admin page replays them to show how many would change variation before a change is saved.',
+          'Distinct evaluation contexts this server saw last for the flag in this environment (alone or in bulk evaluations), newest first, from a sample of the last evaluations (by default 1,000, and requests of at most 8 KiB). The admin page replays them to show how many would change variation before a change is saved.',
         params: flagKeyParams,
         querystring: {
           type: 'object',
@@ -185,12 +195,16 @@ export function registerContextSample(app: FastifyInstance, _ctx: ServerContext,
         },
       },
     },
-    (request) => ({
-      key: request.params.key,
-      contexts: sample.contexts(request.params.key, request.query.limit ?? sample.size),
-      recorded: sample.recorded,
-      sampleSize: sample.size,
-    }),
+    (request) => {
+      const sample = samples.get(request.environment.name) ?? defaultSample;
+      const mine = samples.get(request.environment.name);
+      return {
+        key: request.params.key,
+        contexts: mine ? mine.contexts(request.params.key, request.query.limit ?? mine.size) : [],
+        recorded: mine?.recorded ?? 0,
+        sampleSize: sample.size,
+      };
+    },
   );
-  return sample;
+  return defaultSample;
 }

@@ -46,7 +46,7 @@ export function withScope(hash: string, scope: Scope): string {
 }
 
 /** Admin API paths that are about one environment's data: today's paths serve default/default. */
-const PER_ENVIRONMENT = /^\/admin\/v1\/(flags|segments|audit|evaluate|metrics|events|exposures|contexts)(?=[/?]|$)/;
+const PER_ENVIRONMENT = /^\/admin\/v1\/(flags|segments|audit|evaluate|metrics)(?=[/?]|$)/;
 
 /**
  * The API path for a scope: `/admin/v1/flags/a` in checkout/production is
