@@ -52,6 +52,7 @@ import { Counter } from 'prom-client';
 import { EnvironmentRegistry } from './environments/registry.js';
 import { registerEnvironmentRouting } from './environments/request.js';
 import { registerEnvironmentRoutes } from './environments/routes.js';
+import { registerSharedFields } from './environments/shared-fields.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -388,6 +389,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerStreamRoutes(app, ctx);
     // First: its hook turns flag writes in environments that require approval into change requests.
     const changeRequests = registerChangeRoutes(app, ctx);
+    // Then: writes carry a flag's shared fields (variations, metadata) to its other environments.
+    registerSharedFields(app, ctx, changeRequests);
     registerAdminRoutes(app, ctx);
     registerEnvironmentRoutes(app, ctx);
     registerPromoteRoutes(app, ctx, changeRequests);

@@ -163,3 +163,45 @@ describe('promotion and comparison', () => {
     assert.equal(unknown.body.error, 'unknown_environment');
   });
 });
+
+describe('shared fields: variations and metadata are the flag\'s, in every environment of its project', () => {
+  test('a variation edited in one environment reaches the others, by actor shared-fields; their serving stays their own', async () => {
+    assert.equal((await call('POST', ENV, { key: 'dev' })).status, 201);
+    const base = { variations: { red: '#f00', blue: '#00f' }, defaultRule: { variation: 'red' } };
+    assert.equal((await call('PUT', `${ENV}/dev/flags/colour`, base, ada)).status, 201);
+    assert.equal((await call('PUT', `${ENV}/staging/flags/colour`, { ...base, defaultRule: { variation: 'blue' } }, ada)).status, 201);
+
+    const renamed = { variations: { red: '#e00', blue: '#00f' }, defaultRule: { variation: 'red' }, metadata: { description: 'Button colour' } };
+    assert.equal((await call('PUT', `${ENV}/dev/flags/colour`, renamed, ada)).status, 200);
+    const staging = await call('GET', `${ENV}/staging/flags/colour`);
+    assert.deepEqual(staging.body.flag.variations, renamed.variations, 'the variations followed');
+    assert.deepEqual(staging.body.flag.metadata, { description: 'Button colour' }, 'the metadata followed');
+    assert.deepEqual(staging.body.flag.defaultRule, { variation: 'blue' }, "staging's own serving stays");
+    const audit = await call('GET', `${ENV}/staging/flags/colour/audit`);
+    assert.equal(audit.body.entries[0].actor, 'shared-fields');
+    assert.match(audit.body.entries[0].reason, /changed in shop\/dev by ada/);
+  });
+
+  test('a variation another environment still serves cannot be removed: 400 naming it, nothing written anywhere', async () => {
+    const before = await call('GET', `${ENV}/dev/flags/colour`);
+    const refused = await call('PUT', `${ENV}/dev/flags/colour`, { variations: { red: '#e00' }, defaultRule: { variation: 'red' } }, ada);
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(refused.body.message, /shop\/staging/);
+    assert.deepEqual((await call('GET', `${ENV}/dev/flags/colour`)).body, before.body, 'dev unchanged');
+    assert.ok((await call('GET', `${ENV}/staging/flags/colour`)).body.flag.variations.blue, 'staging unchanged');
+  });
+
+  test('into an environment that requires approval, shared fields go as a change request', async () => {
+    assert.equal((await call('PUT', `${ENV}/production/flags/colour`, { variations: { red: '#e00', blue: '#00f' }, defaultRule: { variation: 'red' }, metadata: { description: 'Button colour' } }, ada)).status, 202);
+    const pending = (await call('GET', '/admin/v1/changes?environment=production&status=pending')).body.changes;
+    const created = pending.find((change: { changes: Array<{ key: string }> }) => change.changes[0]?.key === 'colour');
+    assert.equal((await call('POST', `/admin/v1/changes/${created.id}/approve`, {}, bob)).status, 200);
+    assert.equal((await call('PUT', `${ENV}/dev/flags/colour`, { variations: { red: '#d00', blue: '#00f' }, defaultRule: { variation: 'red' }, metadata: { description: 'Button colour' } }, ada)).status, 200);
+    const production = await call('GET', `${ENV}/production/flags/colour`);
+    assert.equal(production.body.flag.variations.red, '#e00', 'production does not change without review');
+    const proposals = (await call('GET', '/admin/v1/changes?environment=production&status=pending')).body.changes;
+    const carried = proposals.find((change: { reason?: string }) => /shared fields/.test(change.reason ?? ''));
+    assert.ok(carried, 'a change request carries the shared fields');
+    assert.equal(carried.changes[0].after.variations.red, '#d00');
+  });
+});
