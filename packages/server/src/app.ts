@@ -23,6 +23,7 @@ import { KeyRing } from './auth/keys.js';
 import { MemoryKeyStore } from './auth/key-stores.js';
 import { registerAuth } from './auth/hook.js';
 import { registerAccess } from './auth/access.js';
+import { authorizeSession, registerOidc } from './auth/oidc.js';
 import { ServerMetrics, UNKNOWN_FLAG } from './metrics/metrics.js';
 import { EventCollector } from './relay/collector.js';
 import { SseHub } from './stream/sse.js';
@@ -301,6 +302,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         'Last-Event-ID',
         'X-Request-Id',
         'X-Vexil-Reason',
+        'X-CSRF-Token',
       ],
       exposedHeaders: ['ETag', 'Retry-After', 'Last-Modified', 'Location', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
       maxAge: 600,
@@ -334,12 +336,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       reply.header('x-request-id', request.id);
       done();
     });
+    // Before the auth hook: the cookie parser must run first.
+    const readSession = options.oidc ? await registerOidc(app, options.oidc, options.publicUrl) : undefined;
     const failureLimit = options.authFailureLimit === undefined ? DEFAULT_AUTH_FAILURE_LIMIT : options.authFailureLimit;
     registerAuth(app, {
       keys,
       openEvaluation: options.openEvaluation ?? false,
       ...(failureLimit !== false && failureLimit.max > 0 ? { failures: new AuthFailureLimiter(failureLimit) } : {}),
       onFailure: (outcome) => metrics.authFailures.inc({ outcome }),
+      ...(readSession ? { session: readSession, checkSession: authorizeSession } : {}),
     });
     // After authentication (the key names the environment of SDK routes), before the access check (preHandler).
     registerEnvironmentRouting(app, registry);

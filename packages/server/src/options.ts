@@ -7,6 +7,7 @@ import type { EventsPipelineOptions } from './events/pipeline.js';
 import type { NormaliseOptions } from './events/normalise.js';
 import type { EventsWebhookOptions } from './events/webhook-exporter.js';
 import type { FileRotation } from './relay/collector.js';
+import type { OidcOptions } from './auth/oidc.js';
 
 export interface RateLimitOptions {
   /** Requests per window per key (per client IP for requests without a key). */
@@ -62,6 +63,8 @@ export interface ServerOptions {
   authFailureLimit?: RateLimitOptions | false;
   /** The server's public base URL, for the stream URLs it advertises (default: from the request's Host). */
   publicUrl?: string;
+  /** Sign-in with OpenID Connect on the admin page (roles from a claim); admin keys keep working beside it. */
+  oidc?: OidcOptions;
 
   /**
    * The events store, where collected events and server-side exposures are kept: an open store (not closed by the

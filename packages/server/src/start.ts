@@ -233,6 +233,7 @@ export function startOptionsFromConfig(config: ServeConfig): StartOptions {
     ...(config.eventsFileRotation ? { eventsFileRotation: config.eventsFileRotation } : {}),
     ...(config.eventsWebhook ? { eventsWebhook: config.eventsWebhook } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    ...(config.oidc ? { oidc: config.oidc } : {}),
     ...(config.corsOrigin ? { corsOrigin: config.corsOrigin } : {}),
     ...(config.keysFile ? { keysFile: config.keysFile } : {}),
     ...(config.healthIntervalMs !== undefined ? { healthIntervalMs: config.healthIntervalMs } : {}),

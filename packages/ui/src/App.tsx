@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, setCsrfToken, setUnauthorizedHandler } from './lib/api.js';
+import { api, setCsrfToken, setUnauthorizedHandler, signOutSession } from './lib/api.js';
 import { forgetKey, readKey } from './lib/session.js';
 import { links, useRoute, type Route } from './lib/router.js';
 import { scopeText, useScope } from './lib/scope.js';
@@ -38,6 +38,21 @@ export function App() {
   const [me, setMe] = useState<Me>();
   const [storeWritable, setStoreWritable] = useState<boolean>();
   const [projects, setProjects] = useState<ProjectWithEnvironments[]>();
+  // Without a key, a signed-in session (OpenID Connect, an HTTP-only cookie) may still be there: ask once.
+  const [checkingSession, setCheckingSession] = useState(() => readKey() === undefined);
+  useEffect(() => {
+    if (!checkingSession) return;
+    api.me({ quiet: true }).then(
+      (found) => {
+        if (found.via === 'session') {
+          setMe(found);
+          setCsrfToken(found.csrfToken);
+          setSignedIn(true);
+        }
+      },
+      () => undefined,
+    ).finally(() => setCheckingSession(false));
+  }, []);
 
   // Who is signed in, and where they may write (the server checks again on every call).
   useEffect(() => {
@@ -69,6 +84,7 @@ export function App() {
     document.title = `${title} · Vexil`;
   }, [route]);
 
+  if (!signedIn && checkingSession) return null;
   if (!signedIn) {
     return (
       <>
@@ -109,12 +125,15 @@ export function App() {
           </ul>
         </nav>
         <ScopeSwitcher scope={scope} onProjects={setProjects} />
+        {me?.via === 'session' && <span class="signed-in-as" title="Signed in with single sign-on">{me.name}</span>}
         <button
           type="button"
           class="link-button signout"
           onClick={() => {
+            if (me?.via === 'session') void signOutSession();
             forgetKey();
             setSignedIn(false);
+            setMe(undefined);
           }}
         >
           Sign out

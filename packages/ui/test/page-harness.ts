@@ -33,7 +33,7 @@ function ensureBuilt(): void {
   assert.equal(result.status, 0, 'vite build failed');
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -52,17 +52,17 @@ export interface PageHarness {
   close(): Promise<void>;
 }
 
-/** Starts the server (its folder named after `name`) and the browser. */
-export async function startPageHarness(name: string): Promise<PageHarness> {
+/** Starts the server (its folder named after `name`) and the browser; `port` and `args` for servers configured further. */
+export async function startPageHarness(name: string, options: { port?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<PageHarness> {
   ensureBuilt();
   mkdirSync(SHOTS, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), `vexil-${name}-e2e-`));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const base = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/cli/src/bin/vexil.ts'), 'serve', '--store', `pglite:${dir}`, '--port', String(port), '--admin-key', ADMIN_KEY, '--sdk-key', SDK_KEY, '--no-examples', '--log-level', 'warn'],
-    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+    ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/cli/src/bin/vexil.ts'), 'serve', '--store', `pglite:${dir}`, '--port', String(port), '--admin-key', ADMIN_KEY, '--sdk-key', SDK_KEY, '--no-examples', '--log-level', 'warn', ...(options.args ?? [])],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(options.env ?? {}) } },
   );
   let browser: Browser | undefined;
   const close = async (): Promise<void> => {

@@ -26,6 +26,11 @@ export function registerServe(program: Command): void {
     .option('--notify-slack <url>', 'post flag changes to this Slack incoming webhook; repeatable (env VEXIL_NOTIFY_SLACK)', collect)
     .option('--prometheus <url>', 'Prometheus base URL for prometheus: gates of rollout plans (env VEXIL_PROMETHEUS_URL)')
     .addOption(new Option('--no-rollout-controller', 'do not run the rollout controller in this server (env VEXIL_ROLLOUT_CONTROLLER=false)'))
+    .option('--oidc-issuer <url>', 'sign in on the admin page with this OpenID provider (env VEXIL_OIDC_ISSUER; client secret: VEXIL_OIDC_CLIENT_SECRET; session secret for several servers: VEXIL_SESSION_SECRET)')
+    .option('--oidc-client-id <id>', 'the client id registered with the provider (env VEXIL_OIDC_CLIENT_ID)')
+    .option('--oidc-scopes <scopes>', 'scopes asked for (env VEXIL_OIDC_SCOPES; default "openid profile email")')
+    .option('--oidc-role-claim <path>', 'the claim holding groups or roles (env VEXIL_OIDC_ROLE_CLAIM; default groups)')
+    .option('--oidc-role <mapping>', 'GROUP=ROLE or GROUP=PROJECT/ENV:ROLE[,…] (* for any); repeatable (env VEXIL_OIDC_ROLES, ; separated)', (value: string, previous: string[] = []) => [...previous, value])
     .addOption(new Option('--no-notify', 'send no change notifications from this server (env VEXIL_NOTIFY=false): in a cluster, let one server send them'))
     .addHelpText(
       'after',

@@ -52,6 +52,10 @@ export interface AuthHookOptions {
   failures?: AuthFailureLimiter;
   /** Called for each failed authentication (`rejected`) and each request refused for too many (`limited`). */
   onFailure?: (outcome: 'rejected' | 'limited') => void;
+  /** A signed-in session (OpenID Connect) of a request that presents no key; absent: keys only. */
+  session?: (request: FastifyRequest) => { principal: Principal; csrf: string } | undefined;
+  /** Refuses a session request (a write without its CSRF token). */
+  checkSession?: (request: FastifyRequest, session: { principal: Principal; csrf: string }) => HttpError | undefined;
 }
 
 /** One global `onRequest` hook that enforces each route's `config.auth`. */
@@ -67,6 +71,9 @@ export function registerAuth(app: FastifyInstance, options: AuthHookOptions): vo
     const secret = presentedKey(request, config?.queryKey === true);
     const token = secret === undefined && config?.streamToken ? (request.query as Record<string, unknown> | undefined)?.token : undefined;
     if (secret === undefined && typeof token !== 'string') {
+      // A key always wins over a session cookie; without one, a signed-in user.
+      const session = options.session?.(request);
+      if (session) return done(options.checkSession?.(request, session) ?? authorize(request, undefined, session.principal, needed));
       if (needed === 'sdk' && options.openEvaluation) return done();
       return done(new HttpError(401, 'unauthorized', 'an API key is required: send it as X-API-Key or Authorization: Bearer <key>'));
     }

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
 import type { NotifierTarget } from '../notify/notifier.js';
+import { parseOidcRoles, type OidcOptions } from '../auth/oidc.js';
 import { defaultEventsUrl, mapFlagFileSpecPath, parseFlagFileSpecs } from '@vexil/store';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
@@ -39,6 +40,13 @@ export interface ServeCliOptions {
   prometheus?: string;
   /** `--no-rollout-controller` gives false. */
   rolloutController?: boolean;
+  /** OpenID Connect sign-in on the admin page. */
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcScopes?: string;
+  oidcRoleClaim?: string;
+  /** `GROUP=ROLE` or `GROUP=PROJECT/ENV:ROLE,…` (repeatable). */
+  oidcRole?: string[];
 }
 
 /** The resolved configuration of `vexil serve`. */
@@ -93,6 +101,8 @@ export interface ServeConfig {
   prometheus?: string;
   /** Run the rollout controller (one leader per store). Default true. */
   rolloutController: boolean;
+  /** Sign-in with OpenID Connect on the admin page. */
+  oidc?: OidcOptions;
   configFile?: string;
 }
 
@@ -135,6 +145,14 @@ const FILE_KEYS = [
   'contextSampleMaxBytes',
   'prometheus',
   'rolloutController',
+  'oidcIssuer',
+  'oidcClientId',
+  'oidcClientSecret',
+  'oidcScopes',
+  'oidcRoleClaim',
+  'oidcRoles',
+  'oidcRedirectUrl',
+  'sessionSecret',
 ] as const;
 
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
@@ -391,6 +409,40 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   const rolloutController =
     (cli.rolloutController === false ? false : undefined) ?? boolean(env.VEXIL_ROLLOUT_CONTROLLER, 'VEXIL_ROLLOUT_CONTROLLER') ?? boolean(file.rolloutController, 'rolloutController') ?? true;
 
+  // OpenID Connect: the issuer turns it on; the client secret and session secret come from the environment or the file only.
+  const oidcIssuer = text(cli.oidcIssuer, '--oidc-issuer') ?? text(env.VEXIL_OIDC_ISSUER, 'VEXIL_OIDC_ISSUER') ?? text(file.oidcIssuer, 'oidcIssuer');
+  let oidc: OidcOptions | undefined;
+  if (oidcIssuer !== undefined) {
+    const clientId = text(cli.oidcClientId, '--oidc-client-id') ?? text(env.VEXIL_OIDC_CLIENT_ID, 'VEXIL_OIDC_CLIENT_ID') ?? text(file.oidcClientId, 'oidcClientId');
+    if (clientId === undefined) throw new ConfigError('--oidc-issuer needs --oidc-client-id (or VEXIL_OIDC_CLIENT_ID)');
+    const roleValues =
+      (cli.oidcRole && cli.oidcRole.length > 0 ? cli.oidcRole : undefined) ??
+      text(env.VEXIL_OIDC_ROLES, 'VEXIL_OIDC_ROLES')?.split(';').map((item) => item.trim()).filter(Boolean) ??
+      list(file.oidcRoles, 'oidcRoles');
+    if (!roleValues || roleValues.length === 0) throw new ConfigError('--oidc-issuer needs at least one --oidc-role GROUP=ROLE (or VEXIL_OIDC_ROLES): nobody could do anything');
+    let roles: OidcOptions['roles'];
+    try {
+      roles = parseOidcRoles(roleValues);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+    const clientSecret = text(env.VEXIL_OIDC_CLIENT_SECRET, 'VEXIL_OIDC_CLIENT_SECRET') ?? text(file.oidcClientSecret, 'oidcClientSecret');
+    const scopes = text(cli.oidcScopes, '--oidc-scopes') ?? text(env.VEXIL_OIDC_SCOPES, 'VEXIL_OIDC_SCOPES') ?? text(file.oidcScopes, 'oidcScopes');
+    const roleClaim = text(cli.oidcRoleClaim, '--oidc-role-claim') ?? text(env.VEXIL_OIDC_ROLE_CLAIM, 'VEXIL_OIDC_ROLE_CLAIM') ?? text(file.oidcRoleClaim, 'oidcRoleClaim');
+    const redirectUrl = text(env.VEXIL_OIDC_REDIRECT_URL, 'VEXIL_OIDC_REDIRECT_URL') ?? text(file.oidcRedirectUrl, 'oidcRedirectUrl');
+    const sessionSecret = text(env.VEXIL_SESSION_SECRET, 'VEXIL_SESSION_SECRET') ?? text(file.sessionSecret, 'sessionSecret');
+    oidc = {
+      issuer: httpUrl(oidcIssuer, 'oidc issuer'),
+      clientId,
+      roles,
+      ...(clientSecret ? { clientSecret } : {}),
+      ...(scopes ? { scopes } : {}),
+      ...(roleClaim ? { roleClaim } : {}),
+      ...(redirectUrl ? { redirectUrl: httpUrl(redirectUrl, 'oidc redirect URL') } : {}),
+      ...(sessionSecret ? { sessionSecret } : {}),
+    };
+  }
+
   const config: ServeConfig = {
     store,
     storeSource,
@@ -420,6 +472,7 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     ...(eventsWebhookUrl ? { eventsWebhook: { url: httpUrl(eventsWebhookUrl, 'events webhook'), ...(eventsWebhookSecret ? { secret: eventsWebhookSecret } : {}) } } : {}),
     ...(eventsFile ? { eventsFile } : {}),
     ...(publicUrl ? { publicUrl } : {}),
+    ...(oidc ? { oidc } : {}),
     ...(corsOrigin ? { corsOrigin: corsOrigin.length === 1 ? corsOrigin[0]! : corsOrigin } : {}),
     ...(keysFile ? { keysFile } : {}),
     ...(healthIntervalMs !== undefined ? { healthIntervalMs } : {}),

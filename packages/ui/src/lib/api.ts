@@ -222,6 +222,24 @@ export interface Principal {
   role: ApiKey['role'];
 }
 
+/** Whether the server offers sign-in with OpenID Connect (`/auth/config`; absent on servers without it). */
+export async function signInOptions(): Promise<{ oidc: boolean; loginUrl?: string }> {
+  try {
+    const response = await fetch('/auth/config', { headers: { accept: 'application/json' } });
+    if (!response.ok) return { oidc: false };
+    const body = (await response.json()) as { oidc?: { enabled?: boolean; loginUrl?: string } };
+    return body.oidc?.enabled ? { oidc: true, loginUrl: body.oidc.loginUrl ?? '/auth/login' } : { oidc: false };
+  } catch {
+    return { oidc: false };
+  }
+}
+
+/** Ends a signed-in session (its cookie is HTTP-only: only the server can clear it). */
+export async function signOutSession(): Promise<void> {
+  await fetch('/auth/logout', { method: 'POST', headers: csrfToken ? { 'x-csrf-token': csrfToken } : {} }).catch(() => undefined);
+  csrfToken = undefined;
+}
+
 export const api = {
   /** Who the key is; used at sign-in to check the key before keeping it. */
   async whoami(key?: string): Promise<Principal> {
@@ -230,9 +248,9 @@ export const api = {
   },
 
   /** The caller and its grants (`/admin/v1/me`; a server without it: `whoami`, the role everywhere). */
-  async me(): Promise<Me> {
+  async me(options: { quiet?: boolean } = {}): Promise<Me> {
     try {
-      const { data } = await call<Me>('GET', '/admin/v1/me');
+      const { data } = await call<Me>('GET', '/admin/v1/me', options.quiet ? { quietUnauthorized: true } : {});
       return { ...data, grants: data.grants ?? [] };
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 404) throw error;

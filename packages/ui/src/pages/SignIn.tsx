@@ -1,11 +1,16 @@
-import { useState } from 'preact/hooks';
-import { api, ApiError } from '../lib/api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, signInOptions } from '../lib/api.js';
 import { storeKey } from '../lib/session.js';
 
 export function SignIn(props: { onSignedIn: () => void; expired?: boolean }) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [loginUrl, setLoginUrl] = useState<string>();
+
+  useEffect(() => {
+    void signInOptions().then((options) => setLoginUrl(options.oidc ? options.loginUrl : undefined));
+  }, []);
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -42,6 +47,15 @@ export function SignIn(props: { onSignedIn: () => void; expired?: boolean }) {
           </svg>{' '}
           Vexil
         </h1>
+        {loginUrl && (
+          <>
+            <a class="button primary block" href={`${loginUrl}?returnTo=${encodeURIComponent(`/${location.hash}`)}`}>
+              Sign in with single sign-on
+            </a>
+            <p class="muted small">Your organisation's OpenID provider; your groups give your roles.</p>
+            <p class="or">or</p>
+          </>
+        )}
         <p class="muted">Sign in with an admin key. It stays in this browser tab only (session storage) and is sent as a bearer token.</p>
         {props.expired && (
           <p class="error-box" role="alert">
