@@ -28,7 +28,9 @@ async function createKey(body: Record<string, unknown>): Promise<{ id: string; s
   return created.body;
 }
 
-const banner = (value: string) => ({ variations: { on: value, off: 'none' }, defaultRule: { variation: 'on' } });
+// Variations are shared by a flag's environments; what each serves is its own.
+const BANNERS = { 'staging-banner': 'staging-banner', 'production-banner': 'production-banner', 'staging-2': 'staging-2', 'by the staging editor': 'by the staging editor' };
+const banner = (serve: keyof typeof BANNERS) => ({ variations: BANNERS, defaultRule: { variation: serve } });
 
 let stagingSdk: { id: string; secret: string };
 let productionSdk: { id: string; secret: string };
@@ -79,7 +81,7 @@ describe('environments through the server', () => {
     assert.equal(relay.body.value, 'production-banner');
     const configuration = await postJson(base, '/v1/flag/configuration', {}, { 'content-type': 'application/json', 'x-api-key': stagingSdk.secret });
     assert.deepEqual(Object.keys(configuration.body.flags), ['banner']);
-    assert.equal(configuration.body.flags.banner.variations.on, 'staging-banner');
+    assert.deepEqual(configuration.body.flags.banner.defaultRule, { variation: 'staging-banner' });
   });
 
   test('a change in one environment reaches only that environment\'s streams', async () => {
@@ -95,7 +97,7 @@ describe('environments through the server', () => {
       const productionOfrepBefore = productionOfrep.events.length;
       assert.equal((await call('PUT', `${ENV}/staging/flags/banner`, banner('staging-2'))).status, 200);
       const put = await staging.waitFor((event) => event.event === 'put');
-      assert.equal(JSON.parse(put.data).flag.variations.on, 'staging-2');
+      assert.deepEqual(JSON.parse(put.data).flag.defaultRule, { variation: 'staging-2' });
       await stagingOfrep.waitFor((event) => event.data.includes('refetchEvaluation'));
       // Production's streams stay quiet (a moment more than the change took to reach staging's).
       await sleep(300);
@@ -106,7 +108,7 @@ describe('environments through the server', () => {
       try {
         const first = await resumed.waitFor(() => true);
         assert.equal(first.event, 'snapshot');
-        assert.equal(JSON.parse(first.data).flags.banner.variations.on, 'production-banner');
+        assert.deepEqual(JSON.parse(first.data).flags.banner.defaultRule, { variation: 'production-banner' });
       } finally {
         resumed.close();
       }
@@ -195,13 +197,17 @@ describe('access on every per-environment admin route', () => {
   test('writes on production with a reader grant: 403, and production is unchanged', async () => {
     const before = await call('GET', `${ENV}/production/audit?limit=500`);
     const flagBefore = await call('GET', `${ENV}/production/flags/banner`);
-    const writes = routes.filter((route) => route.method !== 'GET' && !(route.method === 'POST' && route.path.endsWith('/evaluate')));
+    // The playground and a promotion's dry run are reads; a real promotion is tried below with a valid body.
+    const writes = routes.filter((route) => route.method !== 'GET' && !(route.method === 'POST' && (route.path.endsWith('/evaluate') || route.path.endsWith('/promote'))));
     assert.ok(writes.length >= 10);
     for (const route of writes) {
       const answer = await call(route.method, fill(route.path, 'production'), route.method === 'DELETE' ? undefined : {}, stagingEditor.secret);
       assert.equal(answer.status, 403, `${route.method} ${route.path}: ${JSON.stringify(answer.body)}`);
       assert.equal(answer.body.error, 'forbidden');
     }
+    const promote = await call('POST', `${ENV}/production/promote`, { from: 'staging' }, stagingEditor.secret);
+    assert.equal(promote.status, 403, JSON.stringify(promote.body));
+    assert.equal((await call('POST', `${ENV}/production/promote`, { from: 'staging', dryRun: true }, stagingEditor.secret)).status, 200, 'a reader may look');
     const afterAudit = await call('GET', `${ENV}/production/audit?limit=500`);
     assert.deepEqual(afterAudit.body.entries, before.body.entries, 'no audit entry: nothing was written');
     assert.deepEqual((await call('GET', `${ENV}/production/flags/banner`)).body, flagBefore.body);

@@ -51,7 +51,8 @@ export function registerPromoteRoutes(app: FastifyInstance, ctx: ServerContext, 
   app.post<{ Params: { project: string; environment: string }; Body: { from: string; flags?: string[]; dryRun?: boolean; reason?: string } }>(
     '/admin/v1/projects/:project/environments/:environment/promote',
     {
-      config: { auth: 'reader', access: 'handler' },
+      // Reader on the target before the body is read (a dry run needs no more); the handler checks the rest.
+      config: { auth: 'reader', access: 'environment' },
       schema: {
         tags: ['Environments'],
         summary: 'Promote flags from another environment',
