@@ -41,6 +41,7 @@ import { DEFAULT_UI_ROOT, registerAdminPage } from './ui/admin-page.js';
 import { isStoreId, storeIdentity } from './stream/store-id.js';
 import { Notifier } from './notify/notifier.js';
 import { createRolloutController } from './rollout/setup.js';
+import { rolloutLeaseName } from './rollout/controller.js';
 import { registerRolloutRoutes } from './rollout/routes.js';
 import { EventsMeasurementSource } from './rollout/events-source.js';
 import { EventsPipeline } from './events/pipeline.js';
@@ -437,6 +438,33 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ctx.rolloutController = rolloutController;
       rolloutController.start();
     }
+    // The other environments: one controller each (its own lease), and their own change notifications.
+    registry.each((scope) => {
+      if (scope.isDefault) return;
+      const log = app.log.child({ environment: scope.name });
+      const scopeEvents = ctx.events
+        ? new EventsMeasurementSource({ store: () => ctx.events?.store, beforeMeasure: async () => ctx.events?.flush(), environment: scope.eventsEnvironment })
+        : undefined;
+      const controller = rolloutController
+        ? createRolloutController(scope.store, scope.holder, options, log, scopeEvents, { leaseName: rolloutLeaseName(scope.ref), leases: store.leases })
+        : undefined;
+      controller?.start();
+      let scopeNotifier: Notifier | undefined;
+      if (notifier && options.notifiers) {
+        scopeNotifier = new Notifier({
+          ...(options.notifyOptions ?? {}),
+          targets: options.notifiers,
+          environment: scope.name,
+          log,
+          onOutcome: (target, outcome) => metrics.notifications.inc({ target, outcome }),
+        });
+        scopeNotifier.attach(scope.holder);
+      }
+      return () => {
+        void controller?.stop().catch((error: unknown) => log.error({ err: error }, 'rollout controller: error while stopping'));
+        void scopeNotifier?.close().catch(() => undefined);
+      };
+    });
 
     registry.start();
 

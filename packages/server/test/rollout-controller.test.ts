@@ -311,3 +311,29 @@ for (const [backend, makeUrl] of [['Redis', storeUrl], ['PostgreSQL', postgresUr
     await a.app.close();
   });
 });
+
+describe('rollout controller per environment', () => {
+  it('a plan in another environment is driven by that environment\'s controller, under its own lease', async () => {
+    const store = await openStore(`pglite:memory:${uniqueId('rollout-env')}`);
+    const clock = fakeClock();
+    const source = fakeSource(() => ({ on: 0.02, off: 0.02 }));
+    const { base } = await server(store, source, clock);
+    assert.equal((await postJson(base, '/admin/v1/projects', { key: 'shop', environments: [{ key: 'staging' }] }, HEADERS)).status, 201);
+    const staging = `${base}/admin/v1/projects/shop/environments/staging`;
+    assert.equal((await fetch(`${staging}/flags/new-checkout`, { method: 'PUT', headers: HEADERS, body: JSON.stringify(plan({ steps: [10, 100] })) })).status, 201);
+    const view = async () => (await fetch(`${staging}/flags/new-checkout/rollout`, { headers: HEADERS })).json();
+    await eventually(async () => ((await view()).percent === 10 ? true : undefined), 20_000, 20);
+    clock.advance(10 * MINUTE);
+    const done = await eventually(async () => {
+      const current = await view();
+      return current.status === 'promoted' ? current : undefined;
+    }, 20_000, 20);
+    assert.equal(done.percent, 100);
+    assert.ok(done.controller?.holder, 'the environment\'s lease has a leader');
+    const audit = await (await fetch(`${staging}/flags/new-checkout/audit?limit=10`, { headers: HEADERS })).json();
+    assert.ok(audit.entries.some((entry: { actor: string }) => entry.actor === 'rollout-controller'), 'the controller wrote in staging');
+    assert.ok(source.requests.every((request) => request.flagKey === 'new-checkout'));
+    // default/default has no such flag: nothing was written there.
+    assert.equal((await fetch(`${base}/admin/v1/flags/new-checkout`, { headers: HEADERS })).status, 404);
+  });
+});

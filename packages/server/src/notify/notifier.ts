@@ -32,6 +32,8 @@ export interface NotifierOptions {
   timeoutMs?: number;
   /** `meta.hostname`. Default: the machine's host name. */
   hostname?: string;
+  /** `meta.environment` (`project/environment`), for the notifiers of environments other than default/default. */
+  environment?: string;
   /** Reads the reasons of the changes from the store's audit log. Default true. */
   reasons?: boolean;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
@@ -108,7 +110,8 @@ export function targetLabel(target: NotifierTarget): string {
  * other targets, and its queue is bounded.
  */
 export class Notifier {
-  readonly #options: Required<Omit<NotifierOptions, 'log' | 'onOutcome' | 'fetch' | 'targets'>>;
+  readonly #options: Required<Omit<NotifierOptions, 'log' | 'onOutcome' | 'fetch' | 'targets' | 'environment'>>;
+  readonly #environment: string | undefined;
   readonly #log: NonNullable<NotifierOptions['log']>;
   readonly #onOutcome: NonNullable<NotifierOptions['onOutcome']>;
   readonly #fetch: typeof fetch;
@@ -129,6 +132,7 @@ export class Notifier {
   #closed = false;
 
   constructor(options: NotifierOptions) {
+    this.#environment = options.environment;
     this.#options = {
       batchMs: options.batchMs ?? 1000,
       retries: options.retries ?? 3,
@@ -243,7 +247,7 @@ export class Notifier {
     changes: NotifiedChange[],
   ): Promise<NotificationBody | undefined> {
     const body: NotificationBody = {
-      meta: { hostname: this.#options.hostname },
+      meta: { hostname: this.#options.hostname, ...(this.#environment ? { environment: this.#environment } : {}) },
       flags: { added: {}, updated: {}, deleted: {} },
       actor: '',
       revision: 0,
@@ -380,7 +384,7 @@ export function render(target: NotifierTarget, body: NotificationBody): Delivery
   if (target.kind === 'slack') {
     text = JSON.stringify({ text: slackText(body) });
   } else {
-    text = JSON.stringify(target.meta ? { ...body, meta: { ...target.meta, hostname: body.meta.hostname } } : body);
+    text = JSON.stringify(target.meta ? { ...body, meta: { ...target.meta, ...body.meta } } : body);
     if (target.secret) headers['x-hub-signature-256'] = signature(target.secret, text);
   }
   return { body: text, headers, revision: body.revision };
@@ -402,7 +406,8 @@ export function slackText(body: NotificationBody): string {
   if (body.segments) lines.push('• segments updated');
   const shown = lines.length > MAX_SLACK_LINES ? [...lines.slice(0, MAX_SLACK_LINES), `• … and ${lines.length - MAX_SLACK_LINES} more`] : lines;
   const count = lines.length;
-  const head = `Vexil: ${count === 1 ? 'flag change' : `${count} flag changes`} on ${body.meta.hostname} (revision ${body.revision})`;
+  const where = body.meta.environment ? ` in ${body.meta.environment}` : '';
+  const head = `Vexil: ${count === 1 ? 'flag change' : `${count} flag changes`}${where} on ${body.meta.hostname} (revision ${body.revision})`;
   const who = `by ${body.actor}${body.reason ? ` — “${body.reason}”` : ''}`;
   return [head, ...shown, who].join('\n');
 }

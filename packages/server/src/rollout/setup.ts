@@ -1,7 +1,7 @@
 // Which measurement sources and options the server's rollout controller gets from the server options.
 import type { FastifyBaseLogger } from 'fastify';
 import { combineMeasurementSources, type MeasurementSource } from '@vexil/analysis';
-import type { FlagStore } from '@vexil/store';
+import type { FlagStore, LeaseStore } from '@vexil/store';
 import type { ServerOptions } from '../options.js';
 import { RolloutController } from './controller.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
@@ -27,9 +27,11 @@ export function createRolloutController(
   options: ServerOptions,
   log: FastifyBaseLogger,
   events?: MeasurementSource,
+  /** Another environment than default/default: its own lease (one leader per environment), held in the root store. */
+  environment?: { leaseName: string; leases: LeaseStore | undefined },
 ): RolloutController | undefined {
   if (!options.rollout) return undefined;
-  if (!store.leases || !store.writable) {
+  if (!(environment ? environment.leases : store.leases) || !store.writable) {
     log.warn(`rollout controller not started: the ${store.kind} store cannot hold leases (use a SQL or Redis store)`);
     return undefined;
   }
@@ -39,5 +41,12 @@ export function createRolloutController(
     Object.entries(holder.definitions())
       .filter(([, flag]) => flag.rollout !== undefined || flag.killSwitch !== undefined)
       .map(([key]) => key);
-  return new RolloutController({ candidates, ...options.rollout, store, log, ...(source ? { source } : {}) });
+  return new RolloutController({
+    candidates,
+    ...options.rollout,
+    store,
+    log,
+    ...(source ? { source } : {}),
+    ...(environment ? { leaseName: environment.leaseName, ...(environment.leases ? { leases: environment.leases } : {}) } : {}),
+  });
 }
