@@ -136,7 +136,7 @@ async function measure(dir: string, count: number): Promise<Row> {
     const headers = (key: string) => ({ 'content-type': 'application/json', 'x-api-key': key });
     const url = `${base}/ofrep/v1/evaluate/flags/bench-flag`;
     const probeStarted = performance.now();
-    const probe = await fetch(`${base}/ofrep/v1/evaluate/flags/flag-00001`, { method: 'POST', headers: headers(lastKey), body });
+    const probe = await fetch(`${base}/ofrep/v1/evaluate/flags/flag-00004`, { method: 'POST', headers: headers(lastKey), body });
     const probeBody = (await probe.json()) as { value?: unknown };
     if (probeBody.value !== `a-${lastEnv}`) throw new Error(`the last environment's key was not served its own flags: ${JSON.stringify(probeBody)}`);
     const firstAnswerMs = performance.now() - probeStarted;
@@ -145,7 +145,7 @@ async function measure(dir: string, count: number): Promise<Row> {
     const last = await load(`OFREP, key of ${lastEnv}`, url, headers(lastKey), body, isOn);
     const rss = await rssMb(server.process.pid!);
 
-    // Clients of the first environment listen while the last one changes: none of them may see its marker.
+    // Clients of the first environment listen while the last one changes: none of them may see its rule.
     const bystanders = count > 1 ? SSE_CLIENTS : 0;
     let leaked = 0;
     const bystanderControl = new AbortController();
@@ -153,7 +153,7 @@ async function measure(dir: string, count: number): Promise<Row> {
       try {
         const response = await fetch(`${base}/v1/stream?key=${firstKey}`, { headers: { accept: 'text/event-stream' }, signal: bystanderControl.signal });
         const decoder = new TextDecoder();
-        for await (const chunk of response.body!) if (/"marker":[1-9]/.test(decoder.decode(chunk as Uint8Array))) leaked++;
+        for await (const chunk of response.body!) if (/"round-[1-9]/.test(decoder.decode(chunk as Uint8Array))) leaked++;
       } catch {
         // aborted at the end
       }
@@ -163,12 +163,15 @@ async function measure(dir: string, count: number): Promise<Row> {
       SSE_CLIENTS,
       ROUNDS,
       async (round) => {
+        // A change of the environment's own serving (a rule): variations are shared by every environment.
         await api(base, 'PUT', `/admin/v1/projects/${PROJECT}/environments/${lastEnv}/flags/fanout-flag`, {
-          variations: { v: { marker: round } },
+          variations: { v: { marker: 0 } },
+          targeting: [{ name: `round-${round}`, query: 'targetingKey eq "nobody"', variation: 'v' }],
           defaultRule: { variation: 'v' },
         });
       },
       `${base}/v1/stream?key=${lastKey}`,
+      (round) => `"name":"round-${round}"`,
     );
     bystanderControl.abort();
     await Promise.all(bystanderReads);

@@ -149,7 +149,7 @@ for (let i = 0; i < count; i++) {
 parentPort.on('message', (message) => {
   if (message.arm !== undefined) {
     armed = message.arm;
-    marker = Buffer.from('"marker":' + armed + '}');
+    marker = Buffer.from(message.marker ?? '"marker":' + armed + '}');
   } else if (message.collect !== undefined) {
     parentPort.postMessage({ round: message.collect, times: clients.map((client) => client.seen.get(message.collect) ?? null) });
   } else if (message.close) {
@@ -170,6 +170,8 @@ export async function fanOut(
   rounds: number,
   change: (round: number) => Promise<void>,
   streamUrl = `${base}/v1/stream?key=${SDK}`,
+  /** The text a client looks for to know round `round` reached it. Default `"marker":<round>}`. */
+  markerOf?: (round: number) => string,
 ): Promise<number[]> {
   const threads = Number(process.env.BENCH_SSE_THREADS ?? 2);
   const { Worker } = await import('node:worker_threads');
@@ -192,7 +194,7 @@ export async function fanOut(
   try {
     await Promise.all(workers.map((worker) => next(worker, 'ready')));
     for (let round = 1; round <= rounds; round++) {
-      for (const worker of workers) worker.postMessage({ arm: round });
+      for (const worker of workers) worker.postMessage({ arm: round, ...(markerOf ? { marker: markerOf(round) } : {}) });
       await new Promise((r) => setTimeout(r, 20));
       const started = performance.timeOrigin + performance.now();
       await change(round);
