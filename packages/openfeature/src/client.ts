@@ -420,6 +420,7 @@ export class VexilClient {
         healthIntervalMs: this.options.healthIntervalMs ?? 2_000,
         requestTimeoutMs,
         storeOptions: this.options.storeOptions ?? {},
+        ...(this.options.environment !== undefined ? { environment: this.options.environment } : {}),
         debug,
       });
     }

@@ -21,6 +21,11 @@ export interface VexilProviderOptions {
   /** Options passed to `openStore` with a store URL (e.g. `{ prefix: 'vexil:' }`). */
   storeOptions?: Record<string, unknown>;
   /**
+   * Daemon mode: the environment to read (`production`, or `project/environment`). Default: default/default, the
+   * store's own flags. (Through a server, the SDK key chooses the environment.)
+   */
+  environment?: string;
+  /**
    * A snapshot file (`vexil-snapshot/1`, as `vexil export` writes it). Read at start to serve at once (reason CACHED)
    * while the live source connects; rewritten atomically after every change. A missing file is fine; a damaged one
    * is ignored with a warning.

@@ -55,3 +55,36 @@ test('reads flags and segments from Redis, follows its change feed', { skip: !av
   assert.equal((await client.getStringDetails('banner', '-', {})).errorCode, 'FLAG_NOT_FOUND');
   assert.equal(provider.stats().freshness, 'live');
 });
+
+test('daemon mode reads the environment it is given (`environment: "project/env"`), and only that one', async () => {
+  const schema = `vexil_daemon_env_${Math.random().toString(36).slice(2, 10)}`;
+  const url = `${process.env.VEXIL_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'}?schema=${schema}`;
+  const root = await openStore(url);
+  const postgresClient = (await import('postgres')).default(process.env.VEXIL_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test', { onnotice: () => undefined });
+  try {
+    await root.catalog!.createProject({ key: 'shop' }, [{ key: 'staging' }, { key: 'production' }], { actor: 'test' });
+    const staging = await root.catalog!.environment({ project: 'shop', environment: 'staging' });
+    const production = await root.catalog!.environment({ project: 'shop', environment: 'production' });
+    await staging.put('banner', { variations: { a: 'staging', b: 'production' }, defaultRule: { variation: 'a' } }, { actor: 'test' });
+    await production.put('banner', { variations: { a: 'staging', b: 'production' }, defaultRule: { variation: 'b' } }, { actor: 'test' });
+    const provider = new VexilProvider({ store: url, environment: 'shop/production', events: false });
+    await OpenFeature.setProviderAndWait('daemon-env', provider);
+    const client = OpenFeature.getClient('daemon-env');
+    assert.equal(await client.getStringValue('banner', '-', {}), 'production');
+    const changed = waitFor<EventDetails | undefined>((handler) => {
+      client.addHandler(ProviderEvents.ConfigurationChanged, handler);
+      return () => client.removeHandler(ProviderEvents.ConfigurationChanged, handler);
+    }, (details) => flagsChanged(details).includes('banner'));
+    await staging.put('banner', { variations: { a: 'staging', b: 'production' }, defaultRule: { variation: 'b' } }, { actor: 'test' });
+    await production.put('banner', { variations: { a: 'staging', b: 'production' }, defaultRule: { variation: 'a' } }, { actor: 'test' });
+    await changed;
+    assert.equal(await client.getStringValue('banner', '-', {}), 'staging', "production's change arrived");
+    await provider.onClose();
+  } finally {
+    await root.close();
+    await postgresClient.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    const left = await postgresClient<{ nspname: string }[]>`SELECT nspname FROM pg_namespace WHERE nspname LIKE ${`${schema}_e_%`}`;
+    for (const { nspname } of left) await postgresClient.unsafe(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+    await postgresClient.end();
+  }
+});

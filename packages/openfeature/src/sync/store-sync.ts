@@ -21,6 +21,8 @@ export interface StoreSyncOptions {
   requestTimeoutMs: number;
   /** Options for `openStore` when the store is given as a URL (e.g. `{ prefix }` for Redis). */
   storeOptions: Record<string, unknown>;
+  /** `environment` or `project/environment`: read that environment of the store (its catalog) instead of default/default. */
+  environment?: string;
   debug: (message: string) => void;
 }
 
@@ -32,6 +34,8 @@ export class StoreSync implements FlagSync {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private store: DaemonStore | undefined;
+  /** The store opened (or given): `store` itself, or the root whose catalog gave the environment's store. */
+  private root: DaemonStore | undefined;
   private readonly ownsStore: boolean;
   private healthTimer: NodeJS.Timeout | undefined;
   private reachable = false;
@@ -52,7 +56,7 @@ export class StoreSync implements FlagSync {
     this.abort.abort();
     clearInterval(this.healthTimer);
     await this.running;
-    if (this.ownsStore) await this.store?.close?.().catch(() => undefined);
+    if (this.ownsStore) await (this.root ?? this.store)?.close?.().catch(() => undefined);
   }
 
   private get closed(): boolean {
@@ -60,6 +64,28 @@ export class StoreSync implements FlagSync {
   }
 
   private async open(target: SyncTarget): Promise<DaemonStore | undefined> {
+    const root = await this.openRoot(target);
+    this.root = root;
+    const wanted = this.options.environment;
+    if (!root || wanted === undefined) return root;
+    const [project, environment] = wanted.includes('/') ? wanted.split('/', 2) : ['default', wanted];
+    if (project === 'default' && environment === 'default') return root;
+    const catalog = (root as { catalog?: { environment(ref: { project: string; environment: string }): Promise<DaemonStore> } }).catalog;
+    if (!catalog) {
+      target.fatal(new Error(`environment "${wanted}": this store has no environments other than default/default`));
+      return undefined;
+    }
+    try {
+      return await catalog.environment({ project: project!, environment: environment! });
+    } catch (error) {
+      // Tried again later (the environment may not exist yet): close what was opened for this attempt.
+      if (this.ownsStore) await root.close?.().catch(() => undefined);
+      this.root = undefined;
+      throw error;
+    }
+  }
+
+  private async openRoot(target: SyncTarget): Promise<DaemonStore | undefined> {
     if (typeof this.source !== 'string') return this.source;
     let module: { openStore(url: string, options?: Record<string, unknown>): Promise<DaemonStore> };
     try {
