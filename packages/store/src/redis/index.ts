@@ -26,6 +26,14 @@ import { APPLY, CREATE_API_KEY, INSTANCE, REVOKE_API_KEY, SNAPSHOT } from './scr
 import { parseRedisUrl } from './url.js';
 import { RedisLeaseStore } from './leases.js';
 import type { LeaseStore } from '../types.js';
+import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
+import type { CatalogBackend } from '../catalog/types.js';
+import { RedisDocumentStore } from './documents.js';
+
+/** Environment ids as the catalog makes them (a key-prefix part). */
+const SCOPE_ID_PATTERN = /^[a-z0-9]{1,12}$/;
+/** Keys deleted per `UNLINK` when an environment's data is dropped. */
+const DROP_BATCH = 500;
 
 export { parseRedisUrl } from './url.js';
 
@@ -209,8 +217,14 @@ export class RedisFlagStore implements FlagStore {
   readonly kind = 'redis';
   readonly writable = true;
   readonly prefix: string;
-  /** API keys shared by every server on this Redis: the hash `{prefix}apikeys`, id → record JSON. */
-  readonly apiKeys: ApiKeyStore;
+  /** API keys shared by every server on this Redis: the hash `{prefix}apikeys`, id → record JSON (root stores only). */
+  readonly apiKeys?: ApiKeyStore;
+  /**
+   * Projects × environments (root stores only): this store is default/default; every other environment is a
+   * `RedisFlagStore` under the prefix `{prefix}e:{id}:`, on this store's connections (its commands on the same
+   * connection, its change channel on the same subscriber), with no API keys and no catalog of its own.
+   */
+  readonly catalog?: StoreCatalog;
   /** Leases timed by Redis' clock (`redis/leases.ts`): leader election for the rollout controller. */
   readonly leases: LeaseStore;
 
@@ -224,6 +238,13 @@ export class RedisFlagStore implements FlagStore {
 
   private readonly client: Redis;
   private subscriber: Redis | undefined;
+  /** An environment's store: the root store whose connections it shares. */
+  private readonly root: RedisFlagStore | undefined;
+  /** Root stores: the change channels of their environments' stores, each with its message and resync handlers. */
+  private readonly channelHandlers = new Map<string, { message: (text: string) => void; resync: () => void }>();
+  /** Environment stores: stops listening on the root's subscriber. */
+  private unlisten: (() => void) | undefined;
+  private readonly onClientReady = () => this.syncWatchers();
   private readonly connection: RedisOptions;
   private readonly options: RedisStoreOptions;
   private readonly keys: {
@@ -249,7 +270,8 @@ export class RedisFlagStore implements FlagStore {
   private readonly keyListeners = new Set<(change: ApiKeyChange) => void>();
   private readonly checkCache = new Map<string, { raw: string; segmentsRaw: string | null; problems: Problem[] | null }>();
 
-  private constructor(connection: RedisOptions, prefix: string, options: RedisStoreOptions) {
+  private constructor(connection: RedisOptions, prefix: string, options: RedisStoreOptions, root?: RedisFlagStore) {
+    this.root = root;
     this.prefix = prefix;
     this.connection = connection;
     this.options = options;
@@ -268,6 +290,12 @@ export class RedisFlagStore implements FlagStore {
       apiKeys: `${prefix}apikeys`,
       instance: `${prefix}instance`,
     };
+    if (root) {
+      this.client = root.client;
+      this.client.on('ready', this.onClientReady);
+      this.leases = root.leases;
+      return;
+    }
     this.client = new Redis({
       ...options.redis,
       ...connection,
@@ -311,6 +339,58 @@ export class RedisFlagStore implements FlagStore {
         this.ensureSubscriber();
         return () => void this.keyListeners.delete(listener);
       },
+    };
+    const backend: CatalogBackend = {
+      documents: new RedisDocumentStore(
+        prefix,
+        (script, keys, args) => this.evalScript(script, keys, args),
+        (key, id) => this.call(() => this.client.hget(key, id)),
+        (key) => this.call(() => this.client.hgetall(key)),
+      ),
+      openScope: (id) => this.openScope(id),
+      dropScope: (id) => this.dropScope(id),
+    };
+    this.catalog = createCatalog(this, backend);
+  }
+
+  /** The key prefix of environment `id`'s data, under this store's prefix. */
+  private scopePrefix(id: string): string {
+    if (typeof id !== 'string' || !SCOPE_ID_PATTERN.test(id))
+      throw new TypeError(`invalid environment id ${JSON.stringify(id)}: lower-case letters and digits, at most 12`);
+    return `${this.prefix}e:${id}:`;
+  }
+
+  private async openScope(id: string): Promise<RedisFlagStore> {
+    const store = new RedisFlagStore(this.connection, this.scopePrefix(id), this.options, this);
+    await store.loadInstanceId();
+    return store;
+  }
+
+  /** Deletes every key of environment `id` (SCAN, then UNLINK in batches). */
+  private async dropScope(id: string): Promise<void> {
+    const pattern = `${this.scopePrefix(id).replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.call(() => this.client.scan(cursor, 'MATCH', pattern, 'COUNT', DROP_BATCH));
+      if (keys.length > 0) await this.call(() => this.client.unlink(...keys));
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  /**
+   * Root stores: delivers the messages of an environment store's change channel (one subscriber connection for
+   * every environment); `resync` runs after every (re)subscription, when messages may have been missed.
+   */
+  private listen(channel: string, message: (text: string) => void, resync: () => void): () => void {
+    this.channelHandlers.set(channel, { message, resync });
+    this.ensureSubscriber();
+    const subscriber = this.subscriber!;
+    if (subscriber.status === 'ready') {
+      subscriber.subscribe(channel).then(resync, (error: unknown) => this.report(error instanceof Error ? error : new Error(String(error))));
+    }
+    return () => {
+      this.channelHandlers.delete(channel);
+      if (this.subscriber?.status === 'ready') void this.subscriber.unsubscribe(channel).catch(() => undefined);
     };
   }
 
@@ -734,12 +814,16 @@ export class RedisFlagStore implements FlagStore {
         };
       },
       readState: () => this.readState(true),
-      subscribed: () => this.subscriber?.status === 'ready',
+      subscribed: () => (this.root ?? this).subscriber?.status === 'ready',
       report: (error) => this.report(error),
     };
   }
 
   private ensureSubscriber(): void {
+    if (this.root) {
+      this.unlisten ??= this.root.listen(this.keys.channel, (message) => this.onChangeMessage(message), () => this.syncWatchers());
+      return;
+    }
     if (this.subscriber) return;
     const subscriber = new Redis({
       ...this.options.redis,
@@ -755,24 +839,29 @@ export class RedisFlagStore implements FlagStore {
     subscriber.on('error', (error: Error) => this.report(error));
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.keys.keyChannel) return this.announceKeyChange(message);
-      if (channel !== this.keys.channel) return;
-      const event = parseChange(message);
-      for (const watcher of this.watchers) {
-        if (event) watcher.onMessage(event);
-        else watcher.requestSync();
-      }
+      if (channel === this.keys.channel) return this.onChangeMessage(message);
+      this.channelHandlers.get(channel)?.message(message);
     });
     // On every (re)connection: subscribe, then catch up, so that nothing published meanwhile is missed.
     subscriber.on('ready', () => {
-      subscriber.subscribe(this.keys.channel, this.keys.keyChannel).then(
+      subscriber.subscribe(this.keys.channel, this.keys.keyChannel, ...this.channelHandlers.keys()).then(
         () => {
           this.syncWatchers();
+          for (const handlers of [...this.channelHandlers.values()]) handlers.resync();
           // Revocations published while not subscribed were missed: key listeners re-read.
           for (const listener of [...this.keyListeners]) listener({ type: 'resync' });
         },
         (error: unknown) => this.report(error instanceof Error ? error : new Error(String(error))),
       );
     });
+  }
+
+  private onChangeMessage(message: string): void {
+    const event = parseChange(message);
+    for (const watcher of this.watchers) {
+      if (event) watcher.onMessage(event);
+      else watcher.requestSync();
+    }
   }
 
   private announceKeyChange(message: string): void {
@@ -822,10 +911,17 @@ export class RedisFlagStore implements FlagStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // The environments' stores first: they use this store's connections.
+    await this.catalog?.close().catch(() => undefined);
     this.closed = true;
     for (const watcher of [...this.watchers]) watcher.end();
     this.watchers.clear();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.root) {
+      this.unlisten?.();
+      this.client.off('ready', this.onClientReady);
+      return;
+    }
     await Promise.all([closeClient(this.client), this.subscriber ? closeClient(this.subscriber) : undefined]);
   }
 }
