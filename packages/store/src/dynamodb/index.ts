@@ -39,6 +39,10 @@ import { assertWritableFlag, assertWritableSegments, readStoredSegments, storedF
 import { canonicalJson, checkSnapshot, createSnapshot } from '../snapshot/index.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import { parseDynamoUrl } from './url.js';
+import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
+import type { CatalogBackend } from '../catalog/types.js';
+import { DynamoDocumentStore } from './documents.js';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 
 export { parseDynamoUrl } from './url.js';
 
@@ -67,6 +71,9 @@ const QUERY_PAGE = 500;
 const AUDIT_SCAN_LIMIT = 10_000;
 /** Sort keys of change items: the revision, zero-padded so that string order is revision order. */
 const pad = (revision: number): string => String(revision).padStart(16, '0');
+
+/** Environment ids as the catalog makes them (a partition-key part). */
+const SCOPE_ID_PATTERN = /^[a-z0-9]{1,12}$/;
 
 const P_FLAG = 'flag';
 const P_CHANGE = 'change';
@@ -136,9 +143,9 @@ function isServiceAnswer(error: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500;
 }
 
-function itemFromChange(change: ChangeItem): FlagItem {
+function itemFromChange(change: ChangeItem, flagPartition: string): FlagItem {
   const item: FlagItem = {
-    pk: P_FLAG,
+    pk: flagPartition,
     sk: change.key,
     version: change.version,
     revision: change.revision,
@@ -195,7 +202,18 @@ export class DynamoFlagStore implements FlagStore {
   readonly kind = 'dynamodb';
   readonly writable = true;
   readonly table: string;
-  readonly apiKeys: ApiKeyStore;
+  /** API keys (root stores only). */
+  readonly apiKeys?: ApiKeyStore;
+  /**
+   * Projects × environments (root stores only): this store is default/default; every other environment is a
+   * `DynamoFlagStore` in the same table under the partitions `e#<id>#flag`, `e#<id>#change` and `e#<id>#meta`, on this
+   * store's client, with no API keys and no catalog of its own.
+   */
+  readonly catalog?: StoreCatalog;
+  /** The partition keys of this store's items: `flag`, `change`, `meta`; an environment's are prefixed with `e#<id>#`. */
+  private readonly pk: { flag: string; change: string; meta: string };
+  /** An environment's store shares its root's client and never closes it. */
+  private readonly ownsClient: boolean;
 
   get instanceId(): string | undefined {
     return this.instance;
@@ -214,12 +232,15 @@ export class DynamoFlagStore implements FlagStore {
   /** The revision of the last change this object claimed and applied itself. */
   private applied = -1;
 
-  private constructor(table: string, client: DynamoDBClient, pollIntervalMs: number, options: DynamoStoreOptions) {
+  private constructor(table: string, client: DynamoDBClient, pollIntervalMs: number, options: DynamoStoreOptions, namespace = '') {
     this.table = table;
     this.raw = client;
     this.db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     this.pollIntervalMs = pollIntervalMs;
     this.options = options;
+    this.pk = { flag: `${namespace}${P_FLAG}`, change: `${namespace}${P_CHANGE}`, meta: `${namespace}${P_META}` };
+    this.ownsClient = namespace === '';
+    if (namespace !== '') return;
     this.apiKeys = {
       list: () => this.listKeys(),
       create: (record) => this.createKey(record),
@@ -236,6 +257,45 @@ export class DynamoFlagStore implements FlagStore {
         };
       },
     };
+    const backend: CatalogBackend = {
+      documents: new DynamoDocumentStore(table, this.db, (run) => this.call(run)),
+      openScope: (id) => this.openScope(id),
+      dropScope: (id) => this.dropScope(id),
+    };
+    this.catalog = createCatalog(this, backend);
+  }
+
+  /** The partition-key prefix of environment `id`'s items. */
+  private static scopeNamespace(id: string): string {
+    if (typeof id !== 'string' || !SCOPE_ID_PATTERN.test(id))
+      throw new TypeError(`invalid environment id ${JSON.stringify(id)}: lower-case letters and digits, at most 12`);
+    return `e#${id}#`;
+  }
+
+  private async openScope(id: string): Promise<DynamoFlagStore> {
+    const store = new DynamoFlagStore(this.table, this.raw, this.pollIntervalMs, this.options, DynamoFlagStore.scopeNamespace(id));
+    await store.loadInstanceId();
+    return store;
+  }
+
+  /** Deletes every item of environment `id`: each of its partitions, 25 items per batch (DynamoDB's limit). */
+  private async dropScope(id: string): Promise<void> {
+    const namespace = DynamoFlagStore.scopeNamespace(id);
+    for (const partition of [P_FLAG, P_CHANGE, P_META].map((name) => `${namespace}${name}`)) {
+      for (;;) {
+        const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': partition }, ProjectionExpression: 'pk, sk' }, 1000);
+        if (items.length === 0) break;
+        for (let i = 0; i < items.length; i += 25) {
+          let requests: Array<Record<string, unknown>> | undefined = items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+          for (let attempt = 0; requests && requests.length > 0; attempt++) {
+            const batch = requests;
+            const result = await this.call(() => this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: batch as never } })));
+            requests = result.UnprocessedItems?.[this.table] as Array<Record<string, unknown>> | undefined;
+            if (requests && requests.length > 0) await sleep(Math.min(50 * 2 ** attempt, 1000));
+          }
+        }
+      }
+    }
   }
 
   /** Opens `dynamodb://TABLE?region=…&endpoint=…&poll=…`, creating the table when it does not exist. */
@@ -352,7 +412,7 @@ export class DynamoFlagStore implements FlagStore {
   /** Creates the table's instance id unless it exists (a conditional put: one id wins), and reads it. */
   private async loadInstanceId(): Promise<string> {
     const read = async () =>
-      (await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: P_META, sk: 'instance' }, ConsistentRead: true }))))
+      (await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: this.pk.meta, sk: 'instance' }, ConsistentRead: true }))))
         .Item?.id as string | undefined;
     let id = await read();
     if (!id) {
@@ -361,7 +421,7 @@ export class DynamoFlagStore implements FlagStore {
           this.db.send(
             new PutCommand({
               TableName: this.table,
-              Item: { pk: P_META, sk: 'instance', id: randomUUID(), createdAt: new Date().toISOString() },
+              Item: { pk: this.pk.meta, sk: 'instance', id: randomUUID(), createdAt: new Date().toISOString() },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           ),
@@ -382,7 +442,7 @@ export class DynamoFlagStore implements FlagStore {
   }
 
   async ping(): Promise<void> {
-    await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: P_META, sk: 'instance' } })));
+    await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: this.pk.meta, sk: 'instance' } })));
   }
 
   // -------------------------------------------------------------------------------------------- change log, reading
@@ -407,7 +467,7 @@ export class DynamoFlagStore implements FlagStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': P_CHANGE },
+          ExpressionAttributeValues: { ':pk': this.pk.change },
           ScanIndexForward: false,
           Limit: 1,
           ConsistentRead: true,
@@ -427,7 +487,7 @@ export class DynamoFlagStore implements FlagStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND sk > :after',
-          ExpressionAttributeValues: { ':pk': P_CHANGE, ':after': pad(after) },
+          ExpressionAttributeValues: { ':pk': this.pk.change, ':after': pad(after) },
           Limit: limit,
           ConsistentRead: true,
         }),
@@ -443,7 +503,7 @@ export class DynamoFlagStore implements FlagStore {
         this.db.send(
           new PutCommand({
             TableName: this.table,
-            Item: itemFromChange(change),
+            Item: itemFromChange(change, this.pk.flag),
             ConditionExpression: 'attribute_not_exists(pk) OR revision < :revision',
             ExpressionAttributeValues: { ':revision': change.revision },
           }),
@@ -455,7 +515,7 @@ export class DynamoFlagStore implements FlagStore {
   }
 
   private async getItem(key: string): Promise<FlagItem | undefined> {
-    const result = await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: P_FLAG, sk: key }, ConsistentRead: true })));
+    const result = await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: this.pk.flag, sk: key }, ConsistentRead: true })));
     return result.Item as FlagItem | undefined;
   }
 
@@ -467,7 +527,7 @@ export class DynamoFlagStore implements FlagStore {
     const head = await this.readHead();
     const from = head?.revision ?? 0;
     const items = new Map<string, FlagItem>();
-    for (const item of await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': P_FLAG } })) {
+    for (const item of await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': this.pk.flag } })) {
       items.set(item.sk as string, item as unknown as FlagItem);
     }
     let revision = from;
@@ -476,7 +536,7 @@ export class DynamoFlagStore implements FlagStore {
       const { changes, more } = await this.readChanges(after, QUERY_PAGE);
       for (const change of changes) {
         const current = items.get(change.key);
-        if (!current || current.revision < change.revision) items.set(change.key, itemFromChange(change));
+        if (!current || current.revision < change.revision) items.set(change.key, itemFromChange(change, this.pk.flag));
         revision = change.revision;
         after = change.revision;
       }
@@ -544,7 +604,7 @@ export class DynamoFlagStore implements FlagStore {
   /** The live item for `key` (segments included), with the latest change overlaid if it is not applied yet. */
   private async currentItem(key: string): Promise<FlagItem | undefined> {
     const [head, item] = await Promise.all([this.readHead(), this.getItem(key)]);
-    if (head && head.key === key && (!item || Number(item.revision) < head.revision)) return itemFromChange(head);
+    if (head && head.key === key && (!item || Number(item.revision) < head.revision)) return itemFromChange(head, this.pk.flag);
     return item;
   }
 
@@ -611,7 +671,7 @@ export class DynamoFlagStore implements FlagStore {
       let item = read;
       if (pending && pending.key === operation.key && (!item || Number(item.revision) < pending.revision)) {
         await this.rollForward(pending);
-        item = itemFromChange(pending);
+        item = itemFromChange(pending, this.pk.flag);
       }
       const live = item && !item.deleted ? item : undefined;
       const liveVersion = live ? Number(live.version) : 0;
@@ -621,7 +681,7 @@ export class DynamoFlagStore implements FlagStore {
       if (operation.type === 'delete' && !live) throw new FlagNotFoundError(operation.key);
       const revision = (head?.revision ?? 0) + 1;
       const change: ChangeItem = {
-        pk: P_CHANGE,
+        pk: this.pk.change,
         sk: pad(revision),
         revision,
         type: operation.type,
@@ -780,7 +840,7 @@ export class DynamoFlagStore implements FlagStore {
           new QueryCommand({
             TableName: this.table,
             KeyConditionExpression: before === undefined ? 'pk = :pk' : 'pk = :pk AND sk < :before',
-            ExpressionAttributeValues: { ':pk': P_CHANGE, ...(before === undefined ? {} : { ':before': pad(before) }) },
+            ExpressionAttributeValues: { ':pk': this.pk.change, ...(before === undefined ? {} : { ':before': pad(before) }) },
             ScanIndexForward: false,
             Limit: QUERY_PAGE,
             ConsistentRead: true,
@@ -812,7 +872,7 @@ export class DynamoFlagStore implements FlagStore {
     const wanted = [...new Set(changes.map((change) => Number(change.beforeRevision)).filter((revision) => revision > 0))];
     const bodies = new Map<number, string | undefined>();
     for (let i = 0; i < wanted.length; i += 100) {
-      let keys: Array<Record<string, unknown>> = wanted.slice(i, i + 100).map((revision) => ({ pk: P_CHANGE, sk: pad(revision) }));
+      let keys: Array<Record<string, unknown>> = wanted.slice(i, i + 100).map((revision) => ({ pk: this.pk.change, sk: pad(revision) }));
       for (let round = 0; keys.length > 0 && round < 10; round++) {
         const result = await this.call(() =>
           this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'revision, body' } } })),
@@ -941,7 +1001,7 @@ export class DynamoFlagStore implements FlagStore {
         this.db.send(
           new UpdateCommand({
             TableName: this.table,
-            Key: { pk: P_META, sk: 'keys' },
+            Key: { pk: this.pk.meta, sk: 'keys' },
             UpdateExpression: 'ADD seq :one',
             ExpressionAttributeValues: { ':one': 1 },
           }),
@@ -956,7 +1016,7 @@ export class DynamoFlagStore implements FlagStore {
     return {
       sequence: async () =>
         Number(
-          (await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: P_META, sk: 'keys' }, ConsistentRead: true })))).Item?.seq ?? 0,
+          (await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: this.pk.meta, sk: 'keys' }, ConsistentRead: true })))).Item?.seq ?? 0,
         ),
       revokedIds: async () => (await this.listKeys()).filter((record) => record.revokedAt).map((record) => record.id),
       announce: (change) => {
@@ -968,12 +1028,14 @@ export class DynamoFlagStore implements FlagStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // The environments' stores first: they use this store's client.
+    await this.catalog?.close().catch(() => undefined);
     this.closed = true;
     for (const watcher of [...this.watchers]) watcher.end();
     this.watchers.clear();
     this.keyPoller?.stop();
     this.keyPoller = undefined;
-    this.raw.destroy();
+    if (this.ownsClient) this.raw.destroy();
   }
 }
 
