@@ -3,21 +3,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { ADMIN, fixtureServer, listen, postJson } from './helpers.js';
+import { ADMIN, callJson, fixtureServer, listen, postJson } from './helpers.js';
 
 let app: FastifyInstance;
 let base: string;
 const ENV = '/admin/v1/projects/shop/environments';
 
-async function call(method: string, path: string, body?: unknown, key = ADMIN): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown, key = ADMIN) => callJson(base, method, path, body, key);
 
 const flag = (on: string, extra: Record<string, unknown> = {}) => ({ variations: { on, off: 'none' }, defaultRule: { variation: 'on' }, ...extra });
 

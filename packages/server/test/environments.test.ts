@@ -4,23 +4,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { ADMIN, SDK, SseReader, fixtureServer, listen, postJson, sleep } from './helpers.js';
+import { ADMIN, callJson, SDK, SseReader, fixtureServer, listen, postJson, sleep } from './helpers.js';
 
 let app: FastifyInstance;
 let base: string;
 const ENV = '/admin/v1/projects/checkout/environments';
 
-const admin = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'x-api-key': ADMIN, ...extra });
 
-async function call(method: string, path: string, body?: unknown, key = ADMIN): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown, key = ADMIN) => callJson(base, method, path, body, key);
 
 async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
   const created = await call('POST', '/admin/v1/keys', body);

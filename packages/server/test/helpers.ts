@@ -46,6 +46,17 @@ export async function postJson(base: string, path: string, body: unknown, header
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
+/** One admin API call with a key: status and parsed JSON body (a body, when given, is sent as JSON). */
+export async function callJson(base: string, method: string, path: string, body: unknown, key: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */

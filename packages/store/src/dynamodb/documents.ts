@@ -1,6 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StoreConflictError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
+import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
 
 /** DynamoDB's item limit, less room for the key and the version. */
 const MAX_DOCUMENT_BYTES = 400 * 1024 - 1024;
@@ -10,16 +11,6 @@ interface DocumentItem {
   sk: string;
   body: string;
   version: number;
-}
-
-function checkName(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`a document ${what} must be a non-empty string`);
-  return value;
-}
-
-function checkExpected(expectedVersion: number | undefined): void {
-  if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0))
-    throw new TypeError(`expectedVersion must be a non-negative integer, not ${String(expectedVersion)}`);
 }
 
 const isConditionFailure = (error: unknown): boolean => (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
@@ -38,11 +29,11 @@ export class DynamoDocumentStore implements DocumentStore {
   ) {}
 
   #pk(collection: string): string {
-    return `doc#${checkName('collection', collection)}`;
+    return `doc#${checkDocumentName('collection', collection)}`;
   }
 
   async get<T>(collection: string, id: string): Promise<StoredDocument<T> | undefined> {
-    const result = await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: this.#pk(collection), sk: checkName('id', id) }, ConsistentRead: true })));
+    const result = await this.call(() => this.db.send(new GetCommand({ TableName: this.table, Key: { pk: this.#pk(collection), sk: checkDocumentName('id', id) }, ConsistentRead: true })));
     const item = result.Item as DocumentItem | undefined;
     return item ? { id, doc: JSON.parse(item.body) as T, version: Number(item.version) } : undefined;
   }
@@ -69,8 +60,8 @@ export class DynamoDocumentStore implements DocumentStore {
   }
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
-    checkName('id', id);
-    checkExpected(expectedVersion);
+    checkDocumentName('id', id);
+    checkExpectedVersion(expectedVersion);
     const body = JSON.stringify(doc);
     if (body === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
     if (Buffer.byteLength(body) > MAX_DOCUMENT_BYTES)
@@ -103,8 +94,8 @@ export class DynamoDocumentStore implements DocumentStore {
   }
 
   async delete(collection: string, id: string, expectedVersion?: number): Promise<boolean> {
-    checkName('id', id);
-    checkExpected(expectedVersion);
+    checkDocumentName('id', id);
+    checkExpectedVersion(expectedVersion);
     try {
       const result = await this.call(() =>
         this.db.send(

@@ -1,5 +1,6 @@
 import { StoreConflictError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
+import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
 
 /**
  * Writes a document when its version is the expected one, in one script (two writers racing on one document cannot
@@ -27,16 +28,6 @@ return 1
 
 type Eval = (script: string, keys: string[], args: Array<string | number>) => Promise<unknown>;
 
-function checkName(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`a document ${what} must be a non-empty string`);
-  return value;
-}
-
-function checkExpected(expectedVersion: number | undefined): void {
-  if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0))
-    throw new TypeError(`expectedVersion must be a non-negative integer, not ${String(expectedVersion)}`);
-}
-
 /** `<version>:<json>`: the version is read by the scripts without decoding the document. */
 function parse<T>(id: string, value: string): StoredDocument<T> {
   const colon = value.indexOf(':');
@@ -56,11 +47,11 @@ export class RedisDocumentStore implements DocumentStore {
   ) {}
 
   #key(collection: string): string {
-    return `${this.prefix}doc:${checkName('collection', collection)}`;
+    return `${this.prefix}doc:${checkDocumentName('collection', collection)}`;
   }
 
   async get<T>(collection: string, id: string): Promise<StoredDocument<T> | undefined> {
-    const value = await this.hash(this.#key(collection), checkName('id', id));
+    const value = await this.hash(this.#key(collection), checkDocumentName('id', id));
     return value === null ? undefined : parse<T>(id, value);
   }
 
@@ -72,8 +63,8 @@ export class RedisDocumentStore implements DocumentStore {
   }
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
-    checkName('id', id);
-    checkExpected(expectedVersion);
+    checkDocumentName('id', id);
+    checkExpectedVersion(expectedVersion);
     const text = JSON.stringify(doc);
     if (text === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
     const reply = (await this.evalScript(PUT_DOCUMENT, [this.#key(collection)], [id, text, expectedVersion ?? ''])) as number[];
@@ -82,8 +73,8 @@ export class RedisDocumentStore implements DocumentStore {
   }
 
   async delete(collection: string, id: string, expectedVersion?: number): Promise<boolean> {
-    checkName('id', id);
-    checkExpected(expectedVersion);
+    checkDocumentName('id', id);
+    checkExpectedVersion(expectedVersion);
     const reply = await this.evalScript(DELETE_DOCUMENT, [this.#key(collection)], [id, expectedVersion ?? '']);
     if (Array.isArray(reply)) throw new StoreConflictError(`${collection}/${id}`, expectedVersion, Number(reply[1]));
     return Number(reply) === 1;

@@ -1,21 +1,12 @@
 import { StoreConflictError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
 import type { Row, SqlDriver } from './driver.js';
+import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
 
 interface DocumentRow extends Row {
   id: string;
   doc: string;
   version: number | string;
-}
-
-function checkName(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`a document ${what} must be a non-empty string`);
-  return value;
-}
-
-function checkExpected(expectedVersion: number | undefined): void {
-  if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0))
-    throw new TypeError(`expectedVersion must be a non-negative integer, not ${String(expectedVersion)}`);
 }
 
 /**
@@ -36,8 +27,8 @@ export class SqlDocumentStore implements DocumentStore {
   }
 
   async get<T>(collection: string, id: string): Promise<StoredDocument<T> | undefined> {
-    checkName('collection', collection);
-    checkName('id', id);
+    checkDocumentName('collection', collection);
+    checkDocumentName('id', id);
     const [row] = await this.run(() =>
       this.driver.query<DocumentRow>(`SELECT id, doc::text AS doc, version FROM ${this.#table} WHERE collection = $1::text AND id = $2::text`, [
         collection,
@@ -48,7 +39,7 @@ export class SqlDocumentStore implements DocumentStore {
   }
 
   async list<T>(collection: string): Promise<Array<StoredDocument<T>>> {
-    checkName('collection', collection);
+    checkDocumentName('collection', collection);
     const rows = await this.run(() =>
       this.driver.query<DocumentRow>(
         `SELECT id, doc::text AS doc, version FROM ${this.#table} WHERE collection = $1::text ORDER BY id COLLATE "C"`,
@@ -59,9 +50,9 @@ export class SqlDocumentStore implements DocumentStore {
   }
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
-    checkName('collection', collection);
-    checkName('id', id);
-    checkExpected(expectedVersion);
+    checkDocumentName('collection', collection);
+    checkDocumentName('id', id);
+    checkExpectedVersion(expectedVersion);
     const text = JSON.stringify(doc);
     if (text === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
     return this.run(async () => {
@@ -90,9 +81,9 @@ export class SqlDocumentStore implements DocumentStore {
   }
 
   async delete(collection: string, id: string, expectedVersion?: number): Promise<boolean> {
-    checkName('collection', collection);
-    checkName('id', id);
-    checkExpected(expectedVersion);
+    checkDocumentName('collection', collection);
+    checkDocumentName('id', id);
+    checkExpectedVersion(expectedVersion);
     return this.run(async () => {
       const rows = await this.driver.query(
         `DELETE FROM ${this.#table} WHERE collection = $1::text AND id = $2::text ${expectedVersion === undefined ? '' : 'AND version = $3::int'} RETURNING id`,

@@ -1,0 +1,11 @@
+/** Argument checks every `DocumentStore` makes the same way (SQL, Redis, DynamoDB). */
+
+export function checkDocumentName(what: 'collection' | 'id', value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`a document ${what} must be a non-empty string`);
+  return value;
+}
+
+export function checkExpectedVersion(expectedVersion: number | undefined): void {
+  if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0))
+    throw new TypeError(`expectedVersion must be a non-negative integer, not ${String(expectedVersion)}`);
+}
