@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { DEFAULT_ENVIRONMENT, DEFAULT_PROJECT, SCOPE_KEY_PATTERN, type EnvironmentRef, type RoleGrant } from '@vexil/store';
 import { HttpError } from '../http/errors.js';
 import { globalRole, roleAtLeast, roleInProject, roleOn, type KeyRole, type Principal } from './keys.js';
@@ -101,12 +101,18 @@ export function registerAccess(app: FastifyInstance): void {
     if (access === undefined)
       throw new Error(`admin route ${String(route.method)} ${route.url} declares no config.access (global, project, environment, caller or handler)`);
   });
-  app.addHook('onRequest', async (request) => {
+  // Callback style: evaluation routes (no `access`) pass through without a promise per request.
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const config = request.routeOptions.config;
     const access = config?.access;
     const needed = config?.auth;
-    if (access === undefined || needed === undefined || needed === 'none' || needed === 'sdk') return;
-    checkAccess(request, access, needed);
+    if (access === undefined || needed === undefined || needed === 'none' || needed === 'sdk') return done();
+    try {
+      checkAccess(request, access, needed);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
   });
 }
 

@@ -65,6 +65,19 @@ export function isFlagWriteRoute(method: string, url: string): boolean {
   return WRITE_ROUTES.some((route) => route.methods.includes(method) && url.endsWith(route.suffix));
 }
 
+/**
+ * Adds `hook` as a `preHandler` of the flag write routes registered from now on (register it before them), so that
+ * every other request, evaluations first, runs no hook of it at all.
+ */
+export function addFlagWriteHook(app: FastifyInstance, hook: (request: FastifyRequest) => Promise<void>): void {
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((method) => isFlagWriteRoute(method, route.url))) return;
+    const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    route.preHandler = [...existing, hook as never];
+  });
+}
+
 /** The request's environment as the environment routing resolved it (environments/). */
 interface RequestScope {
   ref: EnvironmentRef;
@@ -94,9 +107,7 @@ export function registerChangeRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   // The routes write through `request.environment.store`: in an environment that requires approval, that store
   // proposes instead of writing. Route validation (flag checks, If-Match, merge patches) runs unchanged first.
-  app.addHook('preHandler', async (request: FastifyRequest) => {
-    const url = request.routeOptions.url;
-    if (url === undefined || !isFlagWriteRoute(request.method, url)) return;
+  addFlagWriteHook(app, async (request: FastifyRequest) => {
     const holder = request as unknown as { environment?: RequestScope };
     const scope = holder.environment;
     if (!scope?.record?.requireApproval) return;

@@ -3,7 +3,7 @@ import { canonicalJson, checkFlag, type FlagDefinition } from '@vexil/core';
 import { StoreConflictError, StoreValidationError, type FlagStore, type WriteOptions } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import type { ChangeRequestService } from '../changes/service.js';
-import { isFlagWriteRoute } from '../changes/routes.js';
+import { addFlagWriteHook } from '../changes/routes.js';
 import type { EnvironmentScope } from './registry.js';
 
 /** The actor of the writes that carry shared fields to a flag's other environments. */
@@ -111,9 +111,7 @@ async function siblingChanges(ctx: ServerContext, scope: EnvironmentScope, key: 
  * (register after the change-request hook: a write that becomes a change request carries nothing until applied).
  */
 export function registerSharedFields(app: FastifyInstance, ctx: ServerContext, changes: ChangeRequestService | undefined): void {
-  app.addHook('preHandler', async (request: FastifyRequest) => {
-    const url = request.routeOptions.url;
-    if (url === undefined || !isFlagWriteRoute(request.method, url)) return;
+  addFlagWriteHook(app, async (request: FastifyRequest) => {
     const scope = (request as { environment?: EnvironmentScope }).environment;
     if (!scope || scope.record.requireApproval || !ctx.store.catalog?.writable) return;
     request.environment = { ...scope, store: sharingStore(ctx, scope, request, changes) };
