@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { StoreConflictError } from '../errors.js';
+import { StoreConflictError, StoreValidationError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
 import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
 
@@ -64,8 +64,15 @@ export class DynamoDocumentStore implements DocumentStore {
     checkExpectedVersion(expectedVersion);
     const body = JSON.stringify(doc);
     if (body === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
-    if (Buffer.byteLength(body) > MAX_DOCUMENT_BYTES)
-      throw new Error(`document ${collection}/${id} is ${Buffer.byteLength(body)} bytes: more than DynamoDB's 400 KB item limit allows`);
+    const bytes = Buffer.byteLength(body);
+    if (bytes > MAX_DOCUMENT_BYTES)
+      throw new StoreValidationError([
+        {
+          severity: 'error',
+          source: `dynamodb table ${this.table}, document ${collection}/${id}`,
+          message: `the document is ${bytes.toLocaleString('en')} bytes as JSON, more than a DynamoDB item holds (400 KB with its key): nothing was written`,
+        },
+      ]);
     const Key = { pk: this.#pk(collection), sk: id };
     try {
       if (expectedVersion === 0) {
