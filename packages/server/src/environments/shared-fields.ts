@@ -26,6 +26,10 @@ export function withSharedFields(target: FlagDefinition, source: FlagDefinition)
   return next;
 }
 
+function sameSharedFields(a: FlagDefinition, b: FlagDefinition): boolean {
+  return SHARED_FIELDS.every((field) => canonicalJson((a[field] ?? null) as never) === canonicalJson((b[field] ?? null) as never));
+}
+
 interface SiblingChange {
   scope: EnvironmentScope;
   baseVersion: number;
@@ -48,6 +52,9 @@ function sharingStore(
 ): FlagStore {
   const inner = scope.store;
   const put: FlagStore['put'] = async (key: string, flag: FlagDefinition, options: WriteOptions) => {
+    // Most writes change serving only: the shared fields are already the siblings' too, and nothing is read there.
+    const current = await inner.get(key);
+    if (current && sameSharedFields(current.flag, flag)) return inner.put(key, flag, options);
     const siblings = await siblingChanges(ctx, scope, key, flag);
     const result = await inner.put(key, flag, options);
     const reason = `shared fields (${SHARED_FIELDS.join(', ')}) of "${key}" changed in ${scope.name} by ${options.actor}`;
