@@ -142,10 +142,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
     started = holder;
     await holder.start();
+    const sourceProblems = new SourceProblems(store, app.log);
     // The other environments open in the background (a request for one not open yet opens it at once).
     const registry = (environments = new EnvironmentRegistry({
       store,
       holder,
+      sourceProblems,
       holderOptions: {
         ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
         ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
@@ -178,7 +180,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       generatedKeys.sdk = sdk.secret;
     }
 
-    const sourceProblems = new SourceProblems(store, app.log);
     const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true, sourceProblems });
     if (options.eventsWebhook) {
       const exported = new Counter({

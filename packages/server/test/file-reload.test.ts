@@ -169,3 +169,38 @@ describe('Serving flag files: a file that breaks is kept at its last good flags,
     });
   }
 });
+
+describe('flag files of several environments', () => {
+  it('a broken file of one environment shows on /health under that environment; the others and its last good flags keep being served', async () => {
+    const dir = await tempDir();
+    const production = join(dir, 'prod.yaml');
+    const staging = join(dir, 'staging.yaml');
+    const banner = (serve: string) => `banner:\n  variations: { a: prod, b: staging }\n  defaultRule: { variation: ${serve} }\n`;
+    await writeFile(production, banner('a'));
+    await writeFile(staging, banner('b'));
+    const store = await openStore(`file:production=${production},staging=${staging}`);
+    const app = await buildServer({ store, closeStore: true, adminKeys: [ADMIN], defaultMetrics: false, heartbeatMs: 0 });
+    try {
+      const key = (await app.inject({ method: 'POST', url: '/admin/v1/keys', headers: json(ADMIN), payload: { kind: 'sdk', environment: 'staging' } })).json().secret as string;
+      const served = async () => (await app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/banner', headers: json(key), payload: { context: { targetingKey: 'u' } } })).json().value;
+      assert.equal(await served(), 'staging');
+      await writeFile(staging, 'banner:\n  variations: { a: prod\n');
+      const health = await eventually(async () => {
+        const body = (await app.inject({ method: 'GET', url: '/health' })).json();
+        return body.status === 'degraded' ? body : undefined;
+      });
+      const byName = Object.fromEntries(health.environments.map((entry: { environment: string }) => [entry.environment, entry]));
+      assert.equal(byName.staging.status, 'degraded');
+      assert.equal(byName.staging.flagFiles.errors, 1);
+      assert.match(byName.staging.flagFiles.problems[0], /staging\.yaml/);
+      assert.equal(byName.production.status, 'ok');
+      assert.match(health.flagFiles.problems[0], /^\[default\/staging\] .*staging\.yaml/);
+      assert.equal(await served(), 'staging', 'the last good flags of staging are still served');
+      await writeFile(staging, banner('a'));
+      await eventually(async () => ((await app.inject({ method: 'GET', url: '/health' })).json().status === 'ok' ? true : undefined));
+      assert.equal(await served(), 'prod');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -10,6 +10,7 @@ import {
 } from '@vexil/store';
 import { HttpError } from '../http/errors.js';
 import { SnapshotHolder, type SnapshotHolderOptions } from '../snapshot/holder.js';
+import { SourceProblems } from '../snapshot/source-problems.js';
 
 /**
  * One environment as the server serves it: its catalog record, its scoped store and the live snapshot of that store.
@@ -21,6 +22,8 @@ export interface EnvironmentScope {
   record: EnvironmentRecord;
   readonly store: FlagStore;
   readonly holder: SnapshotHolder;
+  /** Errors of the flag files it is served from (file stores): a broken file keeps its last good flags, visibly. */
+  readonly sourceProblems: SourceProblems;
   /** `project/environment`: the registry's key, and how logs and messages name it. */
   readonly name: string;
   readonly isDefault: boolean;
@@ -71,6 +74,8 @@ function defaultRecord(): EnvironmentRecord {
 export interface EnvironmentRegistryOptions {
   store: FlagStore;
   holder: SnapshotHolder;
+  /** default/default's file problems (the server's own). */
+  sourceProblems: SourceProblems;
   /** Options of the holders of the other environments (as the root holder's). */
   holderOptions?: Omit<SnapshotHolderOptions, 'log'>;
   /** How often to look at `catalog.revision()` for environments created or deleted elsewhere (ms). Default 3000; 0: never. */
@@ -123,6 +128,7 @@ export class EnvironmentRegistry {
       record: defaultRecord(),
       store: options.store,
       holder: options.holder,
+      sourceProblems: options.sourceProblems,
       name: scopeName(DEFAULT_REF),
       isDefault: true,
       eventsEnvironment: DEFAULT_ENVIRONMENT,
@@ -291,8 +297,10 @@ export class EnvironmentRegistry {
       }
       const holder = new SnapshotHolder(store, { ...(this.#options.holderOptions ?? {}), healthIntervalMs: this.#scopeHealthIntervalMs, log: this.#log });
       await holder.start();
-      const scope: EnvironmentScope = { ref, record, store, holder, name, isDefault: false, eventsEnvironment: eventsEnvironmentOf(ref) };
+      const sourceProblems = new SourceProblems(store, this.#log);
+      const scope: EnvironmentScope = { ref, record, store, holder, sourceProblems, name, isDefault: false, eventsEnvironment: eventsEnvironmentOf(ref) };
       if (this.#stopped) {
+        sourceProblems.stop();
         await holder.stop();
         throw new HttpError(503, 'shutting_down', 'the server is shutting down');
       }
@@ -327,6 +335,7 @@ export class EnvironmentRegistry {
       }
     }
     this.#detach.delete(scope);
+    scope.sourceProblems.stop();
     await scope.holder.stop().catch(() => undefined);
   }
 

@@ -478,6 +478,10 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
                     status: { type: 'string', enum: ['starting', 'ok', 'degraded'] },
                     revision: { type: 'integer' },
                     flags: { type: 'integer' },
+                    flagFiles: {
+                      type: 'object',
+                      properties: { errors: { type: 'integer' }, problems: { type: 'array', items: { type: 'string' } } },
+                    },
                   },
                 },
               },
@@ -500,14 +504,21 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     () => {
       const holder = ctx.holder;
-      const files = ctx.sourceProblems.report();
-      const environments = ctx.environments.list().map(({ ref, holder: served }) => ({
-        project: ref.project,
-        environment: ref.environment,
-        status: served.status,
-        revision: served.revision,
-        flags: served.snapshot.flags.size,
-      }));
+      // Every environment's broken flag files, each line naming its environment (other than default/default).
+      const files = { count: 0, problems: [] as string[] };
+      const environments = ctx.environments.list().map(({ ref, holder: served, sourceProblems, isDefault, name }) => {
+        const own = sourceProblems.report();
+        files.count += own.count;
+        for (const problem of own.problems) if (files.problems.length < 20) files.problems.push(isDefault ? problem : `[${name}] ${problem}`);
+        return {
+          project: ref.project,
+          environment: ref.environment,
+          status: served.status === 'ok' && own.count > 0 ? ('degraded' as const) : served.status,
+          revision: served.revision,
+          flags: served.snapshot.flags.size,
+          ...(own.count > 0 ? { flagFiles: { errors: own.count, problems: own.problems } } : {}),
+        };
+      });
       const anyDegraded = environments.some((environment) => environment.status === 'degraded');
       return {
         initialized: holder.status !== 'starting',
