@@ -180,7 +180,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       generatedKeys.sdk = sdk.secret;
     }
 
-    const metrics = new ServerMetrics(holder, { defaultMetrics: options.defaultMetrics ?? true, sourceProblems });
+    const metrics = new ServerMetrics(holder, {
+      defaultMetrics: options.defaultMetrics ?? true,
+      sourceProblems,
+      allSourceProblems: () => registry.list().map((scope) => scope.sourceProblems),
+    });
     if (options.eventsWebhook) {
       const exported = new Counter({
         name: 'vexil_events_exported_total',

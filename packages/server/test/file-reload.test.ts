@@ -196,6 +196,8 @@ describe('flag files of several environments', () => {
       assert.equal(byName.production.status, 'ok');
       assert.match(health.flagFiles.problems[0], /^\[default\/staging\] .*staging\.yaml/);
       assert.equal(await served(), 'staging', 'the last good flags of staging are still served');
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /vexil_flag_file_problems\{severity="error"\} 1/);
       await writeFile(staging, banner('a'));
       await eventually(async () => ((await app.inject({ method: 'GET', url: '/health' })).json().status === 'ok' ? true : undefined));
       await eventually(async () => ((await served()) === 'prod' ? true : undefined));

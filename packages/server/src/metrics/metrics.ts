@@ -26,7 +26,11 @@ export class ServerMetrics {
   readonly authFailures: Counter<'outcome'>;
   readonly streamRefusals: Counter<'stream' | 'reason'>;
 
-  constructor(holder: SnapshotHolder, options: { defaultMetrics?: boolean; sourceProblems?: SourceProblems } = {}) {
+  constructor(
+    holder: SnapshotHolder,
+    /** `sourceProblems`: default/default's; `allSourceProblems`: every environment's (the file-problem gauge sums them). */
+    options: { defaultMetrics?: boolean; sourceProblems?: SourceProblems; allSourceProblems?: () => Iterable<SourceProblems> } = {},
+  ) {
     const registry = this.registry;
     const evaluations = this.#evaluations;
     const exposures = this.#exposures;
@@ -147,11 +151,16 @@ export class ServerMetrics {
     });
     new Gauge({
       name: 'vexil_flag_file_problems',
-      help: 'Problems in the flag files being served (file store), by severity; while there are errors the last good flags are served and /health says degraded.',
+      help: 'Problems in the flag files being served (file store), by severity, in every environment; while there are errors the last good flags are served and /health says degraded.',
       labelNames: ['severity'] as const,
       registers: [registry],
       collect() {
-        const counts = sourceProblems?.counts() ?? { error: 0, warning: 0 };
+        const counts = { error: 0, warning: 0 };
+        for (const problems of options.allSourceProblems?.() ?? (sourceProblems ? [sourceProblems] : [])) {
+          const own = problems.counts();
+          counts.error += own.error;
+          counts.warning += own.warning;
+        }
         this.set({ severity: 'error' }, counts.error);
         this.set({ severity: 'warning' }, counts.warning);
       },
