@@ -13,7 +13,7 @@ import { DynamoFlagStore } from '../src/dynamodb/index.js';
 import type { FlagStore } from '../src/types.js';
 import { catalogConformance } from './catalog-conformance.js';
 import { runConformanceSuite } from './conformance.js';
-import { dynaliteEndpoint, stopDynalite } from './dynalite.js';
+import { cutDynaliteRelay, dynaliteEndpoint, dynaliteRelay, stopDynalite, stopDynaliteRelay } from './dynalite.js';
 
 const run = randomBytes(4).toString('hex');
 let tables = 0;
@@ -55,6 +55,7 @@ after(async () => {
   const client = await admin();
   for (const table of created.splice(0)) await client.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
   client.destroy();
+  await stopDynaliteRelay();
   await stopDynalite();
 });
 
@@ -80,9 +81,12 @@ async function staging(root: DynamoFlagStore): Promise<FlagStore> {
 runConformanceSuite('dynamodb environment store (default/staging)', {
   async open() {
     scopedTable = freshTable();
-    return staging(await DynamoFlagStore.open(url(scopedTable, await dynaliteEndpoint())));
+    return staging(await DynamoFlagStore.open(url(scopedTable, await dynaliteRelay())));
   },
-  openSecond: async () => staging(await DynamoFlagStore.open(url(scopedTable, await dynaliteEndpoint()))),
+  openSecond: async () => staging(await DynamoFlagStore.open(url(scopedTable, await dynaliteRelay()))),
+  async dropConnections() {
+    cutDynaliteRelay();
+  },
   async corrupt(key: string) {
     const client = await admin();
     await client.send(

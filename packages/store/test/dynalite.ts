@@ -1,6 +1,6 @@
 // Starts dynalite (an implementation of DynamoDB's API, in memory) in this process, on a free port, once per test
 // file, with dummy AWS credentials: every DynamoDB test talks to it, never to AWS.
-import type { AddressInfo } from 'node:net';
+import { createConnection, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 
@@ -29,4 +29,42 @@ export async function stopDynalite(): Promise<void> {
   server = undefined;
   instance.closeAllConnections?.();
   await new Promise<void>((resolve) => instance.close(() => resolve()));
+}
+
+/**
+ * A TCP relay in front of dynalite whose open connections can be cut, as a network failure or a load balancer would:
+ * the conformance suites' reconnection case runs through it. One per test file, closed with `stopDynaliteRelay`.
+ */
+const relaySockets = new Set<Socket>();
+let relayEndpoint: Promise<string> | undefined;
+const relayServer = createTcpServer((client) => {
+  void dynaliteEndpoint().then((endpoint) => {
+    const upstream = createConnection(Number(new URL(endpoint).port), '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      relaySockets.add(socket);
+      socket.on('close', () => relaySockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+});
+
+export function dynaliteRelay(): Promise<string> {
+  relayEndpoint ??= new Promise((resolve) =>
+    relayServer.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(relayServer.address() as AddressInfo).port}`)),
+  );
+  return relayEndpoint;
+}
+
+/** Cuts every connection through the relay. */
+export function cutDynaliteRelay(): void {
+  for (const socket of [...relaySockets]) socket.destroy();
+}
+
+export async function stopDynaliteRelay(): Promise<void> {
+  cutDynaliteRelay();
+  if (relayEndpoint) await new Promise((resolve) => relayServer.close(resolve));
+  relayEndpoint = undefined;
 }

@@ -4,7 +4,6 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createConnection, createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,7 +13,7 @@ import { openStore } from '../src/open-store.js';
 import { StoreValidationError } from '../src/errors.js';
 import type { ChangeEvent } from '../src/types.js';
 import { runConformanceSuite } from './conformance.js';
-import { dynaliteEndpoint, stopDynalite } from './dynalite.js';
+import { cutDynaliteRelay, dynaliteEndpoint, dynaliteRelay, stopDynalite, stopDynaliteRelay } from './dynalite.js';
 
 const run = randomBytes(4).toString('hex');
 let tables = 0;
@@ -43,40 +42,14 @@ async function cleanup(): Promise<void> {
   client.destroy();
 }
 
-/**
- * A TCP relay in front of dynalite whose open connections can be cut, as a network failure or a load balancer would:
- * the conformance suite's reconnection test runs through it.
- */
-const relaySockets = new Set<Socket>();
-let relayEndpoint: Promise<string> | undefined;
-const relayServer = createTcpServer((client) => {
-  void dynaliteEndpoint().then((endpoint) => {
-    const upstream = createConnection(Number(new URL(endpoint).port), '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      relaySockets.add(socket);
-      socket.on('close', () => relaySockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-});
-function relay(): Promise<string> {
-  relayEndpoint ??= new Promise((resolve) =>
-    relayServer.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(relayServer.address() as AddressInfo).port}`)),
-  );
-  return relayEndpoint;
-}
-
 runConformanceSuite('dynamodb (dynalite)', {
   async open() {
     latest = freshTable();
-    return DynamoFlagStore.open(url(latest, await relay()));
+    return DynamoFlagStore.open(url(latest, await dynaliteRelay()));
   },
-  openSecond: async () => DynamoFlagStore.open(url(latest, await relay())),
+  openSecond: async () => DynamoFlagStore.open(url(latest, await dynaliteRelay())),
   async dropConnections() {
-    for (const socket of [...relaySockets]) socket.destroy();
+    cutDynaliteRelay();
   },
   async corrupt(key) {
     const client = await admin();
@@ -94,8 +67,7 @@ const flag = (serve: 'on' | 'off' = 'on'): FlagDefinition => ({ variations: { on
 describe('DynamoDB store', () => {
   after(async () => {
     await cleanup();
-    for (const socket of [...relaySockets]) socket.destroy();
-    if (relayEndpoint) await new Promise((resolve) => relayServer.close(resolve));
+    await stopDynaliteRelay();
     await stopDynalite();
   });
 
