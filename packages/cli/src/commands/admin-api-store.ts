@@ -10,6 +10,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '@vexil/store';
+import { sendJson } from './remote.js';
 
 /** What the store commands (import, export) need from a store: a `FlagStore`, or a running server's admin API. */
 export type StoreTarget = Pick<FlagStore, 'kind' | 'writable' | 'list' | 'exportSnapshot' | 'close'> & {
@@ -85,23 +86,7 @@ export class AdminApiStore implements StoreTarget {
   async close(): Promise<void> {}
 
   async #call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, key?: string, expectedVersion?: number): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.#base}${path}`, {
-        method,
-        headers: { 'x-api-key': this.#key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (error) {
-      throw new Error(`cannot reach ${this.#base}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
-    }
-    const text = await response.text();
-    let parsed: any;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
+    const { response, parsed } = await sendJson(this.#base, this.#key, method, path, body, headers);
     if (response.ok) return parsed;
     const message: string = parsed?.message ?? parsed?.error ?? `${response.status} ${response.statusText}`;
     if (response.status === 409 && key !== undefined) throw new StoreConflictError(key, expectedVersion, Number(parsed?.currentVersion ?? parsed?.details?.currentVersion ?? 0));

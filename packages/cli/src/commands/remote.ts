@@ -54,29 +54,45 @@ export class RemoteClient {
 
   /** Calls the admin API; resolves the status and body of a 2xx answer, rejects with a `CliError` otherwise. */
   async call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.#base}${path}`, {
-        method,
-        headers: { 'x-api-key': this.#key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (error) {
-      throw new CliError(`cannot reach ${this.#base}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
-    }
-    const text = await response.text();
-    let parsed: any;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
+    const { response, text, parsed } = await sendJson(this.#base, this.#key, method, path, body);
     if (response.ok) return { status: response.status, body: parsed as T };
     const message: string = parsed?.message ?? parsed?.error ?? (text || response.statusText);
     const refused = response.status === 403 || response.status === 409;
     const what = response.status === 401 ? `${this.#base} refused the admin key: ${message}` : message;
     throw new CliError(`${what} (${response.status}${parsed?.error ? ` ${parsed.error}` : ''})`, refused ? EXIT_REFUSED : 1, parsed?.error, parsed);
   }
+}
+
+/**
+ * One admin API request with a key and a JSON body: the response, its text and its JSON (undefined when it is none).
+ * A server that cannot be reached is a `CliError` naming it.
+ */
+export async function sendJson(
+  base: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ response: Response; text: string; parsed: any }> {
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (error) {
+    throw new CliError(`cannot reach ${base}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
+  }
+  const text = await response.text();
+  let parsed: any;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { response, text, parsed };
 }
 
 /** `/admin/v1/projects/P/environments[/E]`. */

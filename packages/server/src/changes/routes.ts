@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ChangeRequestStatus, EnvironmentRecord, EnvironmentRef, FlagStore } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
-import { errorSchema, looseObject } from '../http/schemas.js';
+import { errorSchema, flagOrNullSchema } from '../http/schemas.js';
 import { hasRoleOn, requireRoleOn } from '../auth/access.js';
 import { ChangeRequestCreated, ChangeRequestService } from './service.js';
 import { proposingStore } from './proposing-store.js';
@@ -10,7 +10,6 @@ import { scopeOf } from './scopes.js';
 
 const STATUSES: readonly ChangeRequestStatus[] = ['pending', 'applied', 'rejected', 'conflicting', 'withdrawn'];
 
-const flagOrNull = { anyOf: [looseObject, { type: 'null' }] } as const;
 
 export const changeRequestSchema = {
   type: 'object',
@@ -30,8 +29,8 @@ export const changeRequestSchema = {
           key: { type: 'string', description: '`$segments`: the environment\'s segments (before/after hold the whole set).' },
           action: { type: 'string', enum: ['put', 'delete'] },
           baseVersion: { type: 'integer', description: 'The flag version it was proposed against (0: a create).' },
-          before: flagOrNull,
-          after: flagOrNull,
+          before: flagOrNullSchema,
+          after: flagOrNullSchema,
         },
       },
     },

@@ -41,6 +41,9 @@ export const flagDefinitionSchema = {
   additionalProperties: true,
 } as const;
 
+/** A flag definition, or null where there is none (a create's `before`, a delete's `after`). */
+export const flagOrNullSchema = { anyOf: [flagDefinitionSchema, { type: 'null' }] } as const;
+
 export const eventStreamHeaders = {
   description: 'A server-sent event stream (text/event-stream).',
   content: { 'text/event-stream': { schema: { type: 'string' } } },

@@ -3,7 +3,7 @@ import type { FlagDefinition } from '@vexil/core';
 import { SCOPE_KEY_PATTERN, type EnvironmentRef } from '@vexil/store';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
-import { anyValue, errorSchema, flagDefinitionSchema, looseObject } from '../http/schemas.js';
+import { anyValue, errorSchema, flagOrNullSchema, looseObject } from '../http/schemas.js';
 import { hasRoleOn, requireRoleOn } from '../auth/access.js';
 import { actorOf } from '../auth/keys.js';
 import { ChangeRequestCreated, applyChanges, findMoved, type ChangeRequestService } from '../changes/service.js';
@@ -12,7 +12,6 @@ import { environmentKeysOf, scopeOf } from '../changes/scopes.js';
 import { differences } from './diff.js';
 import { planPromotion, proposedChanges } from './plan.js';
 
-const flagOrNull = { anyOf: [flagDefinitionSchema, { type: 'null' }] } as const;
 
 const pathDiffSchema = { type: 'object', properties: { path: { type: 'string' }, before: anyValue, after: anyValue } } as const;
 
@@ -30,8 +29,8 @@ const promoteResultSchema = {
         properties: {
           key: { type: 'string' },
           action: { type: 'string', enum: ['create', 'update', 'delete', 'unchanged'] },
-          before: flagOrNull,
-          after: flagOrNull,
+          before: flagOrNullSchema,
+          after: flagOrNullSchema,
           diff: { type: 'array', items: pathDiffSchema },
         },
       },
@@ -134,7 +133,7 @@ export function registerPromoteRoutes(app: FastifyInstance, ctx: ServerContext, 
               key: { type: 'string' },
               environments: {
                 type: 'array',
-                items: { type: 'object', properties: { environment: { type: 'string' }, flag: flagOrNull, version: { type: 'integer' } } },
+                items: { type: 'object', properties: { environment: { type: 'string' }, flag: flagOrNullSchema, version: { type: 'integer' } } },
               },
               differences: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, values: looseObject } } },
             },
