@@ -75,9 +75,13 @@ function conflict(key: string, expectedVersion: number | undefined, currentVersi
 const environmentDocId = (project: string, environment: string) => `${project}/${environment}`;
 const isDefault = (ref: EnvironmentRef) => ref.project === DEFAULT_PROJECT && ref.environment === DEFAULT_ENVIRONMENT;
 
-/** Ids sortable by creation time: milliseconds in base 36 (fixed width), then randomness. */
+/** The millisecond of the last id made here: two ids made in one millisecond still sort in creation order. */
+let lastIdMs = 0;
+
+/** Ids sortable by creation time: milliseconds in base 36 (fixed width, strictly increasing in a process), then randomness. */
 function timeSortableId(): string {
-  return `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(5).toString('hex')}`;
+  lastIdMs = Math.max(Date.now(), lastIdMs + 1);
+  return `${lastIdMs.toString(36).padStart(9, '0')}-${randomBytes(5).toString('hex')}`;
 }
 
 /**

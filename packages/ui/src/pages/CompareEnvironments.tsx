@@ -144,26 +144,8 @@ export function CompareEnvironmentsPage(props: { flagKey: string }) {
               <h2 id="promote-title">Promote</h2>
               <p class="help">Copies this flag's configuration from one environment to another, as one audited change. You see what changes before anything is written.</p>
               <div class="row wrap">
-                <div class="field">
-                  <label for="promote-from">From</label>
-                  <select id="promote-from" value={from} onChange={(event) => (setFrom(event.currentTarget.value), setPlanned(undefined))}>
-                    {environments.map((each) => (
-                      <option key={each.environment} value={each.environment}>
-                        {each.environment}
-                      </option>
-                    ))}
-                  </select>
-                </div>
-                <div class="field">
-                  <label for="promote-to">To</label>
-                  <select id="promote-to" value={to} onChange={(event) => (setTo(event.currentTarget.value), setPlanned(undefined))}>
-                    {environments.map((each) => (
-                      <option key={each.environment} value={each.environment}>
-                        {each.environment}
-                      </option>
-                    ))}
-                  </select>
-                </div>
+                <EnvironmentChoice id="promote-from" label="From" value={from} names={environments.map((each) => each.environment)} onChange={(next) => (setFrom(next), setPlanned(undefined))} />
+                <EnvironmentChoice id="promote-to" label="To" value={to} names={environments.map((each) => each.environment)} onChange={(next) => (setTo(next), setPlanned(undefined))} />
                 <button type="submit" disabled={busy}>
                   Show changes
                 </button>
@@ -209,5 +191,21 @@ export function CompareEnvironmentsPage(props: { flagKey: string }) {
         </>
       )}
     </section>
+  );
+}
+
+/** One labelled choice of an environment (the promotion's source or target). */
+function EnvironmentChoice(props: { id: string; label: string; value: string; names: string[]; onChange: (name: string) => void }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(event) => props.onChange(event.currentTarget.value)}>
+        {props.names.map((name) => (
+          <option key={name} value={name}>
+            {name}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
