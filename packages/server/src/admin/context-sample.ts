@@ -196,13 +196,13 @@ export function registerContextSample(app: FastifyInstance, ctx: ServerContext, 
       },
     },
     (request) => {
-      const sample = samples.get(request.environment.name) ?? defaultSample;
+      // An environment with no evaluation yet has no sample of its own: nothing recorded.
       const mine = samples.get(request.environment.name);
       return {
         key: request.params.key,
         contexts: mine ? mine.contexts(request.params.key, request.query.limit ?? mine.size) : [],
         recorded: mine?.recorded ?? 0,
-        sampleSize: sample.size,
+        sampleSize: defaultSample.size,
       };
     },
   );
