@@ -450,6 +450,7 @@ export class VexilClient {
       batchSize: settings?.batchSize ?? 1_000,
       maxPending: settings?.maxPending ?? 10_000,
       maxAgeMs: settings?.maxAgeMs ?? 300_000,
+      maxBatchBytes: settings?.maxBatchBytes,
       requestTimeoutMs: this.options.requestTimeoutMs ?? 10_000,
       meta: { provider: '@vexil/openfeature' },
       warn: (message) => this.logger.warn(message),

@@ -64,6 +64,8 @@ export interface VexilProviderOptions {
         maxPending?: number;
         /** Events not delivered after this long are dropped and counted. Default 300,000 ms. */
         maxAgeMs?: number;
+        /** Largest request body, in bytes: bigger batches are split before sending. Default 524,288 (half the server's default body limit). */
+        maxBatchBytes?: number;
         /** How long `onClose()` waits for the last flush. Default 2,000 ms. */
         closeTimeoutMs?: number;
       };

@@ -102,6 +102,18 @@ test('batches of at most batchSize events, halved while the server answers 413, 
   await c.close(1_000);
 });
 
+test('a batch larger than maxBatchBytes is split before it is sent: a server that resets the connection on large bodies still gets everything', async () => {
+  const limit = 30_000; // bytes; above it this server drops the connection instead of answering 413
+  const server = fakeCollector((request) => (request.bytes > limit ? 'down' : 200));
+  const c = collector(server.fetch, { batchSize: 100_000, maxPending: 20_000, maxBatchBytes: limit });
+  for (let i = 0; i < 3_000; i++) c.exposure('flag', 'on', true, { targetingKey: `a-rather-long-targeting-key-${i}` }, '1');
+  await c.flush();
+  assert.deepEqual(c.stats, { pending: 0, sent: 3_000, dropped: 0, merged: 0 });
+  assert.ok(server.requests.every((r) => r.bytes <= limit), 'no request above the limit');
+  assert.equal(c.warnings.length, 0);
+  await c.close(1_000);
+});
+
 test('an early flush at batchSize, and more while events keep coming', async () => {
   const server = fakeCollector(() => 200);
   const c = collector(server.fetch, { batchSize: 100 });

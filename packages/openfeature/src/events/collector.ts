@@ -46,6 +46,12 @@ export interface CollectorOptions {
   /** Events older than this are dropped (and counted) instead of being retried. */
   maxAgeMs: number;
   requestTimeoutMs: number;
+  /**
+   * Largest request body sent, in bytes (default 512 KiB: half the server's default body limit). A batch is split
+   * before it is sent rather than after the server refuses it: a server refusing a large body may also reset the
+   * connection, which looks like an outage.
+   */
+  maxBatchBytes?: number;
   meta: Record<string, string>;
   warn: (message: string) => void;
   fetch: typeof fetch;
@@ -60,6 +66,15 @@ export interface CollectorStats {
   dropped: number;
   /** Evaluations folded into an existing exposure event (same flag, variant and user within one batch). */
   merged: number;
+}
+
+const DEFAULT_MAX_BATCH_BYTES = 512 * 1024;
+const utf8 = new TextEncoder();
+
+/** Bytes of `text` in UTF-8: its length when it is ASCII (the common case, no copy), else encoded. */
+function utf8Length(text: string): number {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : utf8.encode(text).length;
 }
 
 /** The largest `count` one exposure event carries (the server refuses larger ones as invalid). */
@@ -88,8 +103,10 @@ export class EventCollector {
   private notBefore = 0;
   /** Events in the request being sent. */
   private sending = 0;
-  /** Events per request: `batchSize`, halved on each 413, doubled back after each success. */
+  /** Events per request: `batchSize`, halved on each 413, doubled back after each success up to `batchCeiling`. */
   private batchLimit: number;
+  /** Below the smallest batch the server refused with 413: growing back never reaches a size known to be refused. */
+  private batchCeiling: number;
   private closed = false;
   /** Aborts the request in flight when close() runs out of time, so that nothing outlives the provider. */
   private readonly abort = new AbortController();
@@ -105,6 +122,7 @@ export class EventCollector {
 
   constructor(private readonly options: CollectorOptions) {
     this.batchLimit = Math.max(1, options.batchSize);
+    this.batchCeiling = this.batchLimit;
     this.backoff = new Backoff(Math.min(1_000, options.flushIntervalMs), 60_000);
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
     this.timer.unref();
@@ -242,20 +260,31 @@ export class EventCollector {
       if (this.outbox.length === 0) return expired > 0 ? expired : -1;
       batch = { id: `${this.batchPrefix}-${++this.batchSequence}`, events: this.outbox.splice(0, this.batchLimit) };
     }
+    // `batchId`: Vexil's servers count a batch once however often it is sent; GO Feature Flag ignores it.
+    let body = JSON.stringify({ meta: this.options.meta, batchId: batch.id, events: batch.events });
+    const maxBytes = this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    while (batch.events.length > 1 && utf8Length(body) > maxBytes) {
+      // Too large: the second half goes back to the front of the outbox, in order. (A retried batch was split before
+      // its first attempt, so it fits and keeps its id.)
+      const half = Math.floor(batch.events.length / 2);
+      this.outbox.unshift(...batch.events.slice(half));
+      batch = { id: batch.id, events: batch.events.slice(0, half) };
+      body = JSON.stringify({ meta: this.options.meta, batchId: batch.id, events: batch.events });
+    }
     const events = batch.events;
     this.sending = events.length;
     try {
       const response = await this.options.fetch(this.options.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...this.options.headers },
-        // `batchId`: Vexil's servers count a batch once however often it is sent; GO Feature Flag ignores it.
-        body: JSON.stringify({ meta: this.options.meta, batchId: batch.id, events }),
+        body,
         signal: AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs), this.abort.signal]),
       });
       await response.arrayBuffer().catch(() => undefined);
       if (response.status === 413 && events.length > 1) {
         // Too large for the server's body limit: smaller requests, at once.
         this.batchLimit = Math.max(1, Math.floor(events.length / 2));
+        this.batchCeiling = Math.min(this.batchCeiling, this.batchLimit);
         this.outbox.unshift(...events);
         return 0;
       }
@@ -267,7 +296,7 @@ export class EventCollector {
       }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       for (const event of events) this.counters.sent += weight(event);
-      this.batchLimit = Math.min(Math.max(1, this.options.batchSize), this.batchLimit * 2);
+      this.batchLimit = Math.min(this.batchCeiling, this.batchLimit * 2);
       this.backoff.reset();
       this.notBefore = 0;
       this.warnedUnreachable = false;
