@@ -48,6 +48,7 @@ export {
 export { compileQuery, segmentReferences, type CompiledQuery, type QueryContext, type QueryCompileResult } from './query/index.js';
 export { inlineSegments, toGoFeatureFlagForm } from './compile/goff-form.js';
 export { normalizeExperiment, type ExperimentPlan, type ExperimentMetricPlan } from './experiment/plan.js';
+export { stickyPolicyOf, stickyRequestFor, withKeptVariation, DEFAULT_STICKY_TTL_MS, type StickyPolicy, type StickyRequest } from './experiment/sticky.js';
 export { canonicalJson } from './snapshot/canonical-json.js';
 
 // The full entry point loads every parser and the JsonLogic engine at once, so compileFlags reads YAML, JSON and TOML

@@ -77,7 +77,7 @@ describe('experiment block in the flag file', () => {
       'flags.yaml:5:14 f experiment.control: unknown variation "onn" (the flag has "on", "off")',
       'flags.yaml:6:12 f experiment.start: "yesterday" is not an RFC 3339 date',
       'flags.yaml:7:24 f experiment.attributionWindow: "forever" is not a duration (e.g. 24h, 72h, 7d)',
-      'flags.yaml:8:13 f experiment.sticky: sticky is true or false, not a string',
+      'flags.yaml:8:13 f experiment.sticky: sticky is true, false or how long an assignment is kept (e.g. 30d), not "yes please"',
       'flags.yaml:9:13 f experiment.engine: engine is frequentist or bayesian, not "magic"',
       'flags.yaml:10:12 f experiment.alpha: alpha is a number above 0 and below 0.5 (e.g. 0.05), not 5',
       'flags.yaml:11:17 f experiment.sequential: sequential testing needs engine: frequentist',

@@ -26,3 +26,4 @@ export {
   type EnvironmentFiles,
 } from './file/sources.js';
 export * from './events/index.js';
+export { MemoryAssignmentStore } from './util/memory-assignments.js';

@@ -191,6 +191,8 @@ export interface FlagStore {
   readonly sourceProblems?: SourceProblemFeed;
   /** Present on stores that can hold leases (SQL and Redis): leader election for the rollout controller. */
   readonly leases?: LeaseStore;
+  /** Present on writable stores (SQL, Redis, DynamoDB): sticky experiment assignments of this environment. */
+  readonly assignments?: AssignmentStore;
   /** Cheap liveness check: resolves when the backend answers. */
   ping(): Promise<void>;
   /**
@@ -206,6 +208,30 @@ export interface FlagStore {
    */
   advertise?(details: { url?: string; command?: string }): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One unit's assignment to ask for: kept when the unit has none yet (or it expired), else the kept one is answered. */
+export interface AssignmentRequest {
+  flag: string;
+  unit: string;
+  variation: string;
+  /** How long a new assignment is kept. */
+  ttlMs: number;
+  /** Replace whatever is kept (the kept variation no longer exists). */
+  replace?: boolean;
+}
+
+/**
+ * Sticky experiment assignments (`experiment.sticky`): per flag and unit, the first variation served, with an expiry
+ * timed by the store. Atomic per (flag, unit): servers racing to assign a new unit all answer the same variation.
+ */
+export interface AssignmentStore {
+  /** Answers, in order, the variation kept for each request (its own when it was the first). */
+  assign(requests: readonly AssignmentRequest[]): Promise<string[]>;
+  /** Forgets every assignment of a flag (the experiment starts over). Resolves how many there were. */
+  clear(flag: string): Promise<number>;
+  /** Deletes expired assignments, for stores that do not expire them by themselves (SQL). Resolves how many. */
+  sweep?(): Promise<number>;
 }
 
 /**

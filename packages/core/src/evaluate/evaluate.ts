@@ -61,6 +61,18 @@ function nowOf(options: EvaluateOptions<unknown>, context: EvaluationContext): n
   return Date.now();
 }
 
+/** The value of variation `name` at time `now` (scheduled steps may change variations); undefined when it has none. */
+export function variationValueAt(flag: CompiledFlag, name: string, now: number): JsonValue | undefined {
+  const variations = phaseAt(flag, now).variations;
+  return Object.prototype.hasOwnProperty.call(variations, name) ? variations[name] : undefined;
+}
+
+/** The unit a flag splits on: its `bucketingKey` attribute, else the targeting key; undefined when absent or empty. */
+export function bucketingUnitOf(flag: CompiledFlag, context: EvaluationContext): string | undefined {
+  const found = flag.bucketingPath ? readPath(context, flag.bucketingPath) : context.targetingKey;
+  return typeof found === 'string' && found !== '' ? found : undefined;
+}
+
 function phaseAt(flag: CompiledFlag, now: number): FlagPhase {
   const phases = flag.phases;
   let phase = phases[0]!;

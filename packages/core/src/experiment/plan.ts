@@ -51,7 +51,7 @@ export function normalizeExperiment(flag: FlagDefinition): ExperimentPlan | unde
     start: date(experiment.start ?? flag.experimentation?.start),
     end: date(experiment.end ?? flag.experimentation?.end),
     attributionWindowMs: parseDuration(experiment.attributionWindow ?? DEFAULT_ATTRIBUTION_WINDOW),
-    sticky: experiment.sticky ?? false,
+    sticky: experiment.sticky !== undefined && experiment.sticky !== false,
     engine: experiment.engine ?? 'bayesian',
     alpha: experiment.alpha ?? 0.05,
     sequential: experiment.sequential ?? false,

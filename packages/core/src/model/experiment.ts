@@ -35,8 +35,12 @@ export interface ExperimentDefinition {
   metrics?: ExperimentMetricDefinition[];
   /** How long after a unit's first exposure its events count, e.g. `72h`. Default 72h. */
   attributionWindow?: string;
-  /** Keep each unit on its first variation when the split changes (validated; not yet served: see the README). */
-  sticky?: boolean;
+  /**
+   * Keep each unit on the first variation it is served while the experiment runs, even when the split or the rules
+   * change: `true` (kept 90 days) or how long, e.g. `30d`. Kept in the store by the server and the provider's daemon
+   * mode (`experiment/sticky.ts`).
+   */
+  sticky?: boolean | string;
   /** Default bayesian (as gbstats). */
   engine?: 'frequentist' | 'bayesian';
   /** Default 0.05. */

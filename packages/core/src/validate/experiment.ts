@@ -45,8 +45,9 @@ export function checkExperimentFields(flag: FlagDefinition, variationNames: Read
   if (raw.attributionWindow !== undefined && Number.isNaN(parseDuration(raw.attributionWindow))) {
     sink.error([...path, 'attributionWindow'], `"${String(raw.attributionWindow)}" is not a duration (e.g. 24h, 72h, 7d)`);
   }
-  for (const field of ['sticky', 'sequential'] as const) {
-    if (raw[field] !== undefined && typeof raw[field] !== 'boolean') sink.error([...path, field], `${field} is true or false, not ${describeType(raw[field])}`);
+  if (raw.sequential !== undefined && typeof raw.sequential !== 'boolean') sink.error([...path, 'sequential'], `sequential is true or false, not ${describeType(raw.sequential)}`);
+  if (raw.sticky !== undefined && typeof raw.sticky !== 'boolean' && Number.isNaN(parseDuration(raw.sticky))) {
+    sink.error([...path, 'sticky'], `sticky is true, false or how long an assignment is kept (e.g. 30d), not ${typeof raw.sticky === 'string' ? JSON.stringify(raw.sticky) : describeType(raw.sticky)}`);
   }
   if (raw.engine !== undefined && !ENGINES.includes(raw.engine as string)) sink.error([...path, 'engine'], `engine is frequentist or bayesian, not ${JSON.stringify(raw.engine)}`);
   if (raw.correction !== undefined && !CORRECTIONS.includes(raw.correction as string)) {

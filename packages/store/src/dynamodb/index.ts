@@ -13,12 +13,14 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { SEGMENTS_KEY, type FlagDefinition, type Problem, type SegmentDefinition } from '@vexil/core';
 import type {
   ApiKeyChange,
+  AssignmentStore,
   ApiKeyRecord,
   ApiKeyStore,
   AuditEntry,
@@ -42,6 +44,7 @@ import { parseDynamoUrl } from './url.js';
 import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
 import type { CatalogBackend } from '../catalog/types.js';
 import { DynamoDocumentStore } from './documents.js';
+import { ASSIGNMENT_PARTITION, DynamoAssignmentStore } from './assignments.js';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 
 export { parseDynamoUrl } from './url.js';
@@ -210,6 +213,8 @@ export class DynamoFlagStore implements FlagStore {
    * store's client, with no API keys and no catalog of its own.
    */
   readonly catalog?: StoreCatalog;
+  /** Sticky experiment assignments of this environment (`dynamodb/assignments.ts`). */
+  readonly assignments: AssignmentStore;
   /** The partition keys of this store's items: `flag`, `change`, `meta`; an environment's are prefixed with `e#<id>#`. */
   private readonly pk: { flag: string; change: string; meta: string };
   /** An environment's store shares its root's client and never closes it. */
@@ -240,6 +245,15 @@ export class DynamoFlagStore implements FlagStore {
     this.options = options;
     this.pk = { flag: `${namespace}${P_FLAG}`, change: `${namespace}${P_CHANGE}`, meta: `${namespace}${P_META}` };
     this.ownsClient = namespace === '';
+    this.assignments = new DynamoAssignmentStore({
+      table,
+      db: this.db,
+      namespace,
+      call: (run) => this.call(run),
+      partitionKeys: async (pk) =>
+        (await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk' })) as Array<{ pk: string; sk: string }>,
+      deleteItems: (keys) => this.deleteItems(keys),
+    });
     if (namespace !== '') return;
     this.apiKeys = {
       list: () => this.listKeys(),
@@ -278,22 +292,43 @@ export class DynamoFlagStore implements FlagStore {
     return store;
   }
 
-  /** Deletes every item of environment `id`: each of its partitions, 25 items per batch (DynamoDB's limit). */
+  /** Deletes every item of environment `id`: each of its partitions (assignments' found by a scan), 25 items per batch. */
   private async dropScope(id: string): Promise<void> {
     const namespace = DynamoFlagStore.scopeNamespace(id);
     for (const partition of [P_FLAG, P_CHANGE, P_META].map((name) => `${namespace}${name}`)) {
       for (;;) {
         const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': partition }, ProjectionExpression: 'pk, sk' }, 1000);
         if (items.length === 0) break;
-        for (let i = 0; i < items.length; i += 25) {
-          let requests: Array<Record<string, unknown>> | undefined = items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
-          for (let attempt = 0; requests && requests.length > 0; attempt++) {
-            const batch = requests;
-            const result = await this.call(() => this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: batch as never } })));
-            requests = result.UnprocessedItems?.[this.table] as Array<Record<string, unknown>> | undefined;
-            if (requests && requests.length > 0) await sleep(Math.min(50 * 2 ** attempt, 1000));
-          }
-        }
+        await this.deleteItems(items as Array<{ pk: string; sk: string }>);
+      }
+    }
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call(() =>
+        this.db.send(
+          new ScanCommand({
+            TableName: this.table,
+            FilterExpression: 'begins_with(pk, :assignments)',
+            ExpressionAttributeValues: { ':assignments': `${namespace}${ASSIGNMENT_PARTITION}` },
+            ProjectionExpression: 'pk, sk',
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      await this.deleteItems((page.Items ?? []) as Array<{ pk: string; sk: string }>);
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Deletes items by key, 25 per batch (DynamoDB's limit), retrying what DynamoDB leaves unprocessed. */
+  private async deleteItems(keys: Array<{ pk: string; sk: string }>): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests: Array<Record<string, unknown>> | undefined = keys.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+      for (let attempt = 0; requests && requests.length > 0; attempt++) {
+        const batch = requests;
+        const result = await this.call(() => this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: batch as never } })));
+        requests = result.UnprocessedItems?.[this.table] as Array<Record<string, unknown>> | undefined;
+        if (requests && requests.length > 0) await sleep(Math.min(50 * 2 ** attempt, 1000));
       }
     }
   }

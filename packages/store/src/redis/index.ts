@@ -25,7 +25,8 @@ import { AsyncQueue } from '../util/async-queue.js';
 import { APPLY, CREATE_API_KEY, INSTANCE, REVOKE_API_KEY, SNAPSHOT } from './scripts.js';
 import { parseRedisUrl } from './url.js';
 import { RedisLeaseStore } from './leases.js';
-import type { LeaseStore } from '../types.js';
+import type { AssignmentStore, LeaseStore } from '../types.js';
+import { RedisAssignmentStore, escapeGlob } from './assignments.js';
 import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
 import type { CatalogBackend } from '../catalog/types.js';
 import { RedisDocumentStore } from './documents.js';
@@ -227,6 +228,8 @@ export class RedisFlagStore implements FlagStore {
   readonly catalog?: StoreCatalog;
   /** Leases timed by Redis' clock (`redis/leases.ts`): leader election for the rollout controller. */
   readonly leases: LeaseStore;
+  /** Sticky experiment assignments of this environment, under its prefix (`redis/assignments.ts`). */
+  readonly assignments: AssignmentStore;
 
   /**
    * The prefix's random id (the key `{prefix}instance`), read once, at open: the same for every store opened on this
@@ -290,6 +293,11 @@ export class RedisFlagStore implements FlagStore {
       apiKeys: `${prefix}apikeys`,
       instance: `${prefix}instance`,
     };
+    this.assignments = new RedisAssignmentStore(
+      (script, keys, args) => this.evalScript(script, keys, args),
+      (pattern) => this.deleteMatching(pattern),
+      prefix,
+    );
     if (root) {
       this.client = root.client;
       this.client.on('ready', this.onClientReady);
@@ -366,15 +374,21 @@ export class RedisFlagStore implements FlagStore {
     return store;
   }
 
-  /** Deletes every key of environment `id` (SCAN, then UNLINK in batches). */
+  /** Deletes every key of environment `id`. */
   private async dropScope(id: string): Promise<void> {
-    const pattern = `${this.scopePrefix(id).replace(/[*?[\]\\]/g, '\\$&')}*`;
+    await this.deleteMatching(`${escapeGlob(this.scopePrefix(id))}*`);
+  }
+
+  /** Deletes the keys matching a MATCH pattern (SCAN, then UNLINK in batches); resolves how many. */
+  private async deleteMatching(pattern: string): Promise<number> {
     let cursor = '0';
+    let removed = 0;
     do {
       const [next, keys] = await this.call(() => this.client.scan(cursor, 'MATCH', pattern, 'COUNT', DROP_BATCH));
-      if (keys.length > 0) await this.call(() => this.client.unlink(...keys));
+      if (keys.length > 0) removed += await this.call(() => this.client.unlink(...keys));
       cursor = next;
     } while (cursor !== '0');
+    return removed;
   }
 
   /**

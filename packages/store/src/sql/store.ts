@@ -34,7 +34,8 @@ import { SqlDocumentStore } from './documents.js';
 import { migrate, SCOPE_MIGRATIONS } from './migrations.js';
 import { openPGliteDriver } from './pglite-driver.js';
 import { SqlLeaseStore } from './leases.js';
-import type { LeaseStore } from '../types.js';
+import type { AssignmentStore, LeaseStore } from '../types.js';
+import { SqlAssignmentStore } from './assignments.js';
 import { openPostgresDriver, type PostgresDriverOptions } from './postgres-driver.js';
 import { parseSqlUrl, redact } from './url.js';
 
@@ -234,6 +235,8 @@ export class SqlFlagStore implements FlagStore {
   readonly apiKeys?: ApiKeyStore;
   /** Leases timed by the database's clock (`sql/leases.ts`): leader election for the rollout controller. */
   readonly leases: LeaseStore;
+  /** Sticky experiment assignments of this environment, in its own schema (`sql/assignments.ts`). */
+  readonly assignments: AssignmentStore;
   /**
    * Projects × environments (root stores only): this store is default/default; every other environment is a
    * `SqlFlagStore` over the schema `<schema>_e_<id>` on this store's connection (the same PGlite database, the same
@@ -274,6 +277,7 @@ export class SqlFlagStore implements FlagStore {
     this.#channel = changeChannel(schema);
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
     this.leases = root?.leases ?? new SqlLeaseStore(driver, this.#s);
+    this.assignments = new SqlAssignmentStore(driver, this.#s);
     if (root) return;
     this.apiKeys = {
       list: () => this.#listApiKeys(),

@@ -87,7 +87,13 @@ export function ExperimentPage(props: { flagKey: string }) {
 
   const stopAndShip = async (variation: string) => {
     const record = await api.getFlag(props.flagKey);
-    const flag = { ...record.flag, defaultRule: { variation } };
+    // The experiment ends now (unless it already has): sticky assignments stop being served, so every unit gets the
+    // shipped variation, and the results stay those of the experiment's run.
+    const end = record.flag.experiment?.end;
+    const start = record.flag.experiment?.start;
+    const ended = (end !== undefined && Date.parse(end) <= Date.now()) || (start !== undefined && Date.parse(start) >= Date.now());
+    const experiment = record.flag.experiment && !ended ? { ...record.flag.experiment, end: new Date().toISOString() } : record.flag.experiment;
+    const flag = { ...record.flag, defaultRule: { variation }, ...(experiment ? { experiment } : {}) };
     const saved = await api.putFlag(props.flagKey, flag, record.version, `experiment stopped: ship "${variation}"`);
     if (isSentForReview(saved)) announceSentForReview(`ship "${variation}" of ${props.flagKey}`, saved.changeRequest);
     else setShipped(variation);
