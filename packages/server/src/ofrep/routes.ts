@@ -23,6 +23,7 @@ import { etagMatches } from '../http/etag.js';
 import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, logEvaluationErrors } from '../relay/goff-errors.js';
 import { recordServedEvaluation } from '../events/served.js';
+import { withStickyAssignments } from '../experiments/sticky-assignments.js';
 
 interface OfrepBody {
   context?: EvaluationContext | null;
@@ -200,21 +201,27 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const environment = request.environment;
       const snapshot = environment.holder.snapshot;
       const context = contextOf(request.body);
-      const detail = evaluate(snapshot, key, context);
-      metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-      recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
-      if (detail.errorCode === undefined) return toOfrep(detail, true);
-      // What is wrong and how to fix it (GO Feature Flag says `Error while evaluating the flag: <key>` for everything).
-      const invalid = invalidFlag(snapshot, key);
-      if (invalid) {
-        request.log.debug({ evaluationErrors: [{ flag: key, errorCode: invalid.errorCode, reason: invalid.errorDetails }] }, 'evaluation errors');
-        return reply.code(400).send(invalid);
+      const evaluated = [evaluate(snapshot, key, context)];
+      const served = withStickyAssignments(environment.store, snapshot, evaluated, context, request.log);
+      if (served === evaluated) return answer(evaluated[0]!);
+      return (served as Promise<EvaluationDetail[]>).then((details) => answer(details[0]!));
+
+      function answer(detail: EvaluationDetail) {
+        metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+        if (detail.errorCode === undefined) return toOfrep(detail, true);
+        // What is wrong and how to fix it (GO Feature Flag says `Error while evaluating the flag: <key>` for everything).
+        const invalid = invalidFlag(snapshot, key);
+        if (invalid) {
+          request.log.debug({ evaluationErrors: [{ flag: key, errorCode: invalid.errorCode, reason: invalid.errorDetails }] }, 'evaluation errors');
+          return reply.code(400).send(invalid);
+        }
+        logEvaluationErrors(request.log, [detail]);
+        const errorDetails = errorDetailsOf(detail, detail.errorCode === 'FLAG_NOT_FOUND' ? undefined : requestHint(request.body));
+        if (detail.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails });
+        const errorCode = OFREP_400.has(detail.errorCode) ? detail.errorCode : 'GENERAL';
+        return reply.code(400).send({ key, errorCode, errorDetails });
       }
-      logEvaluationErrors(request.log, [detail]);
-      const errorDetails = errorDetailsOf(detail, detail.errorCode === 'FLAG_NOT_FOUND' ? undefined : requestHint(request.body));
-      if (detail.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails });
-      const errorCode = OFREP_400.has(detail.errorCode) ? detail.errorCode : 'GENERAL';
-      return reply.code(400).send({ key, errorCode, errorDetails });
     },
   );
 
@@ -281,6 +288,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         details = evaluateAll(snapshot, context);
         invalidKeys = snapshot.invalid.keys();
       }
+      details = await withStickyAssignments(environment.store, snapshot, details, context, request.log);
       const flags: (OfrepSuccess | OfrepFailure)[] = [];
       const hint = requestHint(request.body);
       for (const detail of details) {

@@ -17,6 +17,7 @@ import { HttpError } from '../http/errors.js';
 import { etagMatches } from '../http/etag.js';
 import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, goffErrorDetails, logEvaluationErrors } from './goff-errors.js';
+import { withStickyAssignments } from '../experiments/sticky-assignments.js';
 import { recordServedEvaluation } from '../events/served.js';
 import { normaliseCollectorEvents, MAX_LABEL } from '../events/normalise.js';
 
@@ -213,15 +214,22 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const timestamp = Math.floor(Date.now() / 1000);
       const flags: Record<string, unknown> = {};
       const failed: EvaluationDetail[] = [];
-      for (const key of keys) {
-        const detail = evaluate(snapshot, key, context);
-        metrics.recordEvaluation(key, detail.variant, detail.reason);
-        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
-        if (detail.errorCode !== undefined) failed.push(detail);
-        flags[key] = toFlagState(detail, timestamp, goffErrorDetails(snapshot, detail, context));
+      const evaluated = keys.map((key) => evaluate(snapshot, key, context));
+      const served = withStickyAssignments(environment.store, snapshot, evaluated, context, request.log);
+      if (served === evaluated) return answer(evaluated);
+      return (served as Promise<EvaluationDetail[]>).then(answer);
+
+      function answer(details: EvaluationDetail[]) {
+        for (const detail of details) {
+          const key = detail.key;
+          metrics.recordEvaluation(key, detail.variant, detail.reason);
+          recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+          if (detail.errorCode !== undefined) failed.push(detail);
+          flags[key] = toFlagState(detail, timestamp, goffErrorDetails(snapshot, detail, context));
+        }
+        logEvaluationErrors(request.log, failed);
+        return { flags, valid: failed.length === 0 };
       }
-      logEvaluationErrors(request.log, failed);
-      return { flags, valid: failed.length === 0 };
     },
   );
 
@@ -246,11 +254,17 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const environment = request.environment;
       const snapshot = environment.holder.snapshot;
       const defaultValue = body?.defaultValue;
-      const detail = evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue });
-      metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-      recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
-      if (detail.errorCode !== undefined) logEvaluationErrors(request.log, [detail]);
-      return toVariationResult(detail, defaultValue, goffErrorDetails(snapshot, detail, context));
+      const evaluated = [evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue })];
+      const served = withStickyAssignments(environment.store, snapshot, evaluated, context, request.log);
+      if (served === evaluated) return answer(evaluated[0]!);
+      return (served as Promise<EvaluationDetail[]>).then((details) => answer(details[0]!));
+
+      function answer(detail: EvaluationDetail) {
+        metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+        if (detail.errorCode !== undefined) logEvaluationErrors(request.log, [detail]);
+        return toVariationResult(detail, defaultValue, goffErrorDetails(snapshot, detail, context));
+      }
     },
   );
 

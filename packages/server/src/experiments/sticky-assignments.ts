@@ -1,0 +1,168 @@
+// Sticky assignment on the server (`experiment.sticky`): OFREP and the relay API serve a unit the variation it was
+// first given while the experiment runs, kept in the environment's store. A flag that is not sticky costs one map
+// lookup; a sticky one a store round trip for a unit this server has not seen lately (then it is cached: assignments
+// never change while they live, so a cached one is as good as the store's).
+import { stickyRequestFor, withKeptVariation, type CompiledFlag, type EvaluationContext, type EvaluationDetail, type Snapshot, type StickyRequest } from '@vexil/core';
+import { MemoryAssignmentStore, type AssignmentRequest, type AssignmentStore, type FlagStore } from '@vexil/store';
+
+export interface StickyAssignmentsOptions {
+  /** Assignments cached in this process (most recently used kept). Default 100,000. */
+  cacheSize?: number;
+  /** How long a cached assignment is trusted before the store is asked again (a `clear` elsewhere shows then). Default 10 min. */
+  cacheTtlMs?: number;
+}
+
+/** Where a store failure is reported (a request's logger): at most once every 30 s per environment. */
+export interface StickyLog {
+  warn(details: object, message: string): void;
+}
+
+interface Cached {
+  variation: string;
+  until: number;
+}
+
+interface Pending {
+  index: number;
+  flag: CompiledFlag;
+  request: StickyRequest & { replace?: boolean };
+}
+
+export class StickyAssignments {
+  readonly #store: AssignmentStore;
+  readonly #cache = new Map<string, Cached>();
+  readonly #cacheSize: number;
+  readonly #cacheTtlMs: number;
+  #lastWarning = 0;
+  /** Counters for /metrics: answers from the cache, from the store, and store failures. */
+  readonly counts = { cached: 0, stored: 0, failed: 0 };
+
+  constructor(store: AssignmentStore, options: StickyAssignmentsOptions = {}) {
+    this.#store = store;
+    this.#cacheSize = options.cacheSize ?? 100_000;
+    this.#cacheTtlMs = options.cacheTtlMs ?? 600_000;
+  }
+
+  /** True when one of the details takes part in sticky assignment (then `apply` must be awaited before serving). */
+  involves(snapshot: Snapshot, details: readonly EvaluationDetail<unknown>[], context: EvaluationContext, now = Date.now()): boolean {
+    for (const detail of details) {
+      const flag = snapshot.flags.get(detail.key);
+      if (flag?.definition.experiment?.sticky && stickyRequestFor(flag, detail, context, now)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The details with each sticky flag's kept variation served (a unit seen for the first time keeps the one it got).
+   * A detail that takes no part is returned as it was. When the store fails, the flags' own results are served.
+   */
+  async apply<T>(snapshot: Snapshot, details: EvaluationDetail<T>[], context: EvaluationContext, log?: StickyLog, now = Date.now()): Promise<EvaluationDetail<T>[]> {
+    const out = details.slice();
+    let pending: Pending[] = [];
+    for (let index = 0; index < details.length; index++) {
+      const detail = details[index]!;
+      const flag = snapshot.flags.get(detail.key);
+      if (!flag?.definition.experiment?.sticky) continue;
+      const request = stickyRequestFor(flag, detail, context, now);
+      if (!request) continue;
+      const cached = this.#cached(request, now);
+      const served = cached === undefined ? undefined : withKeptVariation(flag, detail, cached, now);
+      if (served) {
+        this.counts.cached++;
+        out[index] = served;
+      } else pending.push({ index, flag, request: cached === undefined ? request : { ...request, replace: true } });
+    }
+    // At most two rounds: the second replaces kept variations the flag no longer has.
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
+      let answers: string[];
+      try {
+        answers = await this.#store.assign(pending.map(({ request }) => request satisfies AssignmentRequest));
+      } catch (error) {
+        this.counts.failed++;
+        if (log && Date.now() - this.#lastWarning > 30_000) {
+          this.#lastWarning = Date.now();
+          log.warn({ err: error }, 'sticky assignments: the store did not answer; serving the flags\' own results');
+        }
+        return out;
+      }
+      const again: Pending[] = [];
+      pending.forEach((entry, i) => {
+        const kept = answers[i] ?? entry.request.variation;
+        const served = withKeptVariation(entry.flag, details[entry.index]!, kept, now);
+        if (!served) {
+          again.push({ ...entry, request: { ...entry.request, replace: true } });
+          return;
+        }
+        this.counts.stored++;
+        this.#remember(entry.request, kept, now);
+        out[entry.index] = served;
+      });
+      pending = again;
+    }
+    return out;
+  }
+
+  #key(request: StickyRequest): string {
+    return `${request.flag.length}:${request.flag}${request.unit}`;
+  }
+
+  #cached(request: StickyRequest, now: number): string | undefined {
+    const key = this.#key(request);
+    const entry = this.#cache.get(key);
+    if (!entry) return undefined;
+    if (entry.until <= now) {
+      this.#cache.delete(key);
+      return undefined;
+    }
+    // Most recently used last: eviction takes the first.
+    this.#cache.delete(key);
+    this.#cache.set(key, entry);
+    return entry.variation;
+  }
+
+  #remember(request: StickyRequest, variation: string, now: number): void {
+    const key = this.#key(request);
+    this.#cache.delete(key);
+    this.#cache.set(key, { variation, until: now + Math.min(this.#cacheTtlMs, request.ttlMs) });
+    if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
+  }
+}
+
+const perStore = new WeakMap<FlagStore, StickyAssignments>();
+
+/**
+ * The sticky assignments of the environment served from `store`: kept in the store when it can (SQL, Redis,
+ * DynamoDB), else in this process (flag files: not shared between servers, lost on restart).
+ */
+export function stickyAssignmentsOf(store: FlagStore, options: StickyAssignmentsOptions = {}): StickyAssignments {
+  let sticky = perStore.get(store);
+  if (!sticky) {
+    sticky = new StickyAssignments(store.assignments ?? new MemoryAssignmentStore(), options);
+    perStore.set(store, sticky);
+  }
+  return sticky;
+}
+
+/**
+ * The details with sticky assignment applied: the same array, synchronously, when no flag takes part (the common
+ * case costs no promise), else a promise of the served details.
+ */
+export function withStickyAssignments<T>(
+  store: FlagStore,
+  snapshot: Snapshot,
+  details: EvaluationDetail<T>[],
+  context: EvaluationContext,
+  log?: StickyLog,
+): EvaluationDetail<T>[] | Promise<EvaluationDetail<T>[]> {
+  const now = Date.now();
+  let involved = false;
+  for (const detail of details) {
+    if (snapshot.flags.get(detail.key)?.definition.experiment?.sticky) {
+      involved = true;
+      break;
+    }
+  }
+  if (!involved) return details;
+  const sticky = stickyAssignmentsOf(store);
+  return sticky.involves(snapshot, details, context, now) ? sticky.apply(snapshot, details, context, log, now) : details;
+}
