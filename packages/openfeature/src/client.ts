@@ -17,6 +17,7 @@ import { FlagState, type FlagChange } from './state.js';
 import { HttpSync, safeUrl } from './sync/http-sync.js';
 import { StoreSync } from './sync/store-sync.js';
 import type { FlagSync, SyncTarget } from './sync/types.js';
+import { ClientStickyAssignments } from './sticky.js';
 
 /**
  * How current the flags being served are:
@@ -113,6 +114,8 @@ export class VexilClient {
   private state = new FlagState();
   private currentFreshness: Freshness = 'none';
   private sync: FlagSync | undefined;
+  /** Sticky experiment assignments, when the source keeps them (daemon mode on a store that can, or a server). */
+  private sticky: ClientStickyAssignments | undefined;
   private collector: EventCollector | undefined;
   private exposures = false;
   private starting: Promise<void> | undefined;
@@ -203,7 +206,9 @@ export class VexilClient {
     const ctx = context ?? EMPTY_CONTEXT;
     let detail: EvaluationDetail<T>;
     try {
-      detail = evaluate<T>(snapshot, flagKey, toCoreContext(ctx), { defaultValue, expectedType: type });
+      const core = toCoreContext(ctx);
+      detail = evaluate<T>(snapshot, flagKey, core, { defaultValue, expectedType: type });
+      if (this.sticky && detail.errorCode === undefined) detail = this.sticky.served(snapshot, detail, core, true);
     } catch (error) {
       // The engine does not throw on any flag or context it accepts; this is a last line of defence.
       return {
@@ -240,14 +245,35 @@ export class VexilClient {
     return result;
   }
 
+  /**
+   * For a flag whose experiment is sticky: resolves once the unit's kept assignment is known (asked of the store or
+   * the server on a miss), so that the next evaluation serves it. Undefined, with nothing to wait for, for every other
+   * flag. The provider's async resolution waits on it; the synchronous methods do not (see `sticky.ts`).
+   */
+  prepareAssignment(flagKey: string, context: CoreContext | undefined, type: FlagValueType, defaultValue: unknown): Promise<void> | undefined {
+    const snapshot = this.state.snapshot;
+    if (!this.sticky || snapshot === undefined || this.currentFreshness === 'none') return undefined;
+    if (!snapshot.flags.get(flagKey)?.definition.experiment?.sticky) return undefined;
+    try {
+      const core = toCoreContext(context ?? EMPTY_CONTEXT);
+      const detail = evaluate(snapshot, flagKey, core, { defaultValue: defaultValue as never, expectedType: type });
+      if (detail.errorCode !== undefined) return undefined;
+      return this.sticky.prepare(snapshot, detail, core);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The value only: the hot path, with no result object of its own. */
   private value<T>(flagKey: string, context: CoreContext | undefined, defaultValue: T, type: FlagValueType): T {
     const snapshot = this.state.snapshot;
     if (snapshot === undefined || this.currentFreshness === 'none') return defaultValue;
     const ctx = context ?? EMPTY_CONTEXT;
     try {
-      const detail = evaluate<T>(snapshot, flagKey, toCoreContext(ctx), { defaultValue, expectedType: type });
+      const core = toCoreContext(ctx);
+      let detail = evaluate<T>(snapshot, flagKey, core, { defaultValue, expectedType: type });
       if (detail.errorCode !== undefined) return defaultValue;
+      if (this.sticky) detail = this.sticky.served(snapshot, detail, core, true);
       if (this.exposures && detail.trackEvents) this.recordExposure(flagKey, detail, ctx);
       return detail.value;
     } catch {
@@ -329,6 +355,8 @@ export class VexilClient {
     }
     this.setUpEvents();
     this.sync = this.createSync();
+    const assigning = this.sync;
+    this.sticky = assigning?.assign ? new ClientStickyAssignments((asks, context) => assigning.assign!(asks, context)) : undefined;
     const target = this.targetFor(generation);
     if (this.currentFreshness !== 'none') {
       // Serving from the snapshot already: connect on the next turn, so that the first evaluations do not wait
@@ -472,6 +500,7 @@ export class VexilClient {
     const collector = this.collector;
     this.waiter?.reject(new Error(`${this.label}: closed before flags arrived`));
     this.sync = undefined;
+    this.sticky = undefined;
     this.collector = undefined;
     this.exposures = false;
     this.state = new FlagState();

@@ -100,19 +100,26 @@ export class VexilProvider implements Provider {
   // ----------------------------------------------------------------------------------------------- evaluation
 
   resolveBooleanEvaluation(flagKey: string, defaultValue: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
-    return Promise.resolve(this.resolve(flagKey, defaultValue, context, 'boolean'));
+    return this.resolveWhenAssigned(flagKey, defaultValue, context, 'boolean');
   }
 
   resolveStringEvaluation(flagKey: string, defaultValue: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
-    return Promise.resolve(this.resolve(flagKey, defaultValue, context, 'string'));
+    return this.resolveWhenAssigned(flagKey, defaultValue, context, 'string');
   }
 
   resolveNumberEvaluation(flagKey: string, defaultValue: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
-    return Promise.resolve(this.resolve(flagKey, defaultValue, context, 'number'));
+    return this.resolveWhenAssigned(flagKey, defaultValue, context, 'number');
   }
 
   resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
-    return Promise.resolve(this.resolve(flagKey, defaultValue, context, 'object'));
+    return this.resolveWhenAssigned(flagKey, defaultValue, context, 'object');
+  }
+
+  /** Resolves at once, except for a sticky experiment's unit not seen yet: then once its assignment is known. */
+  private resolveWhenAssigned<T>(flagKey: string, defaultValue: T, context: EvaluationContext, type: FlagValueType): Promise<ResolutionDetails<T>> {
+    const waiting = this.client.prepareAssignment(flagKey, context as CoreContext, type, defaultValue);
+    if (!waiting) return Promise.resolve(this.resolve(flagKey, defaultValue, context, type));
+    return waiting.then(() => this.resolve(flagKey, defaultValue, context, type));
   }
 
   /** The synchronous evaluation behind the four resolve methods. Never throws: a failure is an error code. */

@@ -1,6 +1,7 @@
 import type { FlagDefinition, SegmentDefinition } from '@vexil/core/json';
 import type { FlagData } from '../snapshot-file.js';
 import type { FlagChange } from '../state.js';
+import type { AssignmentAsk } from './types.js';
 import { Backoff, sleep } from './backoff.js';
 import { SseParser, type SseEvent } from './sse.js';
 import { toFlagChange, type FlagSync, type SyncTarget } from './types.js';
@@ -225,6 +226,33 @@ export class HttpSync implements FlagSync {
     }
     flushBatch();
     return delivered;
+  }
+
+  /**
+   * Sticky assignments from the server: its OFREP answer for the unit's context, which it serves from the assignments
+   * kept in its store. Undefined when one of them fails (this process then serves its own result, uncached).
+   */
+  async assign(asks: readonly AssignmentAsk[], context: Record<string, unknown>): Promise<string[] | undefined> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...this.options.headers };
+    const body = JSON.stringify({ context });
+    try {
+      return await Promise.all(
+        asks.map(async (ask) => {
+          const response = await this.options.fetch(`${this.options.url}/ofrep/v1/evaluate/flags/${encodeURIComponent(ask.flag)}`, {
+            method: 'POST',
+            headers,
+            body,
+            signal: AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs), this.abort.signal]),
+          });
+          const answer = (await response.json()) as { variant?: unknown };
+          if (!response.ok || typeof answer.variant !== 'string') throw new Error(`HTTP ${response.status}`);
+          return answer.variant;
+        }),
+      );
+    } catch (error) {
+      this.options.debug(`sticky assignment from the server failed: ${(error as Error).message}`);
+      return undefined;
+    }
   }
 
   private async pollOnce(target: SyncTarget): Promise<{ kind: 'ok' } | { kind: 'failed'; reason: string } | { kind: 'fatal'; error: Error }> {

@@ -1,6 +1,6 @@
 import type { FlagDefinition, SegmentDefinition } from '@vexil/core/json';
 import { Backoff, sleep } from './backoff.js';
-import { toFlagChange, type FlagSync, type SyncTarget } from './types.js';
+import { toFlagChange, type AssignmentAsk, type FlagSync, type SyncTarget } from './types.js';
 
 /**
  * The part of `@vexil/store`'s `FlagStore` that daemon mode reads. Any object with these methods works, so a test or
@@ -11,6 +11,8 @@ export interface DaemonStore {
   watch(options?: { fromRevision?: number; signal?: AbortSignal }): AsyncIterable<unknown>;
   ping?(): Promise<void>;
   close?(): Promise<void>;
+  /** Sticky experiment assignments (SQL, Redis and DynamoDB stores). */
+  assignments?: { assign(requests: readonly AssignmentAsk[]): Promise<string[]> };
 }
 
 export interface StoreSyncOptions {
@@ -46,6 +48,11 @@ export class StoreSync implements FlagSync {
     private readonly options: StoreSyncOptions,
   ) {
     this.ownsStore = typeof source === 'string';
+  }
+
+  /** From the environment's store; undefined until it is open, or when it keeps no assignments. */
+  async assign(asks: readonly AssignmentAsk[]): Promise<string[] | undefined> {
+    return this.store?.assignments?.assign(asks);
   }
 
   start(target: SyncTarget): void {

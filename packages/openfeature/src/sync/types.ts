@@ -19,9 +19,24 @@ export interface SyncTarget {
   fatal(error: Error): void;
 }
 
+/** One unit's sticky assignment to ask for (`experiment.sticky`); see `@vexil/store`'s `AssignmentStore`. */
+export interface AssignmentAsk {
+  flag: string;
+  unit: string;
+  /** What this process evaluated: kept when the unit has no assignment yet. */
+  variation: string;
+  ttlMs: number;
+  replace?: boolean;
+}
+
 export interface FlagSync {
   start(target: SyncTarget): void;
   close(): Promise<void>;
+  /**
+   * The variation kept for each unit (sticky experiments), from the store (daemon mode) or the server (which keeps
+   * them in its store). Absent, or resolving undefined, when the source cannot keep assignments.
+   */
+  assign?(asks: readonly AssignmentAsk[], context: Record<string, unknown>): Promise<string[] | undefined>;
 }
 
 /** Reads a change event as the server's stream and the store's feed send it. Undefined when it is not one. */
