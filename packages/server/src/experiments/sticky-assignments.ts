@@ -22,6 +22,15 @@ interface Cached {
   until: number;
 }
 
+/** Requests per store call at most (a bulk evaluation of more sticky flags than this still goes in one call). */
+const MAX_BATCH = 500;
+
+interface QueuedAssignment {
+  requests: AssignmentRequest[];
+  resolve(answers: string[]): void;
+  reject(error: unknown): void;
+}
+
 interface Pending {
   index: number;
   flag: CompiledFlag;
@@ -34,6 +43,8 @@ export class StickyAssignments {
   readonly #cacheSize: number;
   readonly #cacheTtlMs: number;
   #lastWarning = 0;
+  readonly #queue: QueuedAssignment[] = [];
+  #flushing = false;
   /** Counters for /metrics: answers from the cache, from the store, and store failures. */
   readonly counts = { cached: 0, stored: 0, failed: 0 };
 
@@ -76,7 +87,7 @@ export class StickyAssignments {
     for (let round = 0; round < 2 && pending.length > 0; round++) {
       let answers: string[];
       try {
-        answers = await this.#store.assign(pending.map(({ request }) => request satisfies AssignmentRequest));
+        answers = await this.#assign(pending.map(({ request }) => request satisfies AssignmentRequest));
       } catch (error) {
         this.counts.failed++;
         if (log && Date.now() - this.#lastWarning > 30_000) {
@@ -100,6 +111,48 @@ export class StickyAssignments {
       pending = again;
     }
     return out;
+  }
+
+  /**
+   * Group commit: requests queue while one store call is in flight, and the next call takes them all (up to
+   * MAX_BATCH). Under load, many requests for new units cost one statement or script instead of one each.
+   */
+  #assign(requests: AssignmentRequest[]): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ requests, resolve, reject });
+      if (this.#flushing) return;
+      this.#flushing = true;
+      // After this I/O phase: the requests read in it join the same call (an embedded store runs in this thread, so
+      // nothing new is read while its call runs).
+      setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch: QueuedAssignment[] = [];
+        let size = 0;
+        while (this.#queue.length > 0 && (batch.length === 0 || size + this.#queue[0]!.requests.length <= MAX_BATCH)) {
+          const next = this.#queue.shift()!;
+          batch.push(next);
+          size += next.requests.length;
+        }
+        try {
+          const answers = await this.#store.assign(batch.flatMap((entry) => entry.requests));
+          let offset = 0;
+          for (const entry of batch) {
+            entry.resolve(answers.slice(offset, offset + entry.requests.length));
+            offset += entry.requests.length;
+          }
+        } catch (error) {
+          for (const entry of batch) entry.reject(error);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   #key(request: StickyRequest): string {
