@@ -315,6 +315,25 @@ async function queries(lines: string[]): Promise<void> {
       gate.push(performance.now() - t);
       gateRows = summary.rows.map((r) => `${r.variation}: error rate ${((r.errorRate ?? 0) * 100).toFixed(2)} %, p99 ${r.p99?.toFixed(1)}`).join('; ');
     }
+    // Experiment statistics (`GET /admin/v1/flags/{key}/experiment`): per unit its first variation and its events in
+    // the attribution window, then per variation the sufficient statistics of two metrics, all in one SQL query.
+    const experiment: number[] = [];
+    let experimentUnits = 0;
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      const statistics = await store.experimentStatistics({
+        flag: 'new-checkout',
+        since: now - day,
+        until: now + 60_000,
+        attributionWindowMs: 3 * day,
+        metrics: [
+          { name: 'requests', event: 'request', type: 'binomial' },
+          { name: 'latency', event: 'request', type: 'mean' },
+        ],
+      });
+      experiment.push(performance.now() - t);
+      experimentUnits = statistics.units.reduce((sum, v) => sum + v.units, 0);
+    }
     lines.push(
       `### Queries (events store on PostgreSQL)`,
       '',
@@ -324,6 +343,7 @@ async function queries(lines: string[]): Promise<void> {
       `| flag summary over 24 h (per-minute series, distinct units per variation): median / max of 5 | ${percentile(timings, 0.5).toFixed(0)} ms / ${Math.max(...timings).toFixed(0)} ms (distinct units estimated: ${units.toLocaleString('en')}) |`,
       `| canary-gate query (error rate, p99 per variation, last 15 min): median / p99 of 30 | ${percentile(gate, 0.5).toFixed(1)} ms / ${percentile(gate, 0.99).toFixed(1)} ms |`,
       `| canary-gate answer | ${gateRows} |`,
+      `| experiment statistics (first exposure per unit, two metrics over a 72 h attribution window, per variation): median / max of 3 | ${percentile(experiment, 0.5).toFixed(0)} ms / ${Math.max(...experiment).toFixed(0)} ms (${experimentUnits.toLocaleString('en')} units counted) |`,
       '',
     );
   } finally {

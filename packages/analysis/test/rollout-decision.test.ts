@@ -205,10 +205,35 @@ describe('rollout decision: Argo Rollouts counters', () => {
     ['consecutiveSuccessLimit 3: three successes in a row advance', { consecutiveSuccessLimit: 3, failureLimit: 5 }, ['S', 'S', 'I', 'S', 'S', 'S'], ['hold', 'hold', 'hold', 'hold', 'hold', 'advance']],
     ['inconclusive holds, never advances nor fails', {}, ['I', 'I', 'I', 'I'], ['hold', 'hold', 'hold', 'hold']],
     ['onFailure pause pauses', { onFailure: 'pause' }, ['F'], ['pause']],
+    ['inconclusiveLimit 2: the third inconclusive check on a step pauses', { inconclusiveLimit: 2 }, ['I', 'I', 'I'], ['hold', 'hold', 'pause']],
+    ['inconclusiveLimit counts per step: a step advanced resets it', { inconclusiveLimit: 1 }, ['I', 'S', 'I', 'S', 'I', 'I'], ['hold', 'advance', 'hold', 'advance', 'hold', 'pause']],
+    ['inconclusiveLimit 0: the first inconclusive check pauses', { inconclusiveLimit: 0 }, ['S', 'I'], ['advance', 'pause']],
+    ['a dry-run gate never fails a check', { gates: [{ prometheus: 'q', thresholdRange: { max: 1 }, dryRun: true }] }, ['F', 'F', 'I'], ['advance', 'advance', 'advance']],
   ];
   for (const [name, overrides, phases, expected] of table) {
     it(name, () => assert.deepEqual(run(overrides, phases), expected));
   }
+
+  it('a dry-run gate is recorded with its figures beside the gates that count', () => {
+    const p = plan({ gates: [{ prometheus: 'q', thresholdRange: { max: 1 } }, { prometheus: 'latency', thresholdRange: { max: 0.5 }, dryRun: true }] });
+    const state = startRollout(p, { variation: 'off' }, T0).state;
+    const decision = decideRollout(p, state, { queries: { q: { ok: true, value: 0.5 }, latency: { ok: true, value: 0.9 } } }, T0 + 10 * MINUTE);
+    assert.equal(decision.action, 'advance');
+    assert.equal(decision.check?.phase, 'successful');
+    assert.deepEqual(decision.check?.gates.map((gate) => [gate.gate, gate.phase, gate.dryRun ?? false]), [['q', 'successful', false], ['latency', 'failed', true]]);
+    assert.match(decision.reason, /latency \[dry run\]: failed \(value 0\.9/);
+  });
+
+  it('a pause on inconclusive checks names the limit; resume starts the step over', () => {
+    const p = gatePlan({ inconclusiveLimit: 0 });
+    const state = startRollout(p, { variation: 'off' }, T0).state;
+    const paused = decideRollout(p, state, resultOf.I, T0 + 10 * MINUTE);
+    assert.equal(paused.state.status, 'paused');
+    assert.match(paused.reason, /1 inconclusive checks > inconclusiveLimit 0/);
+    const resumed = applyManualCommand(p, paused.state, 'resume', T0 + 11 * MINUTE, 'alice');
+    assert.equal(resumed.state.status, 'running');
+    assert.equal(resumed.state.inconclusive, 0);
+  });
 
   it('property: an inconclusive check never advances, and no decision ever moves the served percentage down except a rollback', () => {
     fc.assert(

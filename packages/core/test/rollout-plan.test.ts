@@ -55,6 +55,10 @@ describe('rollout plan in the flag file: vexil lint', () => {
     assert.equal(plan.minSampleSize, 200);
     assert.deepEqual(plan.gates.map((gate) => gate.kind), ['relative', 'quantile', 'prometheus']);
     assert.equal(plan.gates[0]!.kind === 'relative' && plan.gates[0]!.maxIncrease, 0.1);
+    assert.equal(plan.inconclusiveLimit, -1, 'inconclusive checks hold the step unless a limit is given');
+    const limited = normalizeRolloutPlan({ ...parsed.flags['new-checkout']!.rollout!, inconclusiveLimit: 3, gates: [{ prometheus: 'up', thresholdRange: { max: 1 }, dryRun: true }] });
+    assert.equal(limited.inconclusiveLimit, 3);
+    assert.equal(limited.gates[0]!.dryRun, true);
   });
 
   it('names the file, line, flag and field of every mistake, and rejects the flag', () => {
@@ -75,8 +79,10 @@ describe('rollout plan in the flag file: vexil lint', () => {
         thresholdRange: { min: 5, max: 1 }
       - prometheus: 'up'
       - { name: nothing }
+      - { prometheus: 'up', thresholdRange: { max: 1 }, dryRun: maybe }
     failureLimit: -3
     minSampleSize: 0
+    inconclusiveLimit: 1.5
   killSwitch: { thresholdRange: {}, window: forever }
 `;
     const problems = lint(text);
@@ -93,6 +99,8 @@ describe('rollout plan in the flag file: vexil lint', () => {
       'flags.yaml:17:9 f rollout.gates[3]: a gate needs a metric (a tracked event) or a prometheus query',
       'flags.yaml:18:19 f rollout.failureLimit: failureLimit is a whole number ≥ 0 (or -1: never act on failures)',
       'flags.yaml:19:20 f rollout.minSampleSize: minSampleSize is a whole number of units ≥ 1',
+      'flags.yaml:18:63 f rollout.gates[4].dryRun: dryRun is true or false, not a string',
+      'flags.yaml:21:24 f rollout.inconclusiveLimit: inconclusiveLimit is a whole number ≥ 0 (or -1: never pause on inconclusive checks)',
       'flags.yaml:20:3 f killSwitch.metric: missing: the tracked event whose error rate trips the switch',
       'flags.yaml:20:34 f killSwitch.thresholdRange: thresholdRange needs min, max or both',
       'flags.yaml:20:46 f killSwitch.window: "forever" is not a duration (e.g. 5m)',

@@ -11,8 +11,9 @@
  *   trips) → `onFailure`: rollback (the baseline is served again) or pause.
  * - The step advances once `consecutiveSuccess ≥ max(1, consecutiveSuccessLimit)`. A failed check within the limit
  *   or an inconclusive one (too few units, no data, a source error) holds the step: it is checked again after another
- *   interval, and never advances on it. (Argo pauses on an inconclusive run for a person to decide; holding is the
- *   same wait, and `skip`/`abort` are the person's answers.)
+ *   interval, and never advances on it. With `inconclusiveLimit` ≥ 0, more inconclusive checks than that on one step
+ *   pause the rollout for a person (Argo's inconclusive analysis); `resume`, `skip` and `abort` are their answers.
+ * - A gate with `dryRun` is judged and recorded in the history but never counted in a check's phase.
  * - A step listed in `approval` waits for a person before it is served (`wait-for-approval`); meanwhile the step
  *   being served keeps being checked, so a regression still rolls back.
  * - After the last step, promotion serves the rollout variation to everyone (100%) and ends the rollout.
@@ -110,9 +111,11 @@ export function controlVariationOf(state: RolloutStateDefinition): string {
   return served?.[0] ?? String(baseline.variation);
 }
 
+/** The check's phase from its gates; dry-run gates are recorded but not counted (Argo Rollouts' dryRun). */
 function checkPhase(gates: GateCheck[]): GateCheck['phase'] {
-  if (gates.some((gate) => gate.phase === 'failed')) return 'failed';
-  if (gates.some((gate) => gate.phase === 'inconclusive')) return 'inconclusive';
+  const counted = gates.filter((gate) => gate.dryRun !== true);
+  if (counted.some((gate) => gate.phase === 'failed')) return 'failed';
+  if (counted.some((gate) => gate.phase === 'inconclusive')) return 'inconclusive';
   return 'successful';
 }
 
@@ -125,7 +128,7 @@ export function describeGates(gates: GateCheck[]): string {
       if (gate.increase !== undefined) figures.push(`increase ${Number.isFinite(gate.increase) ? `${Math.round(gate.increase * 1000) / 10}%` : '∞'}`);
       if (gate.increaseLowerBound !== undefined) figures.push(`lower bound ${Math.round(gate.increaseLowerBound * 1000) / 10}%`);
       if (gate.units) figures.push(`units ${gate.units.rollout}${gate.units.control !== undefined ? `/${gate.units.control}` : ''}`);
-      return `${gate.gate}: ${gate.phase} (${[...figures, `threshold ${gate.threshold}`].join(', ')}${gate.message ? `; ${gate.message}` : ''})`;
+      return `${gate.gate}${gate.dryRun ? ' [dry run]' : ''}: ${gate.phase} (${[...figures, `threshold ${gate.threshold}`].join(', ')}${gate.message ? `; ${gate.message}` : ''})`;
     })
     .join('; ');
 }
@@ -156,7 +159,10 @@ export function decideRollout(
   if (due === undefined) return { action: state.status === 'waiting-for-approval' ? 'wait-for-approval' : 'hold', state, reason: `rollout is ${state.status}`, changed: false };
   if (now < due) return { action: state.status === 'waiting-for-approval' ? 'wait-for-approval' : 'hold', state, reason: `next check at ${iso(due)}`, changed: false };
 
-  const gates = plan.gates.map((gate) => judgeGate(gate, measurements, { ...options, minSampleSize: plan.minSampleSize }));
+  const gates = plan.gates.map((gate) => {
+    const judged = judgeGate(gate, measurements, { ...options, minSampleSize: plan.minSampleSize });
+    return gate.dryRun ? { ...judged, dryRun: true } : judged;
+  });
   const phase = checkPhase(gates);
   const counted: RolloutStateDefinition = {
     ...state,
@@ -177,6 +183,11 @@ export function decideRollout(
     action = plan.onFailure === 'pause' ? 'pause' : 'rollback';
     reason = `${action} at ${at}: ${counted.failed} failed checks > failureLimit ${plan.failureLimit}; ${figures}`;
     next = { ...counted, status: action === 'pause' ? 'paused' : 'rolled-back', percent: action === 'pause' ? state.percent : 0, reason };
+  } else if (plan.inconclusiveLimit >= 0 && counted.inconclusive > plan.inconclusiveLimit) {
+    // Argo Rollouts: too many inconclusive runs make the analysis inconclusive, and the rollout waits for a person.
+    action = 'pause';
+    reason = `pause at ${at}: ${counted.inconclusive} inconclusive checks > inconclusiveLimit ${plan.inconclusiveLimit}; ${figures}`;
+    next = { ...counted, status: 'paused', reason };
   } else if (state.status === 'waiting-for-approval') {
     action = 'wait-for-approval';
     reason = `waiting for approval of step ${state.stepIndex + 1 > plan.steps.length ? 'promotion' : `${state.stepIndex + 1} (${plan.steps[state.stepIndex]}%)`}; check ${phase} at ${state.percent}%: ${figures}`;

@@ -34,6 +34,8 @@ export interface RolloutGate {
   quantile?: number;
   prometheus?: string;
   thresholdRange?: ThresholdRange;
+  /** Argo Rollouts' dryRun: measured, judged and recorded in the history, but never counted in a check's result. */
+  dryRun?: boolean;
 }
 
 export type RolloutOnFailure = 'rollback' | 'pause';
@@ -58,6 +60,11 @@ export interface RolloutPlanDefinition {
   consecutiveSuccessLimit?: number;
   /** Units per arm below which a check is inconclusive, never a pass. Default 100. */
   minSampleSize?: number;
+  /**
+   * Inconclusive checks tolerated on one step before the rollout pauses for a person (Argo Rollouts). Default -1:
+   * never; an inconclusive check holds the step and it is checked again.
+   */
+  inconclusiveLimit?: number;
 }
 
 export interface KillSwitchDefinition {
@@ -81,6 +88,8 @@ export interface GateCheck {
   increase?: number;
   increaseLowerBound?: number;
   units?: { rollout: number; control?: number };
+  /** A dry-run gate: recorded, not counted in the check's phase. */
+  dryRun?: boolean;
   /** The threshold, in words (e.g. "≤ 0.02", "increase ≤ 10%"). */
   threshold: string;
   message?: string;

@@ -12,11 +12,12 @@ import type { FlagDefinition, Rule } from '../model/flag.js';
 import { structuredCloneJson } from './scheduled.js';
 import type { RolloutGate, RolloutOnFailure, RolloutPlanDefinition, RolloutStateDefinition, ThresholdRange } from '../model/rollout.js';
 
-export type NormalizedGate =
+export type NormalizedGate = (
   | { kind: 'relative'; name: string; metric: string; maxIncrease: number }
   | { kind: 'rate'; name: string; metric: string; thresholdRange: ThresholdRange }
   | { kind: 'quantile'; name: string; metric: string; quantile: number; thresholdRange: ThresholdRange }
-  | { kind: 'prometheus'; name: string; query: string; thresholdRange: ThresholdRange };
+  | { kind: 'prometheus'; name: string; query: string; thresholdRange: ThresholdRange }
+) & { dryRun?: boolean };
 
 /** A validated plan, ready for the decision (`@vexil/analysis` rollout). */
 export interface RolloutPlan {
@@ -31,6 +32,8 @@ export interface RolloutPlan {
   failureLimit: number;
   consecutiveSuccessLimit: number;
   minSampleSize: number;
+  /** -1: never pause on inconclusive checks. */
+  inconclusiveLimit: number;
 }
 
 export const DEFAULT_MIN_SAMPLE_SIZE = 100;
@@ -82,13 +85,17 @@ export function gateName(gate: RolloutGate): string {
 export function normalizeRolloutPlan(plan: RolloutPlanDefinition): RolloutPlan {
   const steps = stepPercentages(plan);
   const approvalSteps = (plan.approval ?? []).map((percent) => (percent >= 100 ? steps.length : steps.indexOf(percent))).filter((i) => i >= 0);
-  const gates: NormalizedGate[] = (plan.gates ?? []).map((gate) => {
+  const gates: NormalizedGate[] = (plan.gates ?? []).map((gate): NormalizedGate => {
+    const normalized = normalizeGate(gate);
+    return gate.dryRun === true ? { ...normalized, dryRun: true } : normalized;
+  });
+  function normalizeGate(gate: RolloutGate): NormalizedGate {
     const name = gateName(gate);
     if (gate.prometheus !== undefined) return { kind: 'prometheus', name, query: gate.prometheus, thresholdRange: gate.thresholdRange ?? {} };
     if (gate.quantile !== undefined) return { kind: 'quantile', name, metric: gate.metric!, quantile: gate.quantile, thresholdRange: gate.thresholdRange ?? {} };
     if (gate.compare === 'control') return { kind: 'relative', name, metric: gate.metric!, maxIncrease: parseFraction(gate.maxIncrease) };
     return { kind: 'rate', name, metric: gate.metric!, thresholdRange: gate.thresholdRange ?? {} };
-  });
+  }
   return {
     variation: plan.variation!,
     steps,
@@ -99,6 +106,7 @@ export function normalizeRolloutPlan(plan: RolloutPlanDefinition): RolloutPlan {
     failureLimit: plan.failureLimit ?? 0,
     consecutiveSuccessLimit: plan.consecutiveSuccessLimit ?? 0,
     minSampleSize: plan.minSampleSize ?? DEFAULT_MIN_SAMPLE_SIZE,
+    inconclusiveLimit: plan.inconclusiveLimit ?? -1,
   };
 }
 

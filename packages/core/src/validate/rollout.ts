@@ -12,8 +12,8 @@ export interface RolloutProblemSink {
   unknownFields(object: Record<string, unknown>, path: FieldPath, known: readonly string[], what: string): void;
 }
 
-const PLAN_FIELDS = ['variation', 'steps', 'stepWeight', 'maxWeight', 'interval', 'approval', 'onFailure', 'gates', 'failureLimit', 'consecutiveSuccessLimit', 'minSampleSize'];
-const GATE_FIELDS = ['name', 'metric', 'compare', 'maxIncrease', 'quantile', 'prometheus', 'thresholdRange'];
+const PLAN_FIELDS = ['variation', 'steps', 'stepWeight', 'maxWeight', 'interval', 'approval', 'onFailure', 'gates', 'failureLimit', 'consecutiveSuccessLimit', 'minSampleSize', 'inconclusiveLimit'];
+const GATE_FIELDS = ['name', 'metric', 'compare', 'maxIncrease', 'quantile', 'prometheus', 'thresholdRange', 'dryRun'];
 const KILL_SWITCH_FIELDS = ['metric', 'thresholdRange', 'window', 'minSampleSize'];
 const STATUSES = ['running', 'waiting-for-approval', 'paused', 'promoted', 'rolled-back', 'aborted'];
 
@@ -109,6 +109,9 @@ function checkPlan(flag: FlagDefinition, variationNames: ReadonlySet<string>, si
   }
   if (raw.failureLimit !== undefined && !isInteger(raw.failureLimit, -1)) sink.error([...path, 'failureLimit'], 'failureLimit is a whole number ≥ 0 (or -1: never act on failures)');
   if (raw.consecutiveSuccessLimit !== undefined && !isInteger(raw.consecutiveSuccessLimit, 0)) sink.error([...path, 'consecutiveSuccessLimit'], 'consecutiveSuccessLimit is a whole number ≥ 0');
+  if (raw.inconclusiveLimit !== undefined && !isInteger(raw.inconclusiveLimit, -1)) {
+    sink.error([...path, 'inconclusiveLimit'], 'inconclusiveLimit is a whole number ≥ 0 (or -1: never pause on inconclusive checks)');
+  }
   if (raw.minSampleSize !== undefined && !isInteger(raw.minSampleSize, 1)) sink.error([...path, 'minSampleSize'], 'minSampleSize is a whole number of units ≥ 1');
   if (raw.failureLimit === -1 && (raw.consecutiveSuccessLimit ?? 0) === 0) {
     sink.warning([...path, 'failureLimit'], 'with failureLimit -1 and no consecutiveSuccessLimit, no gate can ever stop the rollout');
@@ -127,6 +130,7 @@ function checkGate(raw: unknown, path: FieldPath, sink: RolloutProblemSink): voi
   }
   sink.unknownFields(raw, path, GATE_FIELDS, 'gate');
   if (raw.name !== undefined && typeof raw.name !== 'string') sink.error([...path, 'name'], `name must be a string, not ${describeType(raw.name)}`);
+  if (raw.dryRun !== undefined && typeof raw.dryRun !== 'boolean') sink.error([...path, 'dryRun'], `dryRun is true or false, not ${describeType(raw.dryRun)}`);
   if (raw.prometheus !== undefined && raw.metric !== undefined) {
     sink.error(path, 'a gate has either metric or prometheus, not both');
     return;

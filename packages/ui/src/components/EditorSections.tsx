@@ -1,8 +1,9 @@
-// The flag editor's simpler sections: variations, settings, metadata and scheduled steps.
+// The flag editor's simpler sections: variations, settings, metadata, scheduled steps, and the experiment and rollout
+// plan (edited as JSON, validated like the rest).
 import type { FlagDefinition } from '@vexil/core';
 import { FieldErrors, Switch, variationColor } from './basics.js';
 import { newId, parseValue, renameVariation, valueText, type MetaRow, type Model, type StepRow, type ValueType } from '../lib/editor-model.js';
-import { fieldId, problemsUnder, type ProblemMap } from '../lib/problems.js';
+import { fieldId, problemsUnder, type FieldProblem, type ProblemMap } from '../lib/problems.js';
 import { fromLocalInput, toLocalInput } from '../lib/format.js';
 
 export function VariationsEditor(props: { model: Model; problems: ProblemMap; onChange: (model: Model) => void }) {
@@ -295,6 +296,48 @@ export function StepsEditor(props: { rows: StepRow[]; problems: ProblemMap; onCh
       >
         Add scheduled step
       </button>
+    </div>
+  );
+}
+
+const PLAN_EXAMPLES = {
+  experiment: '{ "control": "control", "sticky": true, "metrics": [{ "event": "purchase", "type": "binomial", "goal": true }] }',
+  rollout: '{ "variation": "on", "steps": [1, 5, 25, 50], "interval": "10m", "gates": [{ "metric": "checkout-error", "compare": "control", "maxIncrease": "10%" }] }',
+};
+
+/** Vexil's `experiment` and `rollout` blocks as JSON, with the validator's messages under each. */
+export function PlansEditor(props: { model: Model; problems: ProblemMap; onChange: (model: Model) => void }) {
+  const field = (name: 'experiment' | 'rollout', label: string, help: string) => {
+    const id = `f-plan-${name}`;
+    // Each message names the field inside the block it is about (`metrics[0].event: …`).
+    const messages: FieldProblem[] = [];
+    for (const [path, list] of props.problems) {
+      if (path !== name && !path.startsWith(`${name}.`) && !path.startsWith(`${name}[`)) continue;
+      const inner = path.slice(name.length).replace(/^\./, '');
+      for (const problem of list) messages.push(inner ? { ...problem, message: `${inner}: ${problem.message}` } : problem);
+    }
+    return (
+      <div class="field">
+        <label for={id}>{label}</label>
+        <p class="help">{help}</p>
+        <textarea
+          id={id}
+          class="mono"
+          rows={Math.min(16, Math.max(3, props.model.plans[name].split('\n').length))}
+          placeholder={PLAN_EXAMPLES[name]}
+          value={props.model.plans[name]}
+          aria-invalid={messages.length > 0}
+          aria-describedby={messages.length > 0 ? `${id}-errors` : undefined}
+          onInput={(e) => props.onChange({ ...props.model, plans: { ...props.model.plans, [name]: e.currentTarget.value } })}
+        />
+        <FieldErrors id={`${id}-errors`} messages={messages.length > 0 ? messages : undefined} />
+      </div>
+    );
+  };
+  return (
+    <div>
+      {field('experiment', 'Experiment (JSON)', 'Control, metrics, attribution window, engine, sticky assignment (true or how long, e.g. "30d"). Empty: no experiment.')}
+      {field('rollout', 'Progressive rollout plan (JSON)', 'Variation released, steps or stepWeight, interval, approval steps, gates, failureLimit, minSampleSize. Empty: no plan.')}
     </div>
   );
 }

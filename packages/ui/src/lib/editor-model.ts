@@ -36,6 +36,8 @@ export interface Model {
   steps: StepRow[];
   /** Every other field, kept as it was (bucketingKey, trackEvents, disable, version, offVariation, experimentation…). */
   other: FlagDefinition;
+  /** Vexil's `experiment` and `rollout` blocks, edited as JSON text ('' when the flag has none). */
+  plans: { experiment: string; rollout: string };
   /** Which optional lists the original had, so an empty one is written back as it was read. */
   had: { targeting: boolean; metadata: boolean; scheduledRollout: boolean };
 }
@@ -85,7 +87,7 @@ export function parseValue(text: string, type: ValueType): Parsed {
 
 export function fromDefinition(source: FlagDefinition): Model {
   const flag = clone(source);
-  const { variations = {}, targeting, defaultRule, metadata, scheduledRollout, ...other } = flag;
+  const { variations = {}, targeting, defaultRule, metadata, scheduledRollout, experiment, rollout, ...other } = flag;
   const type = typeOfValue(Object.values(variations)[0]);
   return {
     type,
@@ -103,6 +105,10 @@ export function fromDefinition(source: FlagDefinition): Model {
       return { id: newId(), ...(date !== undefined ? { date } : {}), text: JSON.stringify(rest, null, 2) };
     }),
     other,
+    plans: {
+      experiment: experiment === undefined ? '' : JSON.stringify(experiment, null, 2),
+      rollout: rollout === undefined ? '' : JSON.stringify(rollout, null, 2),
+    },
     had: { targeting: targeting !== undefined, metadata: metadata !== undefined, scheduledRollout: scheduledRollout !== undefined },
   };
 }
@@ -165,6 +171,17 @@ export function toDefinition(model: Model): Built {
   if (model.rules.length > 0 || model.had.targeting) flag.targeting = model.rules.map((row) => row.rule);
   flag.defaultRule = model.defaultRule;
   Object.assign(flag, model.other);
+  for (const field of ['experiment', 'rollout'] as const) {
+    const text = model.plans[field].trim();
+    if (text === '') continue;
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (isPlainObject(parsed)) (flag as Record<string, unknown>)[field] = parsed;
+      else note(field, `${field} must be a JSON object`);
+    } catch (error) {
+      note(field, `invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   if (model.metadata.some((row) => row.key !== '') || model.had.metadata) flag.metadata = metadata;
   if (steps.length > 0 || model.had.scheduledRollout) flag.scheduledRollout = steps;
   return { flag: clean(flag), local };

@@ -16,7 +16,7 @@ import { Confirm, Dialog, ErrorBox, FieldErrors, Loading } from '../components/b
 import { DiffView } from '../components/DiffView.js';
 import { RuleList } from '../components/RuleList.js';
 import { ServeEditor } from '../components/ServeEditor.js';
-import { MetadataEditor, SettingsEditor, StepsEditor, VariationsEditor } from '../components/EditorSections.js';
+import { MetadataEditor, PlansEditor, SettingsEditor, StepsEditor, VariationsEditor } from '../components/EditorSections.js';
 import { Timeline, type TimelineRamp } from '../components/Timeline.js';
 import { RolloutPanel } from '../components/RolloutPanel.js';
 
@@ -475,6 +475,11 @@ export function FlagEditorPage(props: { flagKey?: string }) {
             />
             <StepsEditor rows={model.steps} problems={problems} onChange={(steps) => change({ ...model, steps })} />
             <FieldErrors id="f-scheduledRollout-errors" messages={problems.get('scheduledRollout')} />
+          </section>
+
+          <section class="card" aria-labelledby="s-plans">
+            <h2 id="s-plans">Experiment and rollout plan</h2>
+            <PlansEditor model={model} problems={problems} onChange={change} />
           </section>
 
           <section class="card" aria-labelledby="s-settings">
