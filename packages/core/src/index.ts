@@ -36,6 +36,7 @@ export {
   normalizeRolloutPlan,
   rolloutServingRule,
   withRolloutState,
+  continueRollout,
   baselineVariation,
   stepPercentages,
   parseDuration,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   compileFlagSet,
+  continueRollout,
   evaluate,
   formatProblem,
   normalizeRolloutPlan,
@@ -217,5 +218,26 @@ describe('rollout serving: GO Feature Flag percentage buckets, monotone as the s
     assert.deepEqual(rolloutServingRule({ variation: 'off' }, 'on', 0), { variation: 'off' });
     assert.deepEqual(rolloutServingRule({ variation: 'off' }, 'on', 100), { variation: 'on' });
     assert.deepEqual(rolloutServingRule({ variation: 'off' }, 'on', 5), { percentage: { on: 5, off: 95 } });
+  });
+});
+
+describe('a flag applied again while its rollout runs', () => {
+  const file: FlagDefinition = { variations: { on: true, off: false }, defaultRule: { variation: 'off' }, rollout: { variation: 'on', steps: [5, 50], interval: '10m' } };
+  const state: RolloutStateDefinition = {
+    status: 'running', stepIndex: 0, percent: 5, baseline: { variation: 'off' }, startedAt: '2026-12-01T00:00:00.000Z', stepStartedAt: '2026-12-01T00:00:00.000Z',
+    checks: 0, successful: 0, failed: 0, inconclusive: 0, consecutiveSuccess: 0, history: [],
+  };
+  const stored = withRolloutState(file, state);
+
+  it('goes on when the plan and the baseline are unchanged', () => {
+    assert.deepEqual(continueRollout(structuredClone(file), stored), stored);
+  });
+  it('starts over when the plan or the baseline changed, or when the write carries a state of its own', () => {
+    const replanned = { ...file, rollout: { ...file.rollout!, steps: [10, 50] } };
+    assert.deepEqual(continueRollout(replanned, stored), replanned);
+    const rebased = { ...file, defaultRule: { variation: 'on' } };
+    assert.deepEqual(continueRollout(rebased, stored), rebased);
+    assert.deepEqual(continueRollout(stored, stored), stored);
+    assert.deepEqual(continueRollout(file, undefined), file);
   });
 });

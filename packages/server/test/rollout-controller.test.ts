@@ -119,6 +119,30 @@ async function servedOn(base: string, key: string, units: number): Promise<numbe
 }
 
 describe('rollout controller in vexil serve (fake clock, fake measurements)', () => {
+  it('the file applied again goes on with the rollout under way; a changed plan starts it over', async () => {
+    const store = await openStore(storeUrl());
+    const clock = fakeClock();
+    const { base } = await server(store, fakeSource(() => ({ on: 0.02, off: 0.02 })), clock);
+    const put = async (flag: FlagDefinition) => {
+      const response = await fetch(`${base}/admin/v1/flags/re-applied`, { method: 'PUT', headers: HEADERS, body: JSON.stringify(flag) });
+      assert.ok(response.ok, await response.text());
+    };
+    await put(plan());
+    await reach(base, 're-applied', 'running', 1);
+    clock.advance(10 * MINUTE);
+    await reach(base, 're-applied', 'running', 5);
+    // The same file's text again (a GitOps apply): no rolloutState, the baseline as defaultRule.
+    await put(plan());
+    const stored = (await store.get('re-applied'))!.flag;
+    assert.equal(stored.rolloutState?.percent, 5, 'the rollout goes on at its step');
+    assert.deepEqual(stored.defaultRule, { percentage: { on: 5, off: 95 } }, 'the step is still served');
+    assert.equal((await rolloutOf(base, 're-applied')).percent, 5);
+    // A changed plan starts over.
+    await put(plan({ steps: [10, 50] }));
+    await reach(base, 're-applied', 'running', 10);
+    assert.equal((await store.get('re-applied'))!.flag.rolloutState?.stepIndex, 0);
+  });
+
   it('a healthy canary goes through every step to 100%, each step an audited write with its figures', async () => {
     const store = await openStore(storeUrl());
     const clock = fakeClock();
@@ -295,7 +319,21 @@ for (const [backend, makeUrl] of [['Redis', storeUrl], ['PostgreSQL', postgresUr
     assert.equal(b.app.vexil.rolloutController!.isLeader, false, 'only one leader');
     assert.equal((await rolloutOf(b.base, 'f')).controller.holder, 'server-a');
 
+    const before = (await storeB.leases!.get('rollout-controller'))!;
+    assert.equal(before.holder, 'server-a');
     a.app.vexil.rolloutController!.kill(); // a crash: the lease is not released
+    // Server B takes over once A's lease lapses, never before, and within two lease periods of A's last renewal (all
+    // times by the store's clock, which dates the leases).
+    const taken = await eventually(async () => {
+      const lease = await storeB.leases!.get('rollout-controller');
+      return lease?.holder === 'server-b' ? lease : undefined;
+    }, 20_000, 20);
+    assert.ok(taken.token > before.token, 'a takeover gets a larger fencing token');
+    const lastRenewal = Date.parse(before.expiresAt) - 600;
+    const takenAt = Date.parse(taken.expiresAt) - 600;
+    assert.ok(takenAt >= Date.parse(before.expiresAt), `B took the lease at ${taken.expiresAt} − 600 ms, before A's lapsed at ${before.expiresAt}`);
+    console.log(`# leader replaced ${takenAt - lastRenewal} ms after its last renewal (lease 600 ms)`);
+    assert.ok(takenAt - lastRenewal <= 2 * 600, `replaced ${takenAt - lastRenewal} ms after the last renewal: more than two lease periods`);
     clock.advance(10 * MINUTE);
     await reach(b.base, 'f', 'running', 25);
     assert.equal(b.app.vexil.rolloutController!.isLeader, true);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { formatProblem, writeFlagFile, type FlagDefinition } from '@vexil/core';
+import { continueRollout, formatProblem, writeFlagFile, type FlagDefinition } from '@vexil/core';
 import { openStore, canonicalJson, environmentLabel, type EnvironmentFiles, type EnvironmentRef } from '@vexil/store';
 import { loadFlagFiles, parseFormat } from './files.js';
 import { AdminApiStore, type StoreTarget } from './admin-api-store.js';
@@ -92,8 +92,10 @@ Examples:
             process.stdout.write(`${prefix}segments: ${result?.changeRequest ? `proposed (change request ${result.changeRequest})` : 'updated'}\n`);
           }
         }
-        for (const [key, flag] of Object.entries(flags)) {
+        for (const [key, read] of Object.entries(flags)) {
           const existing = byKey.get(key);
+          // A rollout under way goes on when the file's plan and baseline are unchanged (see continueRollout).
+          const flag = continueRollout(read, existing?.flag);
           if (existing && canonicalJson(existing.flag) === canonicalJson(flag)) continue;
           changed++;
           const verb = existing ? 'update' : 'create';

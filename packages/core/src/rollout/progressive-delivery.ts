@@ -10,6 +10,7 @@
  */
 import type { FlagDefinition, Rule } from '../model/flag.js';
 import { structuredCloneJson } from './scheduled.js';
+import { canonicalJson } from '../snapshot/canonical-json.js';
 import type { RolloutGate, RolloutOnFailure, RolloutPlanDefinition, RolloutStateDefinition, ThresholdRange } from '../model/rollout.js';
 
 export type NormalizedGate = (
@@ -139,4 +140,21 @@ export function withRolloutState(flag: FlagDefinition, state: RolloutStateDefini
   const plan = flag.rollout!;
   const percent = state.status === 'rolled-back' || state.status === 'aborted' ? 0 : state.status === 'promoted' ? 100 : state.percent;
   return { ...flag, defaultRule: rolloutServingRule(state.baseline, plan.variation!, percent), rolloutState: state };
+}
+
+/**
+ * A flag written again as its file has it (a GitOps apply, `vexil import`, a PUT of the file's text) carries no
+ * `rolloutState`, and its `defaultRule` is the baseline, not the split the controller serves. When its plan and its
+ * baseline are those of the rollout under way, that rollout goes on: the stored state and serving rule are kept, so
+ * re-applying an unchanged file neither restarts a rollout nor undoes a promotion. Any change to the plan or the
+ * baseline starts it over (the written flag as it is).
+ */
+export function continueRollout(incoming: FlagDefinition, stored: FlagDefinition | undefined): FlagDefinition {
+  const state = stored?.rolloutState;
+  if (!incoming.rollout || incoming.rolloutState !== undefined || !state || !stored?.rollout) return incoming;
+  if (canonicalJson(incoming.rollout) !== canonicalJson(stored.rollout)) return incoming;
+  if (canonicalJson(incoming.defaultRule ?? null) !== canonicalJson(state.baseline)) return incoming;
+  const kept: FlagDefinition = { ...incoming, rolloutState: state };
+  if (stored.defaultRule !== undefined) kept.defaultRule = stored.defaultRule;
+  return kept;
 }

@@ -5,6 +5,7 @@ import {
   compileFlagSet,
   evaluate,
   evaluateAll,
+  continueRollout,
   readFlagFile,
   validateFlagDefinition,
   type EvaluationContext,
@@ -338,7 +339,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         raw = raw.flag;
         bodyPath = ['flag'];
       }
-      const flag = checkForWrite(key, raw, request, bodyPath);
+      let flag = checkForWrite(key, raw, request, bodyPath);
+      // The file's text of a flag whose rollout is under way (no rolloutState, the baseline as defaultRule): it goes on.
+      if (flag.rollout && !flag.rolloutState) flag = continueRollout(flag, (await scope.store.get(key))?.flag);
       const ifNoneMatch = header(request, 'if-none-match');
       let expectedVersion: number | undefined;
       if (ifNoneMatch !== undefined) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatProblem, parseFlagFile, type FlagDefinition, type Problem, type SegmentDefinition } from '@vexil/core';
+import { continueRollout, formatProblem, parseFlagFile, type FlagDefinition, type Problem, type SegmentDefinition } from '@vexil/core';
 import { canonicalJson, type FlagStore } from '@vexil/store';
 
 export interface ImportReport {
@@ -37,8 +37,10 @@ export async function importFlagFiles(store: FlagStore, files: string[], options
   }
   const written: string[] = [];
   const unchanged: string[] = [];
-  for (const [key, { flag, file }] of flags) {
+  for (const [key, { flag: read, file }] of flags) {
     const current = stored.get(key);
+    // A rollout under way goes on when the file's plan and baseline are unchanged (see continueRollout).
+    const flag = continueRollout(read, current);
     if (current !== undefined && canonicalJson(current) === canonicalJson(flag)) {
       unchanged.push(key);
       continue;

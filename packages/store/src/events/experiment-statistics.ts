@@ -44,47 +44,65 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
     units: num(row.units),
   }));
 
+  // Every metric in one query. Only units with events in their window need a row of their own: a unit without any
+  // adds 0 to every sum, so the units counted above complete the figures. The join starts from the metric's rows (a
+  // few per converting unit) and finds each unit's exposure by its primary key, whatever the table statistics say.
   const metrics: ExperimentStatistics['metrics'] = [];
-  for (const metric of query.metrics) {
-    // What one unit contributes: its number of events, or the sum of their values; binomial: 1 when it has any.
-    const quantity = metric.value === 'count' ? 'm.count' : 'm.sum';
-    const numerator =
-      metric.type === 'binomial'
-        ? `CASE WHEN coalesce(sum(m.count) FILTER (WHERE m.metric = $5), 0) > 0 THEN 1 ELSE 0 END`
-        : `coalesce(sum(${quantity}) FILTER (WHERE m.metric = $5), 0)`;
-    const denominator = metric.type === 'ratio' ? `coalesce(sum(${quantity}) FILTER (WHERE m.metric = $6), 0)` : '0';
+  if (query.metrics.length > 0) {
+    const params: unknown[] = [environment, query.flag, since, until, windowSeconds];
+    const placeholder = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const events = [...new Set(query.metrics.flatMap((metric) => [metric.event, ...(metric.denominator !== undefined ? [metric.denominator] : [])]))];
+    const eventList = events.map(placeholder).join(', ');
+    const perUnit: string[] = [];
+    const sums: string[] = [];
+    query.metrics.forEach((metric, k) => {
+      // What one unit contributes: its number of events, or the sum of their values; binomial: 1 when it has any.
+      const quantity = metric.value === 'count' ? 'm.count' : 'm.sum';
+      const event = placeholder(metric.event);
+      perUnit.push(
+        metric.type === 'binomial'
+          ? `CASE WHEN coalesce(sum(m.count) FILTER (WHERE m.metric = ${event}), 0) > 0 THEN 1 ELSE 0 END::double precision AS x${k}`
+          : `coalesce(sum(${quantity}) FILTER (WHERE m.metric = ${event}), 0)::double precision AS x${k}`,
+      );
+      perUnit.push(metric.type === 'ratio' ? `coalesce(sum(${quantity}) FILTER (WHERE m.metric = ${placeholder(metric.denominator ?? metric.event)}), 0)::double precision AS d${k}` : `0::double precision AS d${k}`);
+      sums.push(`sum(x${k}) AS sum_${k}, sum(x${k} * x${k}) AS sum_squares_${k}, sum(d${k}) AS denominator_sum_${k}, sum(d${k} * d${k}) AS denominator_sum_squares_${k}, sum(x${k} * d${k}) AS sum_product_${k}`);
+    });
     const rows = await driver.query<Record<string, string>>(
-      `WITH exposed AS (
-         SELECT unit, first_variation, first_at,
-                least(first_at + make_interval(secs => $7), $4::text::timestamptz) AS window_end
-         FROM ${schema}.unit_exposures
-         WHERE environment = $1 AND flag = $2 AND cardinality(variations) = 1
-           AND first_at >= $3::text::timestamptz AND first_at < $4::text::timestamptz
-       ),
-       per_unit AS (
-         SELECT e.first_variation, ${numerator}::double precision AS x, ${denominator}::double precision AS d
-         FROM exposed e
-         LEFT JOIN ${schema}.metric_unit_days m
-           ON m.environment = $1 AND m.unit = e.unit AND m.metric IN ($5, $6)
-          AND m.day >= (e.first_at AT TIME ZONE 'UTC')::date
-          AND m.day <= (e.window_end AT TIME ZONE 'UTC')::date
+      `WITH per_unit AS (
+         SELECT e.first_variation, ${perUnit.join(', ')}
+         FROM ${schema}.metric_unit_days m
+         JOIN ${schema}.unit_exposures e
+           ON e.environment = $1 AND e.flag = $2 AND e.unit = m.unit COLLATE "C"
+          AND cardinality(e.variations) = 1 AND e.first_at >= $3::text::timestamptz AND e.first_at < $4::text::timestamptz
+         WHERE m.environment = $1 AND m.metric IN (${eventList})
+           AND m.day >= (e.first_at AT TIME ZONE 'UTC')::date
+           AND m.day <= (least(e.first_at + make_interval(secs => $5), $4::text::timestamptz) AT TIME ZONE 'UTC')::date
          GROUP BY e.unit, e.first_variation
        )
-       SELECT first_variation, count(*) AS units, sum(x) AS sum, sum(x * x) AS sum_squares,
-              sum(d) AS denominator_sum, sum(d * d) AS denominator_sum_squares, sum(x * d) AS sum_product
-       FROM per_unit GROUP BY first_variation ORDER BY first_variation`,
-      [environment, query.flag, since, until, metric.event, metric.denominator ?? metric.event, windowSeconds],
+       SELECT first_variation, ${sums.join(', ')} FROM per_unit GROUP BY first_variation`,
+      params,
     );
-    const variations: ExperimentVariationStatistics[] = rows.map((row) => ({
-      variation: row.first_variation!,
-      units: num(row.units),
-      sum: num(row.sum),
-      sumSquares: num(row.sum_squares),
-      denominatorSum: num(row.denominator_sum),
-      denominatorSumSquares: num(row.denominator_sum_squares),
-      sumProductWithDenominator: num(row.sum_product),
-    }));
-    metrics.push({ name: metric.name ?? metric.event, variations });
+    const byVariation = new Map(rows.map((row) => [row.first_variation!, row]));
+    query.metrics.forEach((metric, k) => {
+      const variations: ExperimentVariationStatistics[] = [...units.entries()]
+        .filter(([, n]) => n > 0)
+        .map(([variation, n]) => {
+          const row = byVariation.get(variation);
+          return {
+            variation,
+            units: n,
+            sum: num(row?.[`sum_${k}`]),
+            sumSquares: num(row?.[`sum_squares_${k}`]),
+            denominatorSum: num(row?.[`denominator_sum_${k}`]),
+            denominatorSumSquares: num(row?.[`denominator_sum_squares_${k}`]),
+            sumProductWithDenominator: num(row?.[`sum_product_${k}`]),
+          };
+        });
+      metrics.push({ name: metric.name ?? metric.event, variations });
+    });
   }
   return {
     environment,
