@@ -1,19 +1,20 @@
-// Experiments proven by simulation through the real server: simulated units evaluate flags over OFREP (the server
-// records each answer as an exposure), convert with known true rates through `/v1/data/collector`, and the results
-// come from `GET /admin/v1/flags/{key}/experiment`, i.e. the events store's SQL and the statistics engine together.
+// Experiments proven by simulation through the real server. Simulated units are assigned as an in-process SDK does it
+// (the flags the server serves, from `/v1/flag/configuration`, evaluated by the same engine) and their exposures and
+// conversions, with known true rates, go through the server's collector (`/v1/data/collector`) into its events store;
+// the results come from `GET /admin/v1/flags/{key}/experiment`: the events store's SQL and the statistics engine
+// together. (Exposures recorded from OFREP answers are covered by experiment-results.test.ts.)
 // - A/A over 200 flags (200 seeds: each flag key buckets units differently, each has its own conversion event): the
 //   fixed-horizon test rejects at about α = 5 %.
 // - A/A with the sequential test over 100 flags, looked at after each of 5 batches of units: at most α of them ever
 //   reject (peeking is safe).
 // - A true +5 % relative uplift on a binomial metric with about 20,000 units per arm is detected.
 // (The 52/48 sample-ratio mismatch is in experiment-results.test.ts.)
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import postgres from 'postgres';
 import { SqlEventsStore } from '@vexil/store';
-import { ADMIN, SDK, eventually, fixtureServer, json, listen } from './helpers.js';
+import { compileFlagSet, evaluate, type Snapshot } from '@vexil/core';
+import { ADMIN, POSTGRES_URL, SDK, eventually, fixtureServer, json, listen, uniqueId } from './helpers.js';
 
 const FIXED = 200;
 const SEQUENTIAL = 100;
@@ -55,9 +56,17 @@ function rejects(results: any): boolean {
 }
 
 /** Sends tracking events in batches the collector takes. */
-async function sendTracks(base: string, tracks: unknown[]): Promise<void> {
-  for (let i = 0; i < tracks.length; i += 1000) await call(base, 'POST', '/v1/data/collector', { events: tracks.slice(i, i + 1000) }, SDK);
+async function sendEvents(base: string, events: unknown[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 2000) await call(base, 'POST', '/v1/data/collector', { events: events.slice(i, i + 2000) }, SDK);
 }
+
+/** The flags the server serves, compiled as an in-process SDK holds them. */
+async function servedFlags(base: string): Promise<Snapshot> {
+  const configuration = await call(base, 'POST', '/v1/flag/configuration', {}, SDK);
+  return compileFlagSet(configuration.flags);
+}
+
+const exposure = (flag: string, variation: string, unit: string) => ({ kind: 'feature', key: flag, variation, userKey: unit, contextKind: 'user', creationDate: seconds(Date.now()), value: variation, default: false });
 
 const track = (event: string, unit: string) => ({ kind: 'tracking', key: event, userKey: unit, contextKind: 'user', creationDate: seconds(Date.now()), evaluationContext: { targetingKey: unit }, trackingEventDetails: {} });
 
@@ -78,10 +87,22 @@ async function resultsOf(base: string, flags: string[], units: number, conversio
   return out;
 }
 
+// The events store on the PostgreSQL server (as servers sharing one store use it), a schema of its own per test.
+const schemas: string[] = [];
+async function eventsStore(): Promise<SqlEventsStore> {
+  const schema = uniqueId('vexil_simulation').replace(/[^a-z0-9_]/g, '_');
+  schemas.push(schema);
+  return SqlEventsStore.open(`${POSTGRES_URL}?schema=${schema}`, { pruneIntervalMs: 0 });
+}
+after(async () => {
+  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => undefined });
+  for (const schema of schemas) await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end({ timeout: 2 });
+});
+
 describe('experiments proven by simulation through the real server', () => {
   it('A/A: the fixed-horizon test rejects at about α over 200 seeds; the sequential test, looked at after every batch, stays at or below α', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vexil-experiment-simulation-'));
-    const events = await SqlEventsStore.open(`pglite:${join(dir, 'events')}`, { pruneIntervalMs: 0 });
+    const events = await eventsStore();
     const app = await fixtureServer({ events, eventsOptions: { flushIntervalMs: 50 } });
     try {
       const base = await listen(app);
@@ -91,26 +112,26 @@ describe('experiments proven by simulation through the real server', () => {
       for (const flag of sequential) await call(base, 'PUT', `/admin/v1/flags/${flag}`, aaFlag(`convert-${flag}`, true));
       const all = [...fixed, ...sequential];
 
+      const snapshot = await servedFlags(base);
       const rng = random(20261204);
       const conversions = new Map(all.map((flag) => [flag, 0]));
       const everRejected = new Set<string>();
       const perBatch = UNITS / BATCHES;
       for (let batch = 0; batch < BATCHES; batch++) {
-        const tracks: unknown[] = [];
+        const events: unknown[] = [];
         for (let u = batch * perBatch; u < (batch + 1) * perBatch; u++) {
-          const unit = `unit-${u}`;
-          // One bulk evaluation per unit: the server records an exposure for each of the flags.
-          const answer = await call(base, 'POST', '/ofrep/v1/evaluate/flags', { context: { targetingKey: unit, gofeatureflag: { flagList: all } } }, SDK);
-          assert.equal(answer.flags.length, all.length);
-          // The same true conversion rate (20 %) on both variations: any difference is noise.
           for (const flag of all) {
+            // Each experiment its own population (a unit in all 300 would make every conversion count for 300 flags).
+            const unit = `${flag}:unit-${u}`;
+            events.push(exposure(flag, evaluate(snapshot, flag, { targetingKey: unit }).variant!, unit));
+            // The same true conversion rate (20 %) on both variations: any difference is noise.
             if (rng() < 0.2) {
-              tracks.push(track(`convert-${flag}`, unit));
+              events.push(track(`convert-${flag}`, unit));
               conversions.set(flag, conversions.get(flag)! + 1);
             }
           }
         }
-        await sendTracks(base, tracks);
+        await sendEvents(base, events);
         // A look at every sequential experiment after each batch.
         const looked = await resultsOf(base, sequential, (batch + 1) * perBatch, conversions);
         for (const [flag, results] of looked) if (rejects(results)) everRejected.add(flag);
@@ -127,13 +148,11 @@ describe('experiments proven by simulation through the real server', () => {
     } finally {
       await app.close();
       await events.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 
   it('a true +5 % relative uplift on a binomial metric with about 20,000 units per arm is detected', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vexil-experiment-uplift-'));
-    const events = await SqlEventsStore.open(`pglite:${join(dir, 'events')}`, { pruneIntervalMs: 0 });
+    const events = await eventsStore();
     const app = await fixtureServer({ events, eventsOptions: { flushIntervalMs: 50 } });
     try {
       const base = await listen(app);
@@ -142,26 +161,23 @@ describe('experiments proven by simulation through the real server', () => {
         defaultRule: { percentage: { control: 50, treatment: 50 } },
         experiment: { engine: 'frequentist', metrics: [{ event: 'purchase', type: 'binomial', goal: true }] },
       });
+      const snapshot = await servedFlags(base);
       const rate: Record<string, number> = { control: 0.3, treatment: 0.315 };
       const rng = random(7);
       const units = 40_000;
-      const served = new Array<string>(units);
-      // 16 units at a time, each one OFREP call.
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < units) {
-            const u = next++;
-            served[u] = (await call(base, 'POST', '/ofrep/v1/evaluate/flags/uplift', { context: { targetingKey: `buyer-${u}` } }, SDK)).variant;
-          }
-        }),
-      );
-      const tracks: unknown[] = [];
-      served.forEach((variant, u) => {
-        if (rng() < rate[variant]!) tracks.push(track('purchase', `buyer-${u}`));
-      });
-      await sendTracks(base, tracks);
-      const results = (await resultsOf(base, ['uplift'], units, new Map([['uplift', tracks.length]]))).get('uplift');
+      const events: unknown[] = [];
+      let purchases = 0;
+      for (let u = 0; u < units; u++) {
+        const unit = `buyer-${u}`;
+        const variant = evaluate(snapshot, 'uplift', { targetingKey: unit }).variant!;
+        events.push(exposure('uplift', variant, unit));
+        if (rng() < rate[variant]!) {
+          events.push(track('purchase', unit));
+          purchases++;
+        }
+      }
+      await sendEvents(base, events);
+      const results = (await resultsOf(base, ['uplift'], units, new Map([['uplift', purchases]]))).get('uplift');
       const [control, treatment] = results.metrics[0].variations;
       console.log(
         `# +5 % true uplift: ${control.units} / ${treatment.units} units, conversion ${(control.mean * 100).toFixed(2)} % → ${(treatment.mean * 100).toFixed(2)} %, ` +
@@ -174,7 +190,6 @@ describe('experiments proven by simulation through the real server', () => {
     } finally {
       await app.close();
       await events.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 });
