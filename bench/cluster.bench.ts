@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { removeRedisPrefix } from './redis-prefix.js';
 import { startChild, type Child } from './server.bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -95,17 +95,6 @@ export async function run(): Promise<void> {
   } finally {
     for (const stream of streams) stream.close();
     await Promise.all(servers.map((server) => server.stop()));
-    const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await admin.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await admin.del(...keys);
-      } while (cursor !== '0');
-    } finally {
-      admin.disconnect();
-    }
+    await removeRedisPrefix(REDIS_URL, prefix);
   }
 }

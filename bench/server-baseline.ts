@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import { deleteKeysWithPrefix } from './redis-prefix.js';
 
 /** The same answer Vexil gives to the OFREP request of the bench, as a constant (fastify resolves from the repository root). */
 export const BARE_FASTIFY = `
@@ -121,12 +122,7 @@ export async function storeMemory(root: string, dir: string): Promise<MemoryRow[
     return {
       url: `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`,
       cleanup: async () => {
-        let cursor = '0';
-        do {
-          const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await admin.del(...keys);
-        } while (cursor !== '0');
+        await deleteKeysWithPrefix(admin, prefix);
         admin.disconnect();
       },
     };

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
+import { redisPrefixUrl, removeRedisPrefix } from './redis-prefix.js';
 import { bigFlagSet, toJson } from './core/big-file.js';
 import { startChild } from './server.bench.js';
 
@@ -46,22 +46,9 @@ export async function run(): Promise<void> {
       // A key prefix of its own, removed afterwards (never anything else in that Redis).
       const prefix = `vexil-bench-writes-${randomBytes(4).toString('hex')}:`;
       try {
-        await runOn('Redis', `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`);
+        await runOn('Redis', redisPrefixUrl(REDIS_URL, prefix));
       } finally {
-        const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        try {
-          await admin.connect();
-          let cursor = '0';
-          do {
-            const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length > 0) await admin.del(...keys);
-          } while (cursor !== '0');
-        } catch (error) {
-          console.log(`(could not remove the Redis keys ${prefix}*: ${String(error)})`);
-        } finally {
-          admin.disconnect();
-        }
+        await removeRedisPrefix(REDIS_URL, prefix);
       }
     } else throw new Error(`BENCH_WRITES_STORES: unknown store ${store} (pglite, redis)`);
   }

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
+import { redisPrefixUrl, removeRedisPrefix } from './redis-prefix.js';
 import { startChild } from './server.bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,20 +44,9 @@ export async function run(): Promise<void> {
     else if (store === 'redis') {
       const prefix = `vexil-bench-sticky-${randomBytes(4).toString('hex')}:`;
       try {
-        rows.push(...(await runOn('Redis', `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(prefix)}`)));
+        rows.push(...(await runOn('Redis', redisPrefixUrl(REDIS_URL, prefix))));
       } finally {
-        const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        try {
-          await admin.connect();
-          let cursor = '0';
-          do {
-            const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length > 0) await admin.del(...keys);
-          } while (cursor !== '0');
-        } finally {
-          admin.disconnect();
-        }
+        await removeRedisPrefix(REDIS_URL, prefix);
       }
     } else throw new Error(`BENCH_STICKY_STORES: unknown store ${store} (pglite, redis)`);
   }

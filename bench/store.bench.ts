@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import { deleteKeysWithPrefix } from './redis-prefix.js';
 import { createSnapshot, openStore, type FlagStore } from '@vexil/store';
 import type { FlagDefinition } from '@vexil/core';
 
@@ -172,12 +173,7 @@ async function benchRedis(): Promise<Row | undefined> {
     return row('redis', 'other process, pub/sub', latencies, list);
   } finally {
     await watcher.close();
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysWithPrefix(admin, prefix);
     admin.disconnect();
   }
 }

@@ -43,6 +43,7 @@ export class StickyAssignments {
   readonly #cacheSize: number;
   readonly #cacheTtlMs: number;
   #lastWarning = 0;
+  #lastSweep = 0;
   readonly #queue: QueuedAssignment[] = [];
   #flushing = false;
   /** Counters for /metrics: answers from the cache, from the store, and store failures. */
@@ -140,6 +141,7 @@ export class StickyAssignments {
         }
         try {
           const answers = await this.#store.assign(batch.flatMap((entry) => entry.requests));
+          this.#sweepNow();
           let offset = 0;
           for (const entry of batch) {
             entry.resolve(answers.slice(offset, offset + entry.requests.length));
@@ -153,6 +155,13 @@ export class StickyAssignments {
     } finally {
       this.#flushing = false;
     }
+  }
+
+  /** Stores that do not expire rows by themselves (SQL) are swept of expired assignments at most once an hour. */
+  #sweepNow(): void {
+    if (!this.#store.sweep || Date.now() - this.#lastSweep < 3_600_000) return;
+    this.#lastSweep = Date.now();
+    void this.#store.sweep().catch(() => undefined);
   }
 
   #key(request: StickyRequest): string {

@@ -3,6 +3,7 @@
 // an advisory lock) so that it can appear in any existing schema without a numbered migration.
 import type { AssignmentRequest, AssignmentStore } from '../types.js';
 import type { SqlDriver } from './driver.js';
+import { tableOnFirstUse } from './table-on-first-use.js';
 import { uniqueRequests } from '../util/assignments.js';
 
 interface AssignmentRow extends Record<string, unknown> {
@@ -12,34 +13,25 @@ interface AssignmentRow extends Record<string, unknown> {
 }
 
 export class SqlAssignmentStore implements AssignmentStore {
-  #ready: Promise<void> | undefined;
+  readonly #table: () => Promise<void>;
 
   constructor(
     private readonly driver: SqlDriver,
     /** The quoted schema name. */
     private readonly schema: string,
-  ) {}
-
-  #table(): Promise<void> {
-    this.#ready ??= this.driver
-      .transaction(async (tx) => {
-        await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1::text))`, [`vexil.assignments.${this.schema}`]);
-        await tx.query(
-          `CREATE TABLE IF NOT EXISTS ${this.schema}.assignments (
-            flag text NOT NULL,
-            unit text NOT NULL,
-            variation text NOT NULL,
-            assigned_at timestamptz NOT NULL,
-            expires_at timestamptz NOT NULL,
-            PRIMARY KEY (flag, unit)
-          )`,
-        );
-      })
-      .catch((error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      });
-    return this.#ready;
+  ) {
+    this.#table = tableOnFirstUse(
+      driver,
+      `vexil.assignments.${schema}`,
+      `CREATE TABLE IF NOT EXISTS ${schema}.assignments (
+        flag text NOT NULL,
+        unit text NOT NULL,
+        variation text NOT NULL,
+        assigned_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (flag, unit)
+      )`,
+    );
   }
 
   async assign(requests: readonly AssignmentRequest[]): Promise<string[]> {

@@ -3,6 +3,7 @@
 // rather than by a numbered migration, so it can be added to any existing schema.
 import type { Lease, LeaseStore } from '../types.js';
 import type { SqlDriver } from './driver.js';
+import { tableOnFirstUse } from './table-on-first-use.js';
 
 interface LeaseRow extends Record<string, unknown> {
   name: string;
@@ -16,32 +17,23 @@ function toLease(row: LeaseRow): Lease {
 }
 
 export class SqlLeaseStore implements LeaseStore {
-  #ready: Promise<void> | undefined;
+  readonly #table: () => Promise<void>;
 
   constructor(
     private readonly driver: SqlDriver,
     /** The quoted schema name. */
     private readonly schema: string,
-  ) {}
-
-  #table(): Promise<void> {
-    this.#ready ??= this.driver
-      .transaction(async (tx) => {
-        await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1::text))`, [`vexil.leases.${this.schema}`]);
-        await tx.query(
-          `CREATE TABLE IF NOT EXISTS ${this.schema}.leases (
-            name text PRIMARY KEY,
-            holder text NOT NULL,
-            token bigint NOT NULL,
-            expires_at timestamptz NOT NULL
-          )`,
-        );
-      })
-      .catch((error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      });
-    return this.#ready;
+  ) {
+    this.#table = tableOnFirstUse(
+      driver,
+      `vexil.leases.${schema}`,
+      `CREATE TABLE IF NOT EXISTS ${schema}.leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        token bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`,
+    );
   }
 
   async acquire(name: string, holder: string, ttlMs: number): Promise<Lease | undefined> {
