@@ -3,77 +3,27 @@
 // works in its own namespace (schema, key prefix or table), removed at the end.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import postgres from 'postgres';
-import { Redis } from 'ioredis';
 import { MemoryAssignmentStore, openStore, type AssignmentStore, type FlagStore } from '../src/index.js';
-import { openPGliteDriver } from '../src/sql/pglite-driver.js';
-import type { SqlDriver } from '../src/sql/driver.js';
+import { storeBackends } from './store-backends.js';
 import { dynaliteEndpoint, stopDynalite } from './dynalite.js';
 
-const POSTGRES = process.env.VEXIL_TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test';
-const REDIS = process.env.VEXIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-const RUN = `vexil_assign_${randomBytes(4).toString('hex')}`;
-
-const pgAdmin = postgres(POSTGRES, { max: 1, onnotice: () => undefined });
-const pgSchemas: string[] = [];
-const redisAdmin = new Redis(REDIS, { lazyConnect: true });
-const redisPrefixes: string[] = [];
-const PGLITE_MEMORY = `memory:${RUN}`;
-let pgliteHolder: Promise<SqlDriver> | undefined;
-const pgliteDriver = () => (pgliteHolder ??= openPGliteDriver({ location: PGLITE_MEMORY }));
-let counter = 0;
+const { run: RUN, backends: sharedBackends, removeBackendData } = storeBackends('vexil_assign');
 const opened: FlagStore[] = [];
 
 after(async () => {
   for (const store of opened) await store.close().catch(() => undefined);
-  for (const schema of pgSchemas) {
-    assert.ok(schema.startsWith(RUN));
-    await pgAdmin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    for (const { nspname } of await pgAdmin<Array<{ nspname: string }>>`SELECT nspname FROM pg_namespace WHERE nspname LIKE ${`${schema}_e_%`}`) {
-      await pgAdmin.unsafe(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
-    }
-  }
-  await pgAdmin.end({ timeout: 2 });
-  for (const prefix of redisPrefixes) {
-    assert.ok(prefix.startsWith(`${RUN}:`));
-    const keys = await redisAdmin.keys(`${prefix}*`);
-    if (keys.length > 0) await redisAdmin.del(...keys);
-  }
-  redisAdmin.disconnect();
-  if (pgliteHolder) await (await pgliteHolder).close();
+  await removeBackendData();
   await stopDynalite();
 });
 
-const backends: Array<{ name: string; url(): Promise<string> }> = [
-  {
-    name: 'pglite',
-    async url() {
-      await pgliteDriver();
-      return `pglite:${PGLITE_MEMORY}?schema=t${++counter}`;
-    },
-  },
-  {
-    name: 'postgres',
-    async url() {
-      const schema = `${RUN}_${++counter}`;
-      pgSchemas.push(schema);
-      return `${POSTGRES}?schema=${schema}`;
-    },
-  },
-  {
-    name: 'redis',
-    async url() {
-      const prefix = `${RUN}:${++counter}:`;
-      redisPrefixes.push(prefix);
-      return `${REDIS}?prefix=${encodeURIComponent(prefix)}`;
-    },
-  },
+let tables = 0;
+const backends = [
+  ...sharedBackends,
   {
     name: 'dynamodb (dynalite)',
     async url() {
-      return `dynamodb://${RUN}_${++counter}?region=eu-west-1&endpoint=${encodeURIComponent(await dynaliteEndpoint())}`;
+      return `dynamodb://${RUN}_${++tables}?region=eu-west-1&endpoint=${encodeURIComponent(await dynaliteEndpoint())}`;
     },
   },
 ];

@@ -2,67 +2,12 @@
 // server on this machine and Redis. Each test works in its own namespace (schema or key prefix), removed at the end.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import postgres from 'postgres';
-import { Redis } from 'ioredis';
 import { openStore, type FlagStore, type LeaseStore } from '../src/index.js';
-import { openPGliteDriver } from '../src/sql/pglite-driver.js';
-import type { SqlDriver } from '../src/sql/driver.js';
+import { storeBackends } from './store-backends.js';
 
-const POSTGRES = process.env.VEXIL_TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test';
-const REDIS = process.env.VEXIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-const RUN = `vexil_lease_${randomBytes(4).toString('hex')}`;
-
-const pgAdmin = postgres(POSTGRES, { max: 1, onnotice: () => undefined });
-const pgSchemas: string[] = [];
-const redisAdmin = new Redis(REDIS, { lazyConnect: true });
-const redisPrefixes: string[] = [];
-const PGLITE_MEMORY = `memory:${RUN}`;
-let pgliteHolder: Promise<SqlDriver> | undefined;
-const pgliteDriver = () => (pgliteHolder ??= openPGliteDriver({ location: PGLITE_MEMORY }));
-let counter = 0;
-
-after(async () => {
-  for (const schema of pgSchemas) {
-    assert.ok(schema.startsWith(RUN));
-    await pgAdmin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  }
-  await pgAdmin.end({ timeout: 2 });
-  for (const prefix of redisPrefixes) {
-    assert.ok(prefix.startsWith(`${RUN}:`));
-    const keys = await redisAdmin.keys(`${prefix}*`);
-    if (keys.length > 0) await redisAdmin.del(...keys);
-  }
-  redisAdmin.disconnect();
-  if (pgliteHolder) await (await pgliteHolder).close();
-});
-
-const backends: Array<{ name: string; url(): Promise<string> }> = [
-  {
-    name: 'pglite',
-    async url() {
-      await pgliteDriver();
-      return `pglite:${PGLITE_MEMORY}?schema=t${++counter}`;
-    },
-  },
-  {
-    name: 'postgres',
-    async url() {
-      const schema = `${RUN}_${++counter}`;
-      pgSchemas.push(schema);
-      return `${POSTGRES}?schema=${schema}`;
-    },
-  },
-  {
-    name: 'redis',
-    async url() {
-      const prefix = `${RUN}:${++counter}:`;
-      redisPrefixes.push(prefix);
-      return `${REDIS}?prefix=${encodeURIComponent(prefix)}`;
-    },
-  },
-];
+const { backends, removeBackendData } = storeBackends('vexil_lease');
+after(removeBackendData);
 
 function leasesOf(store: FlagStore): LeaseStore {
   assert.ok(store.leases, `the ${store.kind} store holds leases`);
