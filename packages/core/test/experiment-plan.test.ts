@@ -51,6 +51,20 @@ describe('experiment block in the flag file', () => {
     assert.equal(plan.engine, 'bayesian');
     assert.equal(plan.metrics[0]!.role, 'goal');
     assert.equal(plan.start, undefined);
+    assert.equal(plan.cupedLookbackMs, undefined, 'no CUPED unless asked');
+    assert.equal(plan.sticky, false);
+  });
+
+  it('cuped: true looks back 14 days, a duration is rounded up to whole days; sticky takes true or a duration', () => {
+    const planOf = (experiment: string) =>
+      normalizeExperiment(parseFlagFile(`f:\n  variations: { a: 1, b: 2 }\n  defaultRule: { variation: a }\n  experiment: { ${experiment}, metrics: [{ event: e, type: mean }] }\n`, { format: 'yaml' }).flags.f!)!;
+    assert.equal(planOf('cuped: true').cupedLookbackMs, 14 * 86_400_000);
+    assert.equal(planOf('cuped: 36h').cupedLookbackMs, 2 * 86_400_000);
+    assert.equal(planOf('cuped: false').cupedLookbackMs, undefined);
+    assert.equal(planOf('sticky: 30d').sticky, true);
+    assert.deepEqual(lint(`f:\n  variations: { a: 1, b: 2 }\n  defaultRule: { variation: a }\n  experiment: { cuped: 6h, metrics: [{ event: e, type: mean }] }\n`), [
+      'flags.yaml:4:17 f experiment.cuped: cuped is true, false or how far to look back before the first exposure (whole days, e.g. 14d), not "6h"',
+    ]);
   });
 
   it('names the file, line, flag and field of every mistake, and rejects the flag', () => {

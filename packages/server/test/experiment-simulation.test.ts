@@ -192,4 +192,60 @@ describe('experiments proven by simulation through the real server', () => {
       await events.close();
     }
   });
+
+  it('CUPED: what units spent before their first exposure narrows the interval of the same true effect', async () => {
+    const events = await eventsStore();
+    const app = await fixtureServer({ events, eventsOptions: { flushIntervalMs: 50 } });
+    try {
+      const base = await listen(app);
+      const flag = (cuped: boolean) => ({
+        variations: { control: 'a', treatment: 'b' },
+        defaultRule: { percentage: { control: 50, treatment: 50 } },
+        experiment: { engine: 'frequentist', ...(cuped ? { cuped: true } : {}), metrics: [{ event: 'spend', type: 'mean', name: 'spend' }] },
+      });
+      await call(base, 'PUT', '/admin/v1/flags/cuped', flag(true));
+      const snapshot = await servedFlags(base);
+      const rng = random(11);
+      const normal = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+      const units = 2_000;
+      const before = Date.now() - 3 * 86_400_000;
+      const sent: unknown[] = [];
+      let spentAfter = 0;
+      for (let u = 0; u < units; u++) {
+        const unit = `shopper-${u}`;
+        const variant = evaluate(snapshot, 'cuped', { targetingKey: unit }).variant!;
+        // Each shopper's habit drives both periods; the treatment adds 2 to what they spend after exposure.
+        const habit = 50 + 40 * rng();
+        sent.push({ ...track('spend', unit), creationDate: seconds(before), trackingEventDetails: { value: habit + 5 * normal() } });
+        sent.push(exposure('cuped', variant, unit));
+        const after = habit + 5 * normal() + (variant === 'treatment' ? 2 : 0);
+        spentAfter += after;
+        sent.push({ ...track('spend', unit), trackingEventDetails: { value: after } });
+      }
+      await sendEvents(base, sent);
+      // Every unit and every purchase after exposure in (the mean × units of both arms adds up to what was spent).
+      const complete = (body: any) =>
+        body.exposures.reduce((n: number, e: { units: number }) => n + e.units, 0) === units &&
+        Math.abs(body.metrics[0].variations.reduce((n: number, v: { mean: number; units: number }) => n + v.mean * v.units, 0) - spentAfter) < 1e-6 * spentAfter;
+      const results = await eventually(async () => {
+        const body = await call(base, 'GET', '/admin/v1/flags/cuped/experiment');
+        return complete(body) ? body : undefined;
+      }, 60_000, 50);
+      await call(base, 'PUT', '/admin/v1/flags/cuped', flag(false));
+      const plain = await eventually(async () => {
+        const body = await call(base, 'GET', '/admin/v1/flags/cuped/experiment');
+        return body.cupedLookbackDays === null ? body : undefined;
+      });
+      assert.equal(results.cupedLookbackDays, 14);
+      const width = (r: any) => r.metrics[0].variations[1].uplift.ci[1] - r.metrics[0].variations[1].uplift.ci[0];
+      console.log(`# CUPED: 95 % interval width ${(width(results) * 100).toFixed(2)} points of uplift with, ${(width(plain) * 100).toFixed(2)} without (same data)`);
+      assert.ok(width(results) < 0.7 * width(plain), `CUPED narrows the interval: ${width(results)} vs ${width(plain)}`);
+      // The true effect is 2 on a mean of about 70: about +2.9 %.
+      const uplift = results.metrics[0].variations[1].uplift;
+      assert.ok(uplift.ci[0] < 0.029 && 0.029 < uplift.ci[1], `the adjusted interval ${uplift.ci} covers the true +2.9 %`);
+    } finally {
+      await app.close();
+      await events.close();
+    }
+  });
 });

@@ -254,6 +254,30 @@ export function runEventsConformance(name: string, factory: EventsFactory): void
       assert.deepEqual(unbounded.units.find((u) => u.variation === 'b'), { variation: 'b', units: 3 }, 'without since, the early unit counts');
       const ended = await store.experimentStatistics({ flag: 'exp', since: T0 - HOUR, until: T0 + 30_000, attributionWindowMs: 48 * HOUR, metrics: [{ event: 'purchase', type: 'binomial' }] });
       assert.deepEqual(ended.units, [{ variation: 'a', units: 3 }, { variation: 'b', units: 1 }], 'b2 was exposed after the end');
+
+      // CUPED: purchases before the first exposure, 3, 10 and 20 days before it; a 14-day lookback takes the first two.
+      await store.write([batch([], [track('purchase', 'a1', T0 - 3 * DAY, { value: 8 }), track('purchase', 'b1', T0 - 10 * DAY, { value: 3 }), track('purchase', 'b2', T0 - 20 * DAY, { value: 50 })])]);
+      const cuped = await store.experimentStatistics({
+        flag: 'exp',
+        since: T0 - HOUR,
+        attributionWindowMs: 48 * HOUR,
+        covariateLookbackMs: 14 * DAY,
+        metrics: [
+          { event: 'purchase', type: 'binomial', name: 'converted' },
+          { event: 'purchase', type: 'mean', name: 'revenue' },
+          { event: 'purchase', type: 'ratio', value: 'count', denominator: 'page-view', name: 'purchases per view' },
+        ],
+      });
+      assert.deepEqual(cuped.metrics[0]!.variations, [
+        { variation: 'a', units: 3, sum: 1, sumSquares: 1, ...zero, covariateSum: 1, covariateSumSquares: 1, sumProductWithCovariate: 1 },
+        { variation: 'b', units: 2, sum: 2, sumSquares: 2, ...zero, covariateSum: 1, covariateSumSquares: 1, sumProductWithCovariate: 1 },
+      ]);
+      assert.deepEqual(cuped.metrics[1]!.variations, [
+        { variation: 'a', units: 3, sum: 15, sumSquares: 225, ...zero, covariateSum: 8, covariateSumSquares: 64, sumProductWithCovariate: 15 * 8 },
+        { variation: 'b', units: 2, sum: 30, sumSquares: 500, ...zero, covariateSum: 3, covariateSumSquares: 9, sumProductWithCovariate: 20 * 3 },
+      ], 'the events before exposure are the covariate, never the metric');
+      assert.equal(cuped.metrics[2]!.variations[0]!.covariateSum, undefined, 'ratio metrics get no covariate');
+      assert.deepEqual(cuped.metrics[2]!.variations[0]!.sum, 2);
     });
 
     it('answers any quantile asked, per variation, over a window of minutes (what rollout gates read)', async () => {

@@ -19,6 +19,8 @@ export interface ReportPlan {
   sequential: boolean;
   correction: 'holm-bonferroni' | 'benjamini-hochberg' | 'none';
   minUnits: number;
+  /** CUPED: set when the plan asks for it (the statistics then carry the covariate sums). */
+  cupedLookbackMs?: number;
   metrics: { name: string; event: string; type: 'binomial' | 'mean' | 'ratio'; denominator?: string; role: 'goal' | 'guardrail' | 'secondary'; inverse: boolean }[];
 }
 
@@ -30,7 +32,18 @@ export interface ReportStatistics {
   exposuresByHour?: { at: string; variation: string; units: number }[];
   metrics: {
     name: string;
-    variations: { variation: string; units: number; sum: number; sumSquares: number; denominatorSum: number; denominatorSumSquares: number; sumProductWithDenominator: number }[];
+    variations: {
+      variation: string;
+      units: number;
+      sum: number;
+      sumSquares: number;
+      denominatorSum: number;
+      denominatorSumSquares: number;
+      sumProductWithDenominator: number;
+      covariateSum?: number;
+      covariateSumSquares?: number;
+      sumProductWithCovariate?: number;
+    }[];
   }[];
 }
 
@@ -84,6 +97,8 @@ export interface ExperimentReport {
   start: string | null;
   end: string | null;
   attributionWindowHours: number;
+  /** CUPED's lookback in days (binomial and mean metrics adjusted); null: no CUPED. */
+  cupedLookbackDays: number | null;
   exposures: { variation: string; units: number; expectedShare: number }[];
   /** Per hour (ISO 8601) with new units, the units first exposed so far per variation (plan order). */
   cumulativeExposures: { at: string; units: number[] }[];
@@ -143,7 +158,8 @@ export function experimentReport(plan: ReportPlan, stats: ReportStatistics, now:
       alpha: plan.alpha,
       ...(plan.sequential ? { sequential: { tuning: 5000 } } : {}),
       oneSided: false,
-      cuped: false,
+      // CUPED where the plan asks for it and the metric allows it (gbstats adjusts binomial and mean metrics here).
+      cuped: plan.cupedLookbackMs !== undefined && metric.type !== 'ratio',
       weights: plan.weights,
       variations: plan.variations.map((name) => {
         const row = rows.get(name);
@@ -155,9 +171,9 @@ export function experimentReport(plan: ReportPlan, stats: ReportStatistics, now:
           denominatorSum: row?.denominatorSum ?? 0,
           denominatorSumSquares: row?.denominatorSumSquares ?? 0,
           sumProductWithDenominator: row?.sumProductWithDenominator ?? 0,
-          covariateSum: 0,
-          covariateSumSquares: 0,
-          sumProductWithCovariate: 0,
+          covariateSum: row?.covariateSum ?? 0,
+          covariateSumSquares: row?.covariateSumSquares ?? 0,
+          sumProductWithCovariate: row?.sumProductWithCovariate ?? 0,
         };
       }),
     });
@@ -230,6 +246,7 @@ export function experimentReport(plan: ReportPlan, stats: ReportStatistics, now:
     start: plan.start === undefined ? null : new Date(plan.start).toISOString(),
     end: plan.end === undefined ? null : new Date(plan.end).toISOString(),
     attributionWindowHours: plan.attributionWindowMs / 3_600_000,
+    cupedLookbackDays: plan.cupedLookbackMs === undefined ? null : plan.cupedLookbackMs / 86_400_000,
     exposures: plan.variations.map((variation, i) => ({ variation, units: counts[i]!, expectedShare: plan.weights[i]! / totalWeight })),
     cumulativeExposures: cumulative(plan.variations, stats.exposuresByHour ?? []),
     multipleExposures: stats.multipleExposures,

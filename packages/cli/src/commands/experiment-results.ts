@@ -80,7 +80,7 @@ function table(rows: string[][]): string {
 
 export function formatResults(r: ExperimentResults): string {
   const lines = [
-    `${r.flag} (${r.environment}): ${r.status}, control "${r.control}", ${r.engine}${r.engine === 'frequentist' ? (r.sequential ? ' sequential' : ' fixed-horizon') : ''}, ${r.attributionWindowHours}h attribution window${r.start ? `, from ${r.start}` : ''}${r.end ? ` to ${r.end}` : ''}`,
+    `${r.flag} (${r.environment}): ${r.status}, control "${r.control}", ${r.engine}${r.engine === 'frequentist' ? (r.sequential ? ' sequential' : ' fixed-horizon') : ''}, ${r.attributionWindowHours}h attribution window${r.cupedLookbackDays ? `, CUPED over ${r.cupedLookbackDays} days before exposure` : ''}${r.start ? `, from ${r.start}` : ''}${r.end ? ` to ${r.end}` : ''}`,
     `exposures: ${r.exposures.map((e) => `${e.variation} ${e.units}`).join(', ')}; seen in several variations ${r.multipleExposures} (${(r.multipleExposureShare * 100).toFixed(2)}%); SRM p = ${number(r.srm.pValue)}`,
   ];
   for (const metric of r.metrics) {

@@ -1,5 +1,5 @@
 // The `experiment` block with every default filled in: what the results query and the analysis read.
-import { DEFAULT_ATTRIBUTION_WINDOW, DEFAULT_EXPERIMENT_MIN_UNITS, type ExperimentMetricType } from '../model/experiment.js';
+import { DEFAULT_ATTRIBUTION_WINDOW, DEFAULT_CUPED_LOOKBACK, DEFAULT_EXPERIMENT_MIN_UNITS, type ExperimentMetricType } from '../model/experiment.js';
 import type { FlagDefinition } from '../model/flag.js';
 import { parseDuration } from '../rollout/progressive-delivery.js';
 import { parseDate } from '../rollout/scheduled.js';
@@ -28,6 +28,8 @@ export interface ExperimentPlan {
   sequential: boolean;
   correction: 'holm-bonferroni' | 'benjamini-hochberg' | 'none';
   minUnits: number;
+  /** CUPED: how far before a unit's first exposure its covariate is measured (whole days); undefined: no CUPED. */
+  cupedLookbackMs?: number;
   /** The expected split per variation (plan order) for the sample-ratio-mismatch check: the defaultRule's percentages, else equal. */
   weights: number[];
   metrics: ExperimentMetricPlan[];
@@ -57,6 +59,9 @@ export function normalizeExperiment(flag: FlagDefinition): ExperimentPlan | unde
     sequential: experiment.sequential ?? false,
     correction: experiment.correction ?? 'holm-bonferroni',
     minUnits: experiment.minUnits ?? DEFAULT_EXPERIMENT_MIN_UNITS,
+    ...(experiment.cuped !== undefined && experiment.cuped !== false
+      ? { cupedLookbackMs: Math.ceil(parseDuration(experiment.cuped === true ? DEFAULT_CUPED_LOOKBACK : experiment.cuped) / 86_400_000) * 86_400_000 }
+      : {}),
     metrics: (experiment.metrics ?? []).map((metric) => ({
       name: metric.name ?? metric.event ?? '',
       event: metric.event ?? '',

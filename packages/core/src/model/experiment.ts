@@ -51,9 +51,17 @@ export interface ExperimentDefinition {
   correction?: 'holm-bonferroni' | 'benjamini-hochberg' | 'none';
   /** Units per variation below which the results carry a "too little data" warning. Default 100. */
   minUnits?: number;
+  /**
+   * CUPED (regression adjustment, as GrowthBook's): each unit's binomial or mean metric is adjusted by the same metric
+   * before its first exposure, which narrows intervals when the past predicts the future. `true` looks back 14 days,
+   * or give how far (whole days, e.g. `28d`). Ratio metrics are not adjusted.
+   */
+  cuped?: boolean | string;
 }
 
-export const EXPERIMENT_FIELDS = ['control', 'start', 'end', 'metrics', 'attributionWindow', 'sticky', 'engine', 'alpha', 'sequential', 'correction', 'minUnits'] as const;
+export const EXPERIMENT_FIELDS = ['control', 'start', 'end', 'metrics', 'attributionWindow', 'sticky', 'engine', 'alpha', 'sequential', 'correction', 'minUnits', 'cuped'] as const;
+/** How far CUPED looks back before a unit's first exposure when `cuped: true` (GrowthBook's default). */
+export const DEFAULT_CUPED_LOOKBACK = '14d';
 export const EXPERIMENT_METRIC_FIELDS = ['event', 'type', 'value', 'denominator', 'name', 'goal', 'guardrail', 'inverse'] as const;
 export const DEFAULT_ATTRIBUTION_WINDOW = '72h';
 export const DEFAULT_EXPERIMENT_MIN_UNITS = 100;

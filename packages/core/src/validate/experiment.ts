@@ -57,6 +57,9 @@ export function checkExperimentFields(flag: FlagDefinition, variationNames: Read
     sink.error([...path, 'alpha'], `alpha is a number above 0 and below 0.5 (e.g. 0.05), not ${typeof raw.alpha === 'number' ? raw.alpha : describeType(raw.alpha)}`);
   }
   if (raw.sequential === true && raw.engine !== 'frequentist') sink.error([...path, 'sequential'], 'sequential testing needs engine: frequentist');
+  if (raw.cuped !== undefined && typeof raw.cuped !== 'boolean' && !(parseDuration(raw.cuped) >= 86_400_000)) {
+    sink.error([...path, 'cuped'], `cuped is true, false or how far to look back before the first exposure (whole days, e.g. 14d), not ${typeof raw.cuped === 'string' ? JSON.stringify(raw.cuped) : describeType(raw.cuped)}`);
+  }
   if (raw.minUnits !== undefined && !(typeof raw.minUnits === 'number' && Number.isInteger(raw.minUnits) && raw.minUnits >= 1)) {
     sink.error([...path, 'minUnits'], 'minUnits is a whole number of units ≥ 1');
   }

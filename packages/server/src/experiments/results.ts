@@ -32,6 +32,7 @@ export async function experimentResults(
     ...(plan.start !== undefined ? { since: plan.start } : {}),
     ...(plan.end !== undefined ? { until: plan.end } : {}),
     attributionWindowMs: plan.attributionWindowMs,
+    ...(plan.cupedLookbackMs !== undefined ? { covariateLookbackMs: plan.cupedLookbackMs } : {}),
     metrics: plan.metrics.map((metric) => ({
       name: metric.name,
       event: metric.event,

@@ -5,7 +5,8 @@
 //
 // The per-unit rows (`metric_unit_days`) are per UTC day, so the window is rounded out to whole days: it takes every
 // event of the day of first exposure (also those just before it) through the day the window ends. With a 72h window
-// that is at most one extra day at each end, the same for every variation.
+// that is at most one extra day at each end, the same for every variation. CUPED's covariate (`covariateLookbackMs`)
+// takes the whole days before the day of first exposure, so the two never share a day.
 import type { SqlQueryable } from '../sql/driver.js';
 import { DEFAULT_ENVIRONMENT, type ExperimentStatistics, type ExperimentStatisticsQuery, type ExperimentVariationStatistics } from './types.js';
 
@@ -49,7 +50,9 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
   // few per converting unit) and finds each unit's exposure by its primary key, whatever the table statistics say.
   const metrics: ExperimentStatistics['metrics'] = [];
   if (query.metrics.length > 0) {
-    const params: unknown[] = [environment, query.flag, since, until, windowSeconds];
+    // CUPED: whole days before the day of first exposure (0: none; the join then starts on that day).
+    const lookbackDays = query.covariateLookbackMs === undefined ? 0 : Math.max(0, Math.ceil(query.covariateLookbackMs / 86_400_000));
+    const params: unknown[] = [environment, query.flag, since, until, windowSeconds, lookbackDays];
     const placeholder = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
@@ -58,17 +61,24 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
     const eventList = events.map(placeholder).join(', ');
     const perUnit: string[] = [];
     const sums: string[] = [];
+    // Days from the first exposure on count for the metric; the days before it (CUPED's lookback) for its covariate.
+    const after = `m.day >= (e.first_at AT TIME ZONE 'UTC')::date`;
+    const before = `m.day < (e.first_at AT TIME ZONE 'UTC')::date`;
     query.metrics.forEach((metric, k) => {
       // What one unit contributes: its number of events, or the sum of their values; binomial: 1 when it has any.
       const quantity = metric.value === 'count' ? 'm.count' : 'm.sum';
       const event = placeholder(metric.event);
-      perUnit.push(
+      const perUnitValue = (days: string) =>
         metric.type === 'binomial'
-          ? `CASE WHEN coalesce(sum(m.count) FILTER (WHERE m.metric = ${event}), 0) > 0 THEN 1 ELSE 0 END::double precision AS x${k}`
-          : `coalesce(sum(${quantity}) FILTER (WHERE m.metric = ${event}), 0)::double precision AS x${k}`,
+          ? `CASE WHEN coalesce(sum(m.count) FILTER (WHERE m.metric = ${event} AND ${days}), 0) > 0 THEN 1 ELSE 0 END::double precision`
+          : `coalesce(sum(${quantity}) FILTER (WHERE m.metric = ${event} AND ${days}), 0)::double precision`;
+      perUnit.push(`${perUnitValue(after)} AS x${k}`);
+      perUnit.push(metric.type === 'ratio' ? `coalesce(sum(${quantity}) FILTER (WHERE m.metric = ${placeholder(metric.denominator ?? metric.event)} AND ${after}), 0)::double precision AS d${k}` : `0::double precision AS d${k}`);
+      perUnit.push(lookbackDays > 0 && metric.type !== 'ratio' ? `${perUnitValue(before)} AS c${k}` : `0::double precision AS c${k}`);
+      sums.push(
+        `sum(x${k}) AS sum_${k}, sum(x${k} * x${k}) AS sum_squares_${k}, sum(d${k}) AS denominator_sum_${k}, sum(d${k} * d${k}) AS denominator_sum_squares_${k}, sum(x${k} * d${k}) AS sum_product_${k}, ` +
+          `sum(c${k}) AS covariate_sum_${k}, sum(c${k} * c${k}) AS covariate_sum_squares_${k}, sum(x${k} * c${k}) AS sum_product_covariate_${k}`,
       );
-      perUnit.push(metric.type === 'ratio' ? `coalesce(sum(${quantity}) FILTER (WHERE m.metric = ${placeholder(metric.denominator ?? metric.event)}), 0)::double precision AS d${k}` : `0::double precision AS d${k}`);
-      sums.push(`sum(x${k}) AS sum_${k}, sum(x${k} * x${k}) AS sum_squares_${k}, sum(d${k}) AS denominator_sum_${k}, sum(d${k} * d${k}) AS denominator_sum_squares_${k}, sum(x${k} * d${k}) AS sum_product_${k}`);
     });
     const rows = await driver.query<Record<string, string>>(
       `WITH per_unit AS (
@@ -78,7 +88,7 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
            ON e.environment = $1 AND e.flag = $2 AND e.unit = m.unit COLLATE "C"
           AND cardinality(e.variations) = 1 AND e.first_at >= $3::text::timestamptz AND e.first_at < $4::text::timestamptz
          WHERE m.environment = $1 AND m.metric IN (${eventList})
-           AND m.day >= (e.first_at AT TIME ZONE 'UTC')::date
+           AND m.day >= (e.first_at AT TIME ZONE 'UTC')::date - $6::int
            AND m.day <= (least(e.first_at + make_interval(secs => $5), $4::text::timestamptz) AT TIME ZONE 'UTC')::date
          GROUP BY e.unit, e.first_variation
        )
@@ -99,6 +109,13 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
             denominatorSum: num(row?.[`denominator_sum_${k}`]),
             denominatorSumSquares: num(row?.[`denominator_sum_squares_${k}`]),
             sumProductWithDenominator: num(row?.[`sum_product_${k}`]),
+            ...(lookbackDays > 0 && metric.type !== 'ratio'
+              ? {
+                  covariateSum: num(row?.[`covariate_sum_${k}`]),
+                  covariateSumSquares: num(row?.[`covariate_sum_squares_${k}`]),
+                  sumProductWithCovariate: num(row?.[`sum_product_covariate_${k}`]),
+                }
+              : {}),
           };
         });
       metrics.push({ name: metric.name ?? metric.event, variations });

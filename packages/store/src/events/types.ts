@@ -208,6 +208,11 @@ export interface ExperimentStatisticsQuery {
   /** Events count from a unit's first exposure to this long after it (rounded out to whole UTC days). */
   attributionWindowMs: number;
   metrics: ExperimentMetricQuery[];
+  /**
+   * CUPED: binomial and mean metrics also get their covariate, the same quantity over the whole UTC days from this
+   * long before the day of a unit's first exposure up to (not including) that day.
+   */
+  covariateLookbackMs?: number;
 }
 
 /** The sufficient statistics of one metric in one variation (the `stats.json` contract of @vexil/analysis). */
@@ -221,6 +226,10 @@ export interface ExperimentVariationStatistics {
   denominatorSum: number;
   denominatorSumSquares: number;
   sumProductWithDenominator: number;
+  /** CUPED (when the query asks for a lookback): Σc, Σc² and Σxc of the unit's metric before its first exposure. */
+  covariateSum?: number;
+  covariateSumSquares?: number;
+  sumProductWithCovariate?: number;
 }
 
 export interface ExperimentStatistics {

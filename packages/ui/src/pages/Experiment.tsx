@@ -30,6 +30,7 @@ export interface ExperimentResults {
   engine: 'frequentist' | 'bayesian';
   status: string;
   attributionWindowHours: number;
+  cupedLookbackDays?: number | null;
   exposures: Array<{ variation: string; units: number; expectedShare: number }>;
   cumulativeExposures: Array<{ at: string; units: number[] }>;
   multipleExposures: number;
@@ -108,7 +109,7 @@ export function ExperimentPage(props: { flagKey: string }) {
     <section class="experiment">
       <h1>Experiment: {results.flag}</h1>
       <p>
-        {results.status}, control <strong>{results.control}</strong>, {results.engine}, {results.attributionWindowHours} h attribution window; SRM p = {num(results.srm.pValue)}; units in several
+        {results.status}, control <strong>{results.control}</strong>, {results.engine}, {results.attributionWindowHours} h attribution window{results.cupedLookbackDays ? `, CUPED over ${results.cupedLookbackDays} days before exposure` : ''}; SRM p = {num(results.srm.pValue)}; units in several
         variations: {results.multipleExposures}
       </p>
       {results.warnings.length > 0 && (
