@@ -208,7 +208,7 @@ export class VexilClient {
     try {
       const core = toCoreContext(ctx);
       detail = evaluate<T>(snapshot, flagKey, core, { defaultValue, expectedType: type });
-      if (this.sticky && detail.errorCode === undefined) detail = this.sticky.served(snapshot, detail, core, true);
+      if (this.sticky && detail.errorCode === undefined) detail = this.sticky.served(snapshot, detail, core);
     } catch (error) {
       // The engine does not throw on any flag or context it accepts; this is a last line of defence.
       return {
@@ -273,7 +273,7 @@ export class VexilClient {
       const core = toCoreContext(ctx);
       let detail = evaluate<T>(snapshot, flagKey, core, { defaultValue, expectedType: type });
       if (detail.errorCode !== undefined) return defaultValue;
-      if (this.sticky) detail = this.sticky.served(snapshot, detail, core, true);
+      if (this.sticky) detail = this.sticky.served(snapshot, detail, core);
       if (this.exposures && detail.trackEvents) this.recordExposure(flagKey, detail, ctx);
       return detail.value;
     } catch {

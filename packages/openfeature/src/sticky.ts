@@ -25,34 +25,35 @@ export class ClientStickyAssignments {
   ) {}
 
   /**
-   * The detail with the unit's cached assignment served; on a miss the detail as it is, and (`fetchOnMiss`) the
-   * assignment fetched in the background for the next evaluation.
+   * The detail with the unit's cached assignment served; on a miss the detail as it is, while the assignment is fetched
+   * in the background for the next evaluation.
    */
-  served<T>(snapshot: Snapshot, detail: EvaluationDetail<T>, context: EvaluationContext, fetchOnMiss: boolean): EvaluationDetail<T> {
-    const flag = snapshot.flags.get(detail.key);
-    if (!flag?.definition.experiment?.sticky) return detail;
-    const now = Date.now();
-    const request = stickyRequestFor(flag, detail, context, now);
-    if (!request) return detail;
-    const cached = this.#get(request, now);
-    if (cached !== undefined) {
-      const served = withKeptVariation(flag, detail, cached, now);
-      if (served) return served;
-    }
-    if (fetchOnMiss) void this.fetch(snapshot, detail, context, request, cached !== undefined);
+  served<T>(snapshot: Snapshot, detail: EvaluationDetail<T>, context: EvaluationContext): EvaluationDetail<T> {
+    const found = this.lookup(snapshot, detail, context);
+    if (found.served) return found.served;
+    if (found.miss) void this.fetch(snapshot, detail, context, found.miss.request, found.miss.replace);
     return detail;
   }
 
   /** Makes sure the unit's assignment for this evaluation is cached (waits for the source on a miss). */
   async prepare(snapshot: Snapshot, detail: EvaluationDetail<unknown>, context: EvaluationContext): Promise<void> {
+    const { miss } = this.lookup(snapshot, detail, context);
+    if (miss) await this.fetch(snapshot, detail, context, miss.request, miss.replace);
+  }
+
+  /**
+   * Whether this evaluation takes part, and then its cached assignment served, or what to fetch (`replace` when the
+   * cached variation is one the flag no longer has).
+   */
+  private lookup<T>(snapshot: Snapshot, detail: EvaluationDetail<T>, context: EvaluationContext): { served?: EvaluationDetail<T>; miss?: { request: StickyRequest; replace: boolean } } {
     const flag = snapshot.flags.get(detail.key);
-    if (!flag?.definition.experiment?.sticky) return;
+    if (!flag?.definition.experiment?.sticky) return {};
     const now = Date.now();
     const request = stickyRequestFor(flag, detail, context, now);
-    if (!request) return;
+    if (!request) return {};
     const cached = this.#get(request, now);
-    if (cached !== undefined && withKeptVariation(flag, detail, cached, now)) return;
-    await this.fetch(snapshot, detail, context, request, cached !== undefined);
+    const served = cached === undefined ? undefined : withKeptVariation(flag, detail, cached, now);
+    return served ? { served } : { miss: { request, replace: cached !== undefined } };
   }
 
   /** One fetch per unit and flag at a time; a kept variation the flag no longer has is replaced. */

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqlEventsStore } from '@vexil/store';
-import { ADMIN, REPO_ROOT, SDK, eventually, fixtureServer, json, listen } from './helpers.js';
+import { ADMIN, REPO_ROOT, SDK, eventually, fixtureServer, json, listen, random } from './helpers.js';
 
 const bin = join(REPO_ROOT, 'packages/cli/bin/vexil.js');
 const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -24,18 +24,6 @@ async function vexil(args: string[]): Promise<{ status: number; stdout: string; 
     const failed = error as { code?: number; stdout?: string; stderr?: string };
     return { status: failed.code ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
-}
-
-/** A small seeded generator (mulberry32), so the simulated population is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CHECKOUT = {

@@ -14,25 +14,13 @@ import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { SqlEventsStore } from '@vexil/store';
 import { compileFlagSet, evaluate, type Snapshot } from '@vexil/core';
-import { ADMIN, POSTGRES_URL, SDK, eventually, fixtureServer, json, listen, uniqueId } from './helpers.js';
+import { ADMIN, POSTGRES_URL, SDK, eventually, fixtureServer, json, listen, random, uniqueId } from './helpers.js';
 
 const FIXED = 200;
 const SEQUENTIAL = 100;
 const UNITS = 400;
 const BATCHES = 5;
 const seconds = (ms: number) => Math.floor(ms / 1000);
-
-/** A small seeded generator (mulberry32): the same simulated population on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function call(base: string, method: string, path: string, body?: unknown, key = ADMIN): Promise<any> {
   const response = await fetch(`${base}${path}`, { method, headers: json(key), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });

@@ -57,6 +57,18 @@ export async function callJson(base: string, method: string, path: string, body:
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/** A seeded generator (mulberry32) of numbers in [0, 1): simulations draw the same population on every run. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */

@@ -13,24 +13,12 @@ import { openStore, type FlagStore } from '@vexil/store';
 import type { FlagDefinition, RolloutStateDefinition } from '@vexil/core';
 import type { ArmMeasurement, MeasurementRequest, MeasurementSource, Measurements } from '@vexil/analysis';
 import { buildServer } from '../src/index.js';
-import { ADMIN, SDK, REDIS_URL, eventually, json, listen, postJson, uniqueId } from './helpers.js';
+import { ADMIN, REDIS_URL, SDK, eventually, json, listen, postJson, random, uniqueId } from './helpers.js';
 
 const MINUTE = 60_000;
 const INTERVAL = 10 * MINUTE;
 const POPULATION = 2000;
 const BASE_ERROR_RATE = 0.05;
-
-/** Seeded PRNG (mulberry32): the simulation is reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SimEvent {
   at: number;

@@ -27,3 +27,4 @@ export {
 } from './file/sources.js';
 export * from './events/index.js';
 export { MemoryAssignmentStore } from './util/memory-assignments.js';
+export { assignmentKey } from './util/assignments.js';

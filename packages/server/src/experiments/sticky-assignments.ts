@@ -3,7 +3,7 @@
 // lookup; a sticky one a store round trip for a unit this server has not seen lately (then it is cached: assignments
 // never change while they live, so a cached one is as good as the store's).
 import { stickyRequestFor, withKeptVariation, type CompiledFlag, type EvaluationContext, type EvaluationDetail, type Snapshot, type StickyRequest } from '@vexil/core';
-import { MemoryAssignmentStore, type AssignmentRequest, type AssignmentStore, type FlagStore } from '@vexil/store';
+import { assignmentKey, MemoryAssignmentStore, type AssignmentRequest, type AssignmentStore, type FlagStore } from '@vexil/store';
 
 export interface StickyAssignmentsOptions {
   /** Assignments cached in this process (most recently used kept). Default 100,000. */
@@ -46,8 +46,6 @@ export class StickyAssignments {
   #lastSweep = 0;
   readonly #queue: QueuedAssignment[] = [];
   #flushing = false;
-  /** Counters for /metrics: answers from the cache, from the store, and store failures. */
-  readonly counts = { cached: 0, stored: 0, failed: 0 };
 
   constructor(store: AssignmentStore, options: StickyAssignmentsOptions = {}) {
     this.#store = store;
@@ -55,22 +53,14 @@ export class StickyAssignments {
     this.#cacheTtlMs = options.cacheTtlMs ?? 600_000;
   }
 
-  /** True when one of the details takes part in sticky assignment (then `apply` must be awaited before serving). */
-  involves(snapshot: Snapshot, details: readonly EvaluationDetail<unknown>[], context: EvaluationContext, now = Date.now()): boolean {
-    for (const detail of details) {
-      const flag = snapshot.flags.get(detail.key);
-      if (flag?.definition.experiment?.sticky && stickyRequestFor(flag, detail, context, now)) return true;
-    }
-    return false;
-  }
-
   /**
    * The details with each sticky flag's kept variation served (a unit seen for the first time keeps the one it got).
-   * A detail that takes no part is returned as it was. When the store fails, the flags' own results are served.
+   * A detail that takes no part is returned as it was. Synchronous when every assignment needed is cached; a promise
+   * when the store must be asked. When the store fails, the flags' own results are served.
    */
-  async apply<T>(snapshot: Snapshot, details: EvaluationDetail<T>[], context: EvaluationContext, log?: StickyLog, now = Date.now()): Promise<EvaluationDetail<T>[]> {
+  apply<T>(snapshot: Snapshot, details: EvaluationDetail<T>[], context: EvaluationContext, log?: StickyLog, now = Date.now()): EvaluationDetail<T>[] | Promise<EvaluationDetail<T>[]> {
     const out = details.slice();
-    let pending: Pending[] = [];
+    const pending: Pending[] = [];
     for (let index = 0; index < details.length; index++) {
       const detail = details[index]!;
       const flag = snapshot.flags.get(detail.key);
@@ -79,18 +69,20 @@ export class StickyAssignments {
       if (!request) continue;
       const cached = this.#cached(request, now);
       const served = cached === undefined ? undefined : withKeptVariation(flag, detail, cached, now);
-      if (served) {
-        this.counts.cached++;
-        out[index] = served;
-      } else pending.push({ index, flag, request: cached === undefined ? request : { ...request, replace: true } });
+      if (served) out[index] = served;
+      else pending.push({ index, flag, request: cached === undefined ? request : { ...request, replace: true } });
     }
+    return pending.length === 0 ? out : this.#fromStore(details, out, pending, log, now);
+  }
+
+  /** Asks the store for what the cache did not have; fills `out`. */
+  async #fromStore<T>(details: EvaluationDetail<T>[], out: EvaluationDetail<T>[], pending: Pending[], log: StickyLog | undefined, now: number): Promise<EvaluationDetail<T>[]> {
     // At most two rounds: the second replaces kept variations the flag no longer has.
     for (let round = 0; round < 2 && pending.length > 0; round++) {
       let answers: string[];
       try {
         answers = await this.#assign(pending.map(({ request }) => request satisfies AssignmentRequest));
       } catch (error) {
-        this.counts.failed++;
         if (log && Date.now() - this.#lastWarning > 30_000) {
           this.#lastWarning = Date.now();
           log.warn({ err: error }, 'sticky assignments: the store did not answer; serving the flags\' own results');
@@ -105,7 +97,6 @@ export class StickyAssignments {
           again.push({ ...entry, request: { ...entry.request, replace: true } });
           return;
         }
-        this.counts.stored++;
         this.#remember(entry.request, kept, now);
         out[entry.index] = served;
       });
@@ -164,12 +155,8 @@ export class StickyAssignments {
     void this.#store.sweep().catch(() => undefined);
   }
 
-  #key(request: StickyRequest): string {
-    return `${request.flag.length}:${request.flag}${request.unit}`;
-  }
-
   #cached(request: StickyRequest, now: number): string | undefined {
-    const key = this.#key(request);
+    const key = assignmentKey(request);
     const entry = this.#cache.get(key);
     if (!entry) return undefined;
     if (entry.until <= now) {
@@ -183,7 +170,7 @@ export class StickyAssignments {
   }
 
   #remember(request: StickyRequest, variation: string, now: number): void {
-    const key = this.#key(request);
+    const key = assignmentKey(request);
     this.#cache.delete(key);
     this.#cache.set(key, { variation, until: now + Math.min(this.#cacheTtlMs, request.ttlMs) });
     if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
@@ -206,8 +193,8 @@ export function stickyAssignmentsOf(store: FlagStore, options: StickyAssignments
 }
 
 /**
- * The details with sticky assignment applied: the same array, synchronously, when no flag takes part (the common
- * case costs no promise), else a promise of the served details.
+ * The details with sticky assignment applied: synchronously when no flag takes part or every assignment is cached
+ * (no promise on the common paths), else a promise of the served details.
  */
 export function withStickyAssignments<T>(
   store: FlagStore,
@@ -216,15 +203,8 @@ export function withStickyAssignments<T>(
   context: EvaluationContext,
   log?: StickyLog,
 ): EvaluationDetail<T>[] | Promise<EvaluationDetail<T>[]> {
-  const now = Date.now();
-  let involved = false;
   for (const detail of details) {
-    if (snapshot.flags.get(detail.key)?.definition.experiment?.sticky) {
-      involved = true;
-      break;
-    }
+    if (snapshot.flags.get(detail.key)?.definition.experiment?.sticky) return stickyAssignmentsOf(store).apply(snapshot, details, context, log);
   }
-  if (!involved) return details;
-  const sticky = stickyAssignmentsOf(store);
-  return sticky.involves(snapshot, details, context, now) ? sticky.apply(snapshot, details, context, log, now) : details;
+  return details;
 }

@@ -203,8 +203,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const context = contextOf(request.body);
       const evaluated = [evaluate(snapshot, key, context)];
       const served = withStickyAssignments(environment.store, snapshot, evaluated, context, request.log);
-      if (served === evaluated) return answer(evaluated[0]!);
-      return (served as Promise<EvaluationDetail[]>).then((details) => answer(details[0]!));
+      return served instanceof Promise ? served.then((details) => answer(details[0]!)) : answer(served[0]!);
 
       function answer(detail: EvaluationDetail) {
         metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);

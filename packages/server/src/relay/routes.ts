@@ -216,8 +216,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const failed: EvaluationDetail[] = [];
       const evaluated = keys.map((key) => evaluate(snapshot, key, context));
       const served = withStickyAssignments(environment.store, snapshot, evaluated, context, request.log);
-      if (served === evaluated) return answer(evaluated);
-      return (served as Promise<EvaluationDetail[]>).then(answer);
+      return served instanceof Promise ? served.then(answer) : answer(served);
 
       function answer(details: EvaluationDetail[]) {
         for (const detail of details) {
@@ -256,8 +255,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
       const defaultValue = body?.defaultValue;
       const evaluated = [evaluate(snapshot, key, context, defaultValue === undefined ? {} : { defaultValue })];
       const served = withStickyAssignments(environment.store, snapshot, evaluated, context, request.log);
-      if (served === evaluated) return answer(evaluated[0]!);
-      return (served as Promise<EvaluationDetail[]>).then((details) => answer(details[0]!));
+      return served instanceof Promise ? served.then((details) => answer(details[0]!)) : answer(served[0]!);
 
       function answer(detail: EvaluationDetail) {
         metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);

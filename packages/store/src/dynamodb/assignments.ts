@@ -5,7 +5,7 @@
 // expired items.
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AssignmentRequest, AssignmentStore } from '../types.js';
-import { uniqueRequests } from '../util/assignments.js';
+import { assignmentKey, uniqueRequests } from '../util/assignments.js';
 
 export const ASSIGNMENT_PARTITION = 'assign#';
 
@@ -35,9 +35,9 @@ export class DynamoAssignmentStore implements AssignmentStore {
     const unique = uniqueRequests(requests);
     const answers = new Map<string, string>();
     for (let i = 0; i < unique.length; i += PARALLEL) {
-      await Promise.all(unique.slice(i, i + PARALLEL).map(async (request) => answers.set(pairKey(request), await this.#assignOne(request))));
+      await Promise.all(unique.slice(i, i + PARALLEL).map(async (request) => answers.set(assignmentKey(request), await this.#assignOne(request))));
     }
-    return requests.map((request) => answers.get(pairKey(request)) ?? request.variation);
+    return requests.map((request) => answers.get(assignmentKey(request)) ?? request.variation);
   }
 
   async #assignOne(request: AssignmentRequest): Promise<string> {
@@ -73,8 +73,4 @@ export class DynamoAssignmentStore implements AssignmentStore {
     await this.host.deleteItems(keys);
     return keys.length;
   }
-}
-
-function pairKey(request: AssignmentRequest): string {
-  return `${request.flag.length}:${request.flag}${request.unit}`;
 }

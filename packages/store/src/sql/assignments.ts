@@ -4,7 +4,7 @@
 import type { AssignmentRequest, AssignmentStore } from '../types.js';
 import type { SqlDriver } from './driver.js';
 import { tableOnFirstUse } from './table-on-first-use.js';
-import { uniqueRequests } from '../util/assignments.js';
+import { assignmentKey, uniqueRequests } from '../util/assignments.js';
 
 interface AssignmentRow extends Record<string, unknown> {
   flag: string;
@@ -63,18 +63,18 @@ export class SqlAssignmentStore implements AssignmentStore {
         )),
       );
     }
-    for (const row of written) answers.set(pairKey(row.flag, row.unit), row.variation);
-    const missing = unique.filter((request) => !answers.has(pairKey(request.flag, request.unit)));
+    for (const row of written) answers.set(assignmentKey(row), row.variation);
+    const missing = unique.filter((request) => !answers.has(assignmentKey(request)));
     if (missing.length > 0) {
       const kept = await this.driver.query<AssignmentRow>(
         `SELECT a.flag, a.unit, a.variation FROM ${this.schema}.assignments a
            JOIN jsonb_to_recordset($1::text::jsonb) AS r(flag text, unit text) ON a.flag = r.flag AND a.unit = r.unit`,
         [json(missing)],
       );
-      for (const row of kept) answers.set(pairKey(row.flag, row.unit), row.variation);
+      for (const row of kept) answers.set(assignmentKey(row), row.variation);
     }
     // A row can only be missing if it expired and was deleted between the two statements: the unit's own variation.
-    return requests.map((request) => answers.get(pairKey(request.flag, request.unit)) ?? request.variation);
+    return requests.map((request) => answers.get(assignmentKey(request)) ?? request.variation);
   }
 
   async clear(flag: string): Promise<number> {
@@ -89,8 +89,4 @@ export class SqlAssignmentStore implements AssignmentStore {
     const rows = await this.driver.query(`DELETE FROM ${this.schema}.assignments WHERE expires_at <= clock_timestamp() RETURNING unit`);
     return rows.length;
   }
-}
-
-function pairKey(flag: string, unit: string): string {
-  return `${flag.length}:${flag}${unit}`;
 }

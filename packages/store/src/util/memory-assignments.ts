@@ -1,6 +1,7 @@
 // Sticky assignments kept in this process only: for stores that cannot keep them (flag files). Lost on restart and
 // not shared between servers, which the server says in its start-up banner. Bounded: the oldest go first.
 import type { AssignmentRequest, AssignmentStore } from '../types.js';
+import { assignmentKey } from './assignments.js';
 
 export class MemoryAssignmentStore implements AssignmentStore {
   readonly #kept = new Map<string, { flag: string; variation: string; expiresAt: number }>();
@@ -10,7 +11,7 @@ export class MemoryAssignmentStore implements AssignmentStore {
   async assign(requests: readonly AssignmentRequest[]): Promise<string[]> {
     const now = Date.now();
     return requests.map((request) => {
-      const key = `${request.flag.length}:${request.flag}${request.unit}`;
+      const key = assignmentKey(request);
       const kept = this.#kept.get(key);
       if (kept && kept.expiresAt > now && !request.replace) return kept.variation;
       this.#kept.delete(key);
