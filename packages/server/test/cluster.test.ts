@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { openStore } from '@vexil/store';
 import { importFlagFiles } from '@vexil/server';
-import { ADMIN, FIXTURE, POSTGRES_URL, REDIS_URL, SDK, SseReader, TcpProxy, eventually, json, spawnServe, uniqueId, type ServeProcess } from './helpers.js';
+import { ADMIN, FIXTURE, POSTGRES_URL, REDIS_URL, SDK, SseReader, TcpProxy, deleteRedisPrefix, eventually, json, spawnServe, uniqueId, type ServeProcess } from './helpers.js';
 
 const ENV = { VEXIL_HEALTH_INTERVAL_MS: '200', VEXIL_HEARTBEAT_MS: '0', VEXIL_RATE_LIMIT: '0' };
 const KEYS = ['--admin-key', ADMIN, '--sdk-key', SDK];
@@ -37,12 +37,7 @@ function redisBackend(): Backend {
       return killed;
     },
     async cleanup() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        if (keys.length > 0) await admin.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deleteRedisPrefix(admin, prefix);
       admin.disconnect();
     },
   };

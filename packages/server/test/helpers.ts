@@ -4,6 +4,7 @@ import { createServer, Socket, type Server } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { openStore, type FlagStore } from '@vexil/store';
 import { buildServer, importFlagFiles, type ServerOptions } from '@vexil/server';
 
@@ -67,6 +68,21 @@ export function random(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Deletes every key under a Redis prefix in one DEL, as a restart or FLUSHALL would: a store never sees half of them
+ * gone (its instance id still there but its revision missing, say), which a real reset never shows either.
+ */
+export async function deleteRedisPrefix(admin: Redis, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    keys.push(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  if (keys.length > 0) await admin.del(...keys);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import type { FastifyInstance } from 'fastify';
 import { openStore } from '@vexil/store';
 import { buildServer } from '@vexil/server';
-import { ADMIN, POSTGRES_URL, REDIS_URL, SDK, SseReader, json, listen, uniqueId } from './helpers.js';
+import { ADMIN, POSTGRES_URL, REDIS_URL, SDK, SseReader, deleteRedisPrefix, json, listen, uniqueId } from './helpers.js';
 
 async function twoServers(storeUrl: string): Promise<{ apps: FastifyInstance[]; urls: string[] }> {
   const apps: FastifyInstance[] = [];
@@ -90,12 +90,7 @@ describe('a revoked key stops streaming on every server', { timeout: 120_000 }, 
       await revocationEndsStreamsEverywhere(`${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`);
     } finally {
       const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        if (keys.length > 0) await admin.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deleteRedisPrefix(admin, prefix);
       admin.disconnect();
     }
   });

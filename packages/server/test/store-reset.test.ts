@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type FlagStore } from '@vexil/store';
 import { buildServer } from '@vexil/server';
-import { ADMIN, POSTGRES_URL, REDIS_URL, SDK, SseReader, eventually, json, listen, uniqueId } from './helpers.js';
+import { ADMIN, POSTGRES_URL, REDIS_URL, SDK, SseReader, deleteRedisPrefix, eventually, json, listen, uniqueId } from './helpers.js';
 
 const flag = (serve: 'on' | 'off') => ({ variations: { on: true, off: false }, defaultRule: { variation: serve } });
 const by = { actor: 'test' };
@@ -43,14 +43,7 @@ describe('a store that goes back in time is noticed and re-read', { timeout: 120
     const prefix = `${uniqueId('vexil-test-reset')}:`;
     const url = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
     const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    const deletePrefix = async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        if (keys.length > 0) await admin.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    };
+    const deletePrefix = () => deleteRedisPrefix(admin, prefix);
     const { app, url: base } = await serverOn(await openStore(url));
     try {
       for (const key of ['old-1', 'old-2', 'old-3', 'kept']) await put(base, key, 'on');
@@ -107,14 +100,7 @@ describe('a store that goes back in time is noticed and re-read', { timeout: 120
     const prefix = `${uniqueId('vexil-test-reset-ryw')}:`;
     const url = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
     const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    const deletePrefix = async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        if (keys.length > 0) await admin.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    };
+    const deletePrefix = () => deleteRedisPrefix(admin, prefix);
     // No health check during the test: only the write itself can reveal the reset.
     const { app, url: base } = await serverOn(await openStore(url), 600_000);
     try {
