@@ -18,6 +18,19 @@ app.post('/ofrep/v1/evaluate/flags/:key', async () => answer);
 app.listen({ port: 0, host: '127.0.0.1' }, (error, address) => { if (error) throw error; console.log('listening on ' + address); });
 `;
 
+/** The same constant answer with the headers Vexil's answer carries (CORS, request id). */
+export const BARE_FASTIFY_WITH_HEADERS = `
+const app = require('fastify')({ logger: false });
+const answer = { key: 'bench-flag', reason: 'TARGETING_MATCH', value: true, variant: 'on', metadata: { evaluatedRuleName: 'france', gofeatureflag_cacheable: true }, cacheable: true };
+const expose = 'ETag, Retry-After, Last-Modified, Location, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset';
+let id = 0;
+app.post('/ofrep/v1/evaluate/flags/:key', async (request, reply) => {
+  reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', expose).header('x-request-id', 'bench-' + (++id).toString(36));
+  return answer;
+});
+app.listen({ port: 0, host: '127.0.0.1' }, (error, address) => { if (error) throw error; console.log('listening on ' + address); });
+`;
+
 const POSTGRES_URL = process.env.VEXIL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.VEXIL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const MEMORY_FLAGS = 1000;

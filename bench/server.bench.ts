@@ -4,12 +4,12 @@
 //   endpoint, and, in the same run, @unleash/proxy (the Node peer that evaluates over HTTP) on an equivalent flag.
 // - The time for a change to reach 1,000 SSE clients of /v1/stream (median, p99), from the admin write.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { BARE_FASTIFY, storeMemory } from './server-baseline.js';
+import { BARE_FASTIFY, BARE_FASTIFY_WITH_HEADERS, storeMemory } from './server-baseline.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION_S = Number(process.env.BENCH_SERVER_SECONDS ?? 8);
@@ -96,22 +96,37 @@ export interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time (user + system) of the server process per request, µs, when its pid was given. */
+  cpuUs?: number;
 }
 
-export async function load(name: string, url: string, headers: Record<string, string>, body: string, check: (text: string) => boolean): Promise<LoadResult> {
+/** User + system CPU time of a process so far, in ms (Linux: /proc; clock ticks of 10 ms). */
+async function cpuMs(pid: number): Promise<number | undefined> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function load(name: string, url: string, headers: Record<string, string>, body: string, check: (text: string) => boolean, pid?: number): Promise<LoadResult> {
   // Correctness first: the answer must be the expected one.
   const probe = await fetch(url, { method: 'POST', headers, body });
   const text = await probe.text();
   if (!probe.ok || !check(text)) throw new Error(`${name}: unexpected answer ${probe.status} ${text}`);
   const options = { url, method: 'POST' as const, headers, body, connections: CONNECTIONS, pipelining: 1 };
   await autocannon({ ...options, duration: 2 }); // warm-up (JIT, connection setup)
+  const cpuBefore = pid === undefined ? undefined : await cpuMs(pid);
   const result = await autocannon({ ...options, duration: DURATION_S });
+  const cpuAfter = pid === undefined ? undefined : await cpuMs(pid);
   return {
     name,
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0 ? { cpuUs: ((cpuAfter - cpuBefore) * 1000) / result.requests.total } : {}),
   };
 }
 
@@ -224,6 +239,7 @@ export async function run(): Promise<void> {
   let vexil: Child | undefined;
   let unleash: Child | undefined;
   let bare: Child | undefined;
+  let bareWithHeaders: Child | undefined;
   try {
     vexil = await startChild(
       [
@@ -252,19 +268,33 @@ export async function run(): Promise<void> {
     );
     unleash = await startChild(['-e', UNLEASH_PROXY], /listening on (http:\/\/\S+)/);
     bare = await startChild(['-e', BARE_FASTIFY], /listening on (http:\/\/\S+)/);
+    bareWithHeaders = await startChild(['-e', BARE_FASTIFY_WITH_HEADERS], /listening on (http:\/\/\S+)/);
 
     const context = { targetingKey: 'user-42', country: 'fr', plan: 'pro' };
     const vexilHeaders = { 'content-type': 'application/json', 'x-api-key': SDK };
     const results: LoadResult[] = [];
     results.push(
-      await load('vexil OFREP  POST /ofrep/v1/evaluate/flags/{key}', `${vexil.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, JSON.stringify({ context }), (text) => JSON.parse(text).value === true),
+      await load('vexil OFREP  POST /ofrep/v1/evaluate/flags/{key}', `${vexil.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, JSON.stringify({ context }), (text) => JSON.parse(text).value === true, vexil.process.pid),
     );
     // The ceiling: a bare Fastify route answering the same request with a constant, measured next in the same run.
     results.push(
-      await load('bare Fastify route (constant answer)', `${bare.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, JSON.stringify({ context }), (text) => JSON.parse(text).value === true),
+      await load('bare Fastify route (constant answer)', `${bare.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, JSON.stringify({ context }), (text) => JSON.parse(text).value === true, bare.process.pid),
     );
     await bare.stop();
     bare = undefined;
+    // The same, with the response headers Vexil sends (CORS, request id; no rate limit here): the client reads them too.
+    results.push(
+      await load(
+        'bare Fastify route + Vexil\'s response headers',
+        `${bareWithHeaders.url}/ofrep/v1/evaluate/flags/bench-flag`,
+        vexilHeaders,
+        JSON.stringify({ context }),
+        (text) => JSON.parse(text).value === true,
+        bareWithHeaders.process.pid,
+      ),
+    );
+    await bareWithHeaders.stop();
+    bareWithHeaders = undefined;
     results.push(
       await load(
         'vexil relay  POST /v1/feature/{key}/eval',
@@ -272,6 +302,7 @@ export async function run(): Promise<void> {
         vexilHeaders,
         JSON.stringify({ evaluationContext: { key: 'user-42', custom: { country: 'fr', plan: 'pro' } }, defaultValue: false }),
         (text) => JSON.parse(text).value === true,
+        vexil.process.pid,
       ),
     );
     results.push(
@@ -281,6 +312,7 @@ export async function run(): Promise<void> {
         { 'content-type': 'application/json', authorization: SDK },
         JSON.stringify({ context: { userId: 'user-42', properties: { country: 'fr', plan: 'pro' } }, toggles: ['bench-flag'] }),
         (text) => JSON.parse(text).toggles[0].enabled === true,
+        unleash.process.pid,
       ),
     );
     await unleash.stop();
@@ -296,14 +328,14 @@ export async function run(): Promise<void> {
       if (!response.ok) throw new Error(`write failed: ${response.status} ${await response.text()}`);
     });
 
-    const unleashRps = results[3]!.rps;
+    const unleashRps = results[4]!.rps;
     const ceilingRps = results[1]!.rps;
     console.log(`\nSingle-flag evaluations over loopback: ${CONNECTIONS} connections, ${DURATION_S} s each after a 2 s warm-up; one server process each`);
-    console.log('| endpoint | req/s | p50 ms | p99 ms | errors | vs @unleash/proxy | vs bare Fastify |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log('| endpoint | req/s | p50 ms | p99 ms | errors | server CPU µs/request | vs @unleash/proxy | vs bare Fastify |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const result of results) {
       console.log(
-        `| ${result.name} | ${Math.round(result.rps).toLocaleString('en')} | ${result.p50} | ${result.p99} | ${result.errors} | ${(result.rps / unleashRps).toFixed(2)}× | ${Math.round((100 * result.rps) / ceilingRps)}% |`,
+        `| ${result.name} | ${Math.round(result.rps).toLocaleString('en')} | ${result.p50} | ${result.p99} | ${result.errors} | ${result.cpuUs === undefined ? '-' : result.cpuUs.toFixed(1)} | ${(result.rps / unleashRps).toFixed(2)}× | ${Math.round((100 * result.rps) / ceilingRps)}% |`,
       );
     }
     const missed = latencies.filter((latency) => !Number.isFinite(latency)).length;
@@ -321,6 +353,7 @@ export async function run(): Promise<void> {
     for (const row of memory) console.log(`| ${row.store} | ${row.rssMb ?? '-'} | ${row.note} |`);
   } finally {
     await bare?.stop();
+    await bareWithHeaders?.stop();
     await unleash?.stop();
     await vexil?.stop();
     await rm(dir, { recursive: true, force: true });

@@ -31,6 +31,9 @@ import { registerBodyParsing } from './http/body.js';
 import { documentObject, documentRoute } from './http/openapi.js';
 import { HttpError, registerErrorHandling, sendError } from './http/errors.js';
 import { registerOfrepRoutes } from './ofrep/routes.js';
+import { OfrepFastLane } from './ofrep/fast-lane.js';
+import { RateWindows } from './http/rate-windows.js';
+import { createServer as createHttpServer } from 'node:http';
 import { registerRelayRoutes } from './relay/routes.js';
 import { registerStreamRoutes } from './stream/routes.js';
 import { registerAdminRoutes } from './admin/routes.js';
@@ -72,6 +75,9 @@ const QUIET_ROUTES = new Set([
   '/metrics',
 ]);
 
+/** What browsers may read of an answer (CORS). */
+const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Last-Modified', 'Location', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
 /** Keys and secrets never reach the logs: `?key=…`, `?apiKey=…` and `?token=…` are masked. */
@@ -111,12 +117,27 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   const idPrefix = randomBytes(4).toString('hex');
   let requestCounter = 0;
+  const nextRequestId = (): string => `${idPrefix}-${(++requestCounter).toString(36)}`;
+  // Set once the routes are registered: OFREP single-flag evaluations answered before Fastify (ofrep/fast-lane.ts).
+  let fastLane: OfrepFastLane | undefined;
   const app = Fastify({
     ...loggerOptions(options.logger),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: options.trustProxy ?? false,
     requestIdHeader: 'x-request-id',
-    genReqId: () => `${idPrefix}-${(++requestCounter).toString(36)}`,
+    genReqId: nextRequestId,
+    serverFactory: (handler, settings) => {
+      const server = createHttpServer((req, res) => {
+        if (fastLane === undefined || !fastLane.handle(req, res, handler)) handler(req, res);
+      });
+      // What Fastify sets on the servers it makes itself.
+      const fastify = settings as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number };
+      server.keepAliveTimeout = fastify.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = fastify.requestTimeout ?? 0;
+      server.setTimeout(fastify.connectionTimeout ?? 0);
+      if ((fastify.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = fastify.maxRequestsPerSocket!;
+      return server;
+    },
     // Requests are logged by our onResponse hook (evaluations at debug level only).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     return503OnClosing: true,
@@ -310,7 +331,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         'X-Vexil-Reason',
         'X-CSRF-Token',
       ],
-      exposedHeaders: ['ETag', 'Retry-After', 'Last-Modified', 'Location', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+      exposedHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     });
 
@@ -345,10 +366,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Before the auth hook: the cookie parser must run first.
     const readSession = options.oidc ? await registerOidc(app, options.oidc, options.publicUrl) : undefined;
     const failureLimit = options.authFailureLimit === undefined ? DEFAULT_AUTH_FAILURE_LIMIT : options.authFailureLimit;
+    const authFailures = failureLimit !== false && failureLimit.max > 0 ? new AuthFailureLimiter(failureLimit) : undefined;
     registerAuth(app, {
       keys,
       openEvaluation: options.openEvaluation ?? false,
-      ...(failureLimit !== false && failureLimit.max > 0 ? { failures: new AuthFailureLimiter(failureLimit) } : {}),
+      ...(authFailures ? { failures: authFailures } : {}),
       onFailure: (outcome) => metrics.authFailures.inc({ outcome }),
       ...(readSession ? { session: readSession, checkSession: authorizeSession } : {}),
     });
@@ -357,9 +379,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Before any route: refuses admin routes that declare no access scope, checks each request's role where it applies.
     registerAccess(app);
 
+    const rateWindows = new RateWindows();
     if (limits !== false && rateLimited) {
       await app.register(rateLimit, {
         global: true,
+        store: rateWindows.asPluginStore() as never,
         max: limits.max,
         timeWindow: limits.timeWindowMs ?? 60_000,
         keyGenerator: (request: FastifyRequest) => request.principal?.id ?? request.ip,
@@ -407,12 +431,28 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerPromoteRoutes(app, ctx, changeRequests);
     registerEventsRoutes(app, ctx);
     registerExperimentRoutes(app, ctx);
-    registerContextSample(app, ctx, {
+    const contextSample = registerContextSample(app, ctx, {
       size: options.contextSampleSize ?? 1000,
       ...(options.contextSampleEntryChars !== undefined ? { maxEntryChars: options.contextSampleEntryChars } : {}),
       ...(options.contextSampleTotalChars !== undefined ? { maxTotalChars: options.contextSampleTotalChars } : {}),
     });
     registerRolloutRoutes(app, ctx, (options.rollout && options.rollout.clock) || Date.now);
+    // The lane sends CORS headers for the default origin only; another origin policy leaves every request to Fastify.
+    if ((options.corsOrigin ?? '*') === '*' && options.fastLane !== false) {
+      fastLane = new OfrepFastLane({
+        ctx,
+        exposedHeaders: EXPOSED_HEADERS.join(', '),
+        nextRequestId,
+        ...(limits !== false && rateLimited ? { rateLimit: { windows: rateWindows, max: limits.max, timeWindowMs: limits.timeWindowMs ?? 60_000 } } : {}),
+        ...(authFailures ? { failures: authFailures } : {}),
+        trustProxy: options.trustProxy !== undefined && options.trustProxy !== false,
+        log: app.log,
+        logsEvaluations: () => LEVELS.debug! >= (LEVELS[app.log.level] ?? 30),
+        closing: () => closing,
+        recordContext: (environment, flag, text) => contextSample(environment, 'ofrep', flag, text),
+      });
+      ctx.fastLane = fastLane;
+    }
 
     app.get(
       '/metrics',

@@ -45,6 +45,8 @@ export interface ServerContext {
   events?: EventsPipeline;
   eventsMetrics?: EventsMetrics;
   eventsLimits?: { maxAgeMs?: number; maxFutureMs?: number; maxEventBytes?: number };
+  /** OFREP single-flag evaluations answered before Fastify (ofrep/fast-lane.ts); undefined when off. */
+  fastLane?: { readonly answered: number };
 }
 
 declare module 'fastify' {

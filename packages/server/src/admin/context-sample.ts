@@ -148,7 +148,10 @@ function extract(entry: Entry): EvaluationContext | undefined {
  * Records the contexts of evaluation requests and serves `GET /admin/v1/flags/:key/contexts`. Call it from
  * `buildServer` next to the other route modules (`registerContextSample(app, ctx)`); `size` 0 turns it off.
  */
-export function registerContextSample(app: FastifyInstance, ctx: ServerContext, options: ContextSampleOptions = {}): ContextSample {
+/** Records one evaluation request's JSON text in its environment's sample (for evaluations answered outside Fastify). */
+export type RecordContext = (environment: string, source: Source, flag: string | undefined, text: string) => void;
+
+export function registerContextSample(app: FastifyInstance, ctx: ServerContext, options: ContextSampleOptions = {}): RecordContext {
   // One sample per environment (created at its first evaluation): a flag's impact preview replays that environment's users.
   const samples = new Map<string, ContextSample>();
   const sampleOf = (environment: string): ContextSample => {
@@ -206,5 +209,7 @@ export function registerContextSample(app: FastifyInstance, ctx: ServerContext, 
       };
     },
   );
-  return defaultSample;
+  return (environment, source, flag, text) => {
+    if (defaultSample.size > 0) sampleOf(environment).record(source, flag, text);
+  };
 }

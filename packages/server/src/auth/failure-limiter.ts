@@ -18,6 +18,11 @@ export class AuthFailureLimiter {
     this.windowMs = options.timeWindowMs ?? 60_000;
   }
 
+  /** True when no address has failed lately. */
+  get idle(): boolean {
+    return this.#windows.size === 0;
+  }
+
   /** Seconds until `address` may try again, or undefined when it may now. */
   retryAfter(address: string): number | undefined {
     const window = this.#windows.get(address);

@@ -24,6 +24,7 @@ import type { HeaderDoc } from '../http/openapi.js';
 import { flagListOf, logEvaluationErrors } from '../relay/goff-errors.js';
 import { recordServedEvaluation } from '../events/served.js';
 import { withStickyAssignments } from '../experiments/sticky-assignments.js';
+import { replayedBody } from './fast-lane.js';
 
 interface OfrepBody {
   context?: EvaluationContext | null;
@@ -186,6 +187,8 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
         body: requestBody,
         response: { 200: successSchema, 400: failureSchema, 404: { anyOf: [flagNotFoundSchema, noRouteSchema] } },
       },
+      // A request the fast lane read and left to this route: its body again.
+      preParsing: replayedBody,
       // `POST /ofrep/v1/evaluate/flags/` is no route in GO Feature Flag (404 {message: "Not Found"}, its "Empty flag
       // key" test): answered before the key's schema would make it a 400. A key too long to be a flag is no flag
       // either: 404 FLAG_NOT_FOUND rather than the schema's 400.
