@@ -15,7 +15,8 @@ interface Observer {
  */
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly #evaluations = new Map<string, number>();
+  /** Evaluations by flag, variant ('' for none) and reason: counted without building a key per evaluation. */
+  readonly #evaluations = new Map<string, Map<string, Map<string, number>>>();
   readonly #exposures = new Map<string, number>();
   readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
   /** Observers by route, method and status: found without building a key per request. */
@@ -41,10 +42,8 @@ export class ServerMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        for (const [key, count] of evaluations) {
-          const [flag, variant, reason] = key.split('\u0000') as [string, string, string];
-          this.inc({ flag, variant, reason }, count);
-        }
+        for (const [flag, variants] of evaluations)
+          for (const [variant, reasons] of variants) for (const [reason, count] of reasons) this.inc({ flag, variant, reason }, count);
       },
     });
     new Counter({
@@ -169,8 +168,11 @@ export class ServerMetrics {
   }
 
   recordEvaluation(flag: string, variant: string | undefined, reason: string): void {
-    const key = `${flag}\u0000${variant ?? ''}\u0000${reason}`;
-    this.#evaluations.set(key, (this.#evaluations.get(key) ?? 0) + 1);
+    let variants = this.#evaluations.get(flag);
+    if (variants === undefined) this.#evaluations.set(flag, (variants = new Map()));
+    let reasons = variants.get(variant ?? '');
+    if (reasons === undefined) variants.set(variant ?? '', (reasons = new Map()));
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }
 
   recordExposure(flag: string, variation: string, count = 1): void {
@@ -194,8 +196,7 @@ export class ServerMetrics {
   /** Total evaluations recorded for a flag (for tests and the info endpoint). */
   evaluationsOf(flag: string): number {
     let total = 0;
-    const prefix = `${flag}\u0000`;
-    for (const [key, count] of this.#evaluations) if (key.startsWith(prefix)) total += count;
+    for (const reasons of this.#evaluations.get(flag)?.values() ?? []) for (const count of reasons.values()) total += count;
     return total;
   }
 }

@@ -49,7 +49,39 @@ export interface FastLaneOptions {
   recordContext: (environment: string, flag: string, text: string) => void;
 }
 
+/**
+ * The JSON text of successful answers, kept per flag metadata object (the core shares one frozen object per flag and
+ * per named rule) and per key, variant, reason and value: most requests get a text already made. Checked against the
+ * detail each time (the value by identity), so a changed flag never gets an old text.
+ */
+class AnswerTexts {
+  readonly #byMetadata = new WeakMap<object, Map<string, { value: unknown; text: string }>>();
+
+  text(detail: EvaluationDetail): string {
+    let texts = this.#byMetadata.get(detail.flagMetadata);
+    if (texts === undefined) this.#byMetadata.set(detail.flagMetadata, (texts = new Map()));
+    const id = `${detail.key}\u0000${detail.variant ?? ''}\u0000${detail.reason}\u0000${detail.cacheable ? 1 : 0}`;
+    const kept = texts.get(id);
+    if (kept !== undefined && kept.value === detail.value) return kept.text;
+    // The route's answer, byte for byte: its serialiser writes the required fields first, then the schema's order.
+    const answer: Record<string, unknown> = { key: detail.key, reason: detail.reason };
+    if (detail.variant !== undefined) {
+      answer.value = detail.value;
+      answer.variant = detail.variant;
+    }
+    answer.metadata = ofrepMetadata(detail.flagMetadata, detail.cacheable);
+    answer.cacheable = detail.cacheable;
+    const text = JSON.stringify(answer);
+    // Flags without metadata may share one object: bounded all the same.
+    if (texts.size >= 10_000) texts.clear();
+    texts.set(id, { value: detail.value, text });
+    return text;
+  }
+}
+
 export class OfrepFastLane {
+  readonly #answers = new AnswerTexts();
+
   /** Evaluations answered here rather than by Fastify. */
   answered = 0;
 
@@ -86,17 +118,13 @@ export class OfrepFastLane {
         ? ctx.environments.defaultScope
         : ctx.environments.cached({ project: principal.project ?? DEFAULT_PROJECT, environment: principal.environment ?? DEFAULT_ENVIRONMENT });
     if (environment === undefined) return false;
-    let rateHeaders: [string, string][] | undefined;
+    let rateHeaders: string[] | undefined;
     if (options.rateLimit) {
       const { windows, max, timeWindowMs } = options.rateLimit;
       const window = windows.count(principal.id, timeWindowMs);
       // Over the limit: Fastify's rate limit answers the 429 (counting once more in a window already exceeded).
       if (window.current > max) return false;
-      rateHeaders = [
-        ['x-ratelimit-limit', String(max)],
-        ['x-ratelimit-remaining', String(max - window.current)],
-        ['x-ratelimit-reset', String(Math.ceil(window.ttl / 1000))],
-      ];
+      rateHeaders = ['x-ratelimit-limit', String(max), 'x-ratelimit-remaining', String(max - window.current), 'x-ratelimit-reset', String(Math.ceil(window.ttl / 1000))];
     }
     const started = performance.now();
     const key = match[1]!;
@@ -139,7 +167,7 @@ export class OfrepFastLane {
     key: string,
     body: Buffer,
     environment: EnvironmentScope,
-    rateHeaders: [string, string][] | undefined,
+    rateHeaders: string[] | undefined,
     started: number,
   ): boolean | Promise<boolean> {
     const text = body.toString('utf8');
@@ -164,7 +192,7 @@ export class OfrepFastLane {
     context: EvaluationContext,
     environment: EnvironmentScope,
     text: string,
-    rateHeaders: [string, string][] | undefined,
+    rateHeaders: string[] | undefined,
     started: number,
   ): boolean {
     if (detail.errorCode !== undefined || res.headersSent || res.destroyed) return false;
@@ -172,24 +200,19 @@ export class OfrepFastLane {
     ctx.metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
     recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
     this.options.recordContext(environment.name, detail.key, text);
-    // The route's answer, byte for byte: its serialiser writes the required fields first, then the schema's order.
-    const answer: Record<string, unknown> = { key: detail.key, reason: detail.reason };
-    if (detail.variant !== undefined) {
-      answer.value = detail.value;
-      answer.variant = detail.variant;
-    }
-    answer.metadata = ofrepMetadata(detail.flagMetadata, detail.cacheable);
-    answer.cacheable = detail.cacheable;
-    const json = JSON.stringify(answer);
+    const json = this.#answers.text(detail);
     const requestId = req.headers['x-request-id'];
-    const headers: [string, string][] = [
-      ['access-control-allow-origin', '*'],
-      ['access-control-expose-headers', this.options.exposedHeaders],
-      ['x-request-id', typeof requestId === 'string' && requestId !== '' ? requestId : this.options.nextRequestId()],
+    const headers = [
+      'access-control-allow-origin',
+      '*',
+      'access-control-expose-headers',
+      this.options.exposedHeaders,
+      'x-request-id',
+      typeof requestId === 'string' && requestId !== '' ? requestId : this.options.nextRequestId(),
     ];
     if (rateHeaders) headers.push(...rateHeaders);
-    headers.push(['content-type', 'application/json; charset=utf-8'], ['content-length', String(Buffer.byteLength(json))]);
-    res.writeHead(200, headers.flat());
+    headers.push('content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(json)));
+    res.writeHead(200, headers);
     res.end(json);
     this.answered++;
     ctx.metrics.observeRequest('POST', ROUTE, 200, (performance.now() - started) / 1000);
