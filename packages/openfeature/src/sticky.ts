@@ -16,6 +16,9 @@ interface Cached {
 export class ClientStickyAssignments {
   readonly #cache = new Map<string, Cached>();
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** The last snapshot looked at, and whether any of its flags has a sticky experiment. */
+  #checked: Snapshot | undefined;
+  #anySticky = false;
 
   constructor(
     private readonly source: AssignmentSource,
@@ -29,6 +32,12 @@ export class ClientStickyAssignments {
    * in the background for the next evaluation.
    */
   served<T>(snapshot: Snapshot, detail: EvaluationDetail<T>, context: EvaluationContext): EvaluationDetail<T> {
+    // Most snapshots have no sticky experiment: one comparison per evaluation then, and no lookup.
+    if (snapshot !== this.#checked) {
+      this.#checked = snapshot;
+      this.#anySticky = [...snapshot.flags.values()].some((flag) => flag.definition.experiment?.sticky);
+    }
+    if (!this.#anySticky) return detail;
     const found = this.lookup(snapshot, detail, context);
     if (found.served) return found.served;
     if (found.miss) void this.fetch(snapshot, detail, context, found.miss.request, found.miss.replace);

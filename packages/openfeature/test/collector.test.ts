@@ -205,3 +205,20 @@ test('every batch carries a batchId; a batch sent again after a failure is the s
   assert.equal(new Set(bodies.slice(1).map((b) => b.batchId)).size, 3);
   assert.equal(c.stats.sent, 7);
 });
+
+test('a user who gets another variant of the same flag in one batch has one event per variant, each with its count', async () => {
+  const server = fakeCollector(() => 200);
+  const c = collector(server.fetch);
+  for (const variant of ['on', 'off', 'on', 'on', 'off', 'third']) c.exposure('flag', variant, variant === 'on', user(1), '1');
+  c.exposure('flag', 'on', true, user(2), '1');
+  c.exposure('other-flag', 'off', false, user(1), '1');
+  await c.flush();
+  const counts = server.requests
+    .flatMap((request) => request.events)
+    .map((event) => event as { key: string; variation: string; userKey: string; count: number; value: unknown })
+    .map((event) => `${event.key} ${event.variation} ${event.userKey} ×${event.count} ${JSON.stringify(event.value)}`)
+    .sort();
+  assert.deepEqual(counts, ['flag off user-1 ×2 false', 'flag on user-1 ×3 true', 'flag on user-2 ×1 true', 'flag third user-1 ×1 false', 'other-flag off user-1 ×1 false']);
+  assert.equal(c.stats.merged, 3);
+  await c.close();
+});

@@ -88,10 +88,12 @@ const MAX_COUNT = 1_000_000_000;
  */
 export class EventCollector {
   /**
-   * Exposures of the current batch: flag → variant → user → event, so repeated evaluations cost one entry (nested maps
-   * rather than one concatenated key: no string is built per evaluation).
+   * Exposures of the current batch: flag → user → the event of the first variant the user got, so that a repeated
+   * evaluation costs two map reads and no string built. A user who gets another variant of the same flag in the same
+   * batch (a targeting change, other attributes) has that event in `otherVariants`, by flag, variant and user.
    */
-  private exposures = new Map<string, Map<string, Map<string, FeatureEvent>>>();
+  private exposures = new Map<string, Map<string, FeatureEvent>>();
+  private otherVariants = new Map<string, FeatureEvent>();
   private exposureCount = 0;
   private tracking: TrackingEvent[] = [];
   /** Events taken out of the maps, oldest first, waiting for their request (or its retry). */
@@ -141,7 +143,10 @@ export class EventCollector {
   exposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault = false): void {
     if (this.closed) return;
     const userKey = typeof context.targetingKey === 'string' && context.targetingKey !== '' ? context.targetingKey : 'anonymous';
-    const existing = this.exposures.get(key)?.get(variant)?.get(userKey);
+    const users = this.exposures.get(key);
+    const first = users?.get(userKey);
+    const otherKey = first !== undefined && first.variation !== variant ? `${key}\u0000${variant}\u0000${userKey}` : undefined;
+    const existing = otherKey === undefined ? first : this.otherVariants.get(otherKey);
     if (existing !== undefined && existing.count < MAX_COUNT) {
       existing.count++;
       this.counters.merged++;
@@ -151,10 +156,6 @@ export class EventCollector {
       this.counters.dropped++;
       return;
     }
-    let variants = this.exposures.get(key);
-    if (variants === undefined) this.exposures.set(key, (variants = new Map()));
-    let users = variants.get(variant);
-    if (users === undefined) variants.set(variant, (users = new Map()));
     const event: FeatureEvent = {
       kind: 'feature',
       contextKind: context.anonymous === true ? 'anonymousUser' : 'user',
@@ -168,7 +169,9 @@ export class EventCollector {
       count: 1,
     };
     if (version !== undefined) event.version = version;
-    users.set(userKey, event);
+    if (otherKey !== undefined) this.otherVariants.set(otherKey, event);
+    else if (users !== undefined) users.set(userKey, event);
+    else this.exposures.set(key, new Map([[userKey, event]]));
     this.exposureCount++;
     this.maybeFlushEarly();
   }
@@ -318,8 +321,10 @@ export class EventCollector {
   /** Empties the exposure maps and returns their events. */
   private takeExposures(): FeatureEvent[] {
     const events: FeatureEvent[] = [];
-    for (const variants of this.exposures.values()) for (const users of variants.values()) for (const event of users.values()) events.push(event);
+    for (const users of this.exposures.values()) for (const event of users.values()) events.push(event);
+    for (const event of this.otherVariants.values()) events.push(event);
     this.exposures = new Map();
+    this.otherVariants = new Map();
     this.exposureCount = 0;
     return events;
   }
