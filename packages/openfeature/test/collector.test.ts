@@ -220,5 +220,5 @@ test('a user who gets another variant of the same flag in one batch has one even
     .sort();
   assert.deepEqual(counts, ['flag off user-1 ×2 false', 'flag on user-1 ×3 true', 'flag on user-2 ×1 true', 'flag third user-1 ×1 false', 'other-flag off user-1 ×1 false']);
   assert.equal(c.stats.merged, 3);
-  await c.close();
+  await c.close(1_000);
 });
