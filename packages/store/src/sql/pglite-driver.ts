@@ -1,5 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import type { ListenHandlers, Row, SqlDriver, SqlQueryable, TransactionOptions } from './driver.js';
 import { EmbeddedStoreLock } from './embedded-lock.js';
@@ -37,38 +38,76 @@ type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
 
 interface CompiledPGlite {
   pgliteWasmModule: WasmModule;
-  initdbWasmModule: WasmModule;
+  initdbWasmModule?: WasmModule;
 }
 
 /** The global WebAssembly API (this package's TypeScript settings leave the DOM types out). */
 const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
-let compiled: Promise<CompiledPGlite | undefined> | undefined;
+const compiled = new Map<string, Promise<WasmModule | undefined>>();
+
+/** One of PGlite's WebAssembly modules, compiled once per process; undefined (PGlite loads its own) if not found. */
+function compiledModule(name: 'pglite.wasm' | 'initdb.wasm'): Promise<WasmModule | undefined> {
+  let module = compiled.get(name);
+  if (!module) {
+    module = (async () => {
+      try {
+        return await wasm.compile(await readFile(new URL(`./${name}`, import.meta.resolve('@electric-sql/pglite'))));
+      } catch {
+        return undefined;
+      }
+    })();
+    compiled.set(name, module);
+  }
+  return module;
+}
 
 /**
  * PGlite's WebAssembly, compiled once per process. Left to itself, PGlite compiles its 9 MB engine for every database
- * it opens, and once more for the `initdb` step of a new database: each compilation leaves tens of megabytes of
- * compiler memory in the process. Undefined (PGlite loads its own) if the files cannot be found.
+ * it opens: each compilation leaves tens of megabytes of compiler memory in the process. The `initdb` module is
+ * compiled only for a database that needs it (in memory; a new folder is made in another process, see below).
  */
-function compiledPGlite(): Promise<CompiledPGlite | undefined> {
-  compiled ??= (async () => {
-    try {
-      const base = import.meta.resolve('@electric-sql/pglite');
-      const [pgliteWasmModule, initdbWasmModule] = await Promise.all(
-        ['pglite.wasm', 'initdb.wasm'].map(async (name) => wasm.compile(await readFile(new URL(`./${name}`, base)))),
-      );
-      return { pgliteWasmModule: pgliteWasmModule!, initdbWasmModule: initdbWasmModule! };
-    } catch {
-      return undefined;
-    }
-  })();
-  return compiled;
+async function compiledPGlite(withInitdb: boolean): Promise<CompiledPGlite | undefined> {
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compiledModule('pglite.wasm'), withInitdb ? compiledModule('initdb.wasm') : undefined]);
+  if (!pgliteWasmModule) return undefined;
+  return { pgliteWasmModule, ...(initdbWasmModule ? { initdbWasmModule } : {}) };
 }
 
-async function pgliteOptions(dataDir: string | undefined): Promise<PGliteOptions> {
+async function pgliteOptions(dataDir: string | undefined, withInitdb: boolean): Promise<PGliteOptions> {
   const startParams = [...PGlite.defaultStartParams, ...PGLITE_MEMORY_SETTINGS.flatMap((setting) => ['-c', setting])];
-  const modules = await compiledPGlite();
+  const modules = await compiledPGlite(withInitdb);
   return { ...(dataDir ? { dataDir } : {}), startParams, ...(modules ?? {}) };
+}
+
+/** True when `dataDir` holds a PostgreSQL database already (`initdb` ran there). */
+async function isDatabaseFolder(dataDir: string): Promise<boolean> {
+  try {
+    await access(join(dataDir, 'PG_VERSION'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes a new database folder in a short-lived child process. PGlite's `initdb` step leaves well over 100 MB in the
+ * process that runs it, which neither closing the database nor collecting garbage gives back (a worker thread keeps
+ * it too): made elsewhere, the folder is then opened here like any existing one, and a first `vexil serve` idles at
+ * the memory of a restarted one. Resolves false when the child could not do it (the caller then runs `initdb` here).
+ */
+function initialiseInChildProcess(dataDir: string): Promise<boolean> {
+  const script = `const { PGlite } = await import(${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))});
+const db = await PGlite.create({ dataDir: ${JSON.stringify(dataDir)} });
+await db.close();`;
+  return new Promise((done) => {
+    try {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore', env: process.env });
+      child.once('error', () => done(false));
+      child.once('exit', (code) => done(code === 0));
+    } catch {
+      done(false);
+    }
+  });
 }
 let anonymous = 0;
 
@@ -91,12 +130,15 @@ export async function openPGliteDriver(where: PGliteLocation): Promise<SqlDriver
   if (!shared) {
     const entry: SharedDatabase = { db: Promise.resolve(undefined as never), refs: 0 };
     entry.db = (async () => {
-      if (!dataDir) return PGlite.create(await pgliteOptions(undefined));
+      if (!dataDir) return PGlite.create(await pgliteOptions(undefined, true));
       await mkdir(dataDir, { recursive: true });
       // One process per folder: take the lock before PGlite touches the files.
       entry.lock = await EmbeddedStoreLock.acquire(dataDir);
       try {
-        return await PGlite.create(await pgliteOptions(dataDir));
+        // The engine compiles here meanwhile (the child takes the other core).
+        void compiledModule('pglite.wasm');
+        const made = (await isDatabaseFolder(dataDir)) || (await initialiseInChildProcess(dataDir));
+        return await PGlite.create(await pgliteOptions(dataDir, !made));
       } catch (error) {
         await entry.lock.release();
         throw error;
