@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { roleAtLeast, type KeyRing, type KeyRole, type Principal } from './keys.js';
 import { HttpError } from '../http/errors.js';
@@ -26,9 +27,8 @@ declare module 'fastify' {
   }
 }
 
-/** The key from `X-API-Key`, else `Authorization: Bearer …` (prefix optional, any case), else the query when allowed. */
-export function presentedKey(request: FastifyRequest, allowQuery: boolean): string | undefined {
-  const headers = request.headers;
+/** The key from `X-API-Key`, else `Authorization: Bearer …` (prefix optional, any case). */
+export function keyFromHeaders(headers: IncomingHttpHeaders): string | undefined {
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey.trim();
   const authorization = headers.authorization;
@@ -36,6 +36,13 @@ export function presentedKey(request: FastifyRequest, allowQuery: boolean): stri
     const match = /^\s*bearer\s+(.+)$/i.exec(authorization);
     return (match ? match[1]! : authorization).trim();
   }
+  return undefined;
+}
+
+/** The key from the headers (`keyFromHeaders`), else from the query when allowed. */
+export function presentedKey(request: FastifyRequest, allowQuery: boolean): string | undefined {
+  const fromHeaders = keyFromHeaders(request.headers);
+  if (fromHeaders !== undefined) return fromHeaders;
   if (allowQuery) {
     const query = request.query as Record<string, unknown> | undefined;
     const fromQuery = query?.key ?? query?.apiKey;

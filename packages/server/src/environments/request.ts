@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import { DEFAULT_ENVIRONMENT, DEFAULT_PROJECT, type EnvironmentRef } from '@vexil/store';
 import type { EnvironmentRegistry, EnvironmentScope } from './registry.js';
 import { HttpError } from '../http/errors.js';
+import type { Principal } from '../auth/keys.js';
 
 /**
  * Where a route's environment comes from (`config.environmentFrom`; set from the route's URL when not given):
@@ -40,6 +41,12 @@ function sourceOf(route: RouteOptions): EnvironmentSource {
   return 'none';
 }
 
+/** The environment an SDK key serves; undefined for default/default (keys made before environments, admin keys). */
+export function environmentOfKey(principal: Pick<Principal, 'project' | 'environment'> | undefined): EnvironmentRef | undefined {
+  if (!principal || (principal.project === undefined && principal.environment === undefined)) return undefined;
+  return { project: principal.project ?? DEFAULT_PROJECT, environment: principal.environment ?? DEFAULT_ENVIRONMENT };
+}
+
 /**
  * One `onRequest` hook (registered after authentication) that sets `request.environment`. The common case, an
  * environment already served, stays synchronous: OFREP's hot path does no lookup beyond a map read.
@@ -59,13 +66,12 @@ export function registerEnvironmentRouting(app: FastifyInstance, registry: Envir
     }
     let ref: EnvironmentRef;
     if (source === 'key') {
-      const principal = request.principal;
-      // Keys made before environments (and admin keys evaluating) serve default/default.
-      if (!principal || (principal.project === undefined && principal.environment === undefined)) {
+      const served = environmentOfKey(request.principal);
+      if (served === undefined) {
         request.environment = registry.defaultScope;
         return done();
       }
-      ref = { project: principal.project ?? DEFAULT_PROJECT, environment: principal.environment ?? DEFAULT_ENVIRONMENT };
+      ref = served;
     } else {
       const params = request.params as { project?: string; environment?: string };
       ref = { project: params.project ?? DEFAULT_PROJECT, environment: params.environment ?? DEFAULT_ENVIRONMENT };

@@ -3,13 +3,14 @@ import { PassThrough, type Readable } from 'node:stream';
 import { evaluate, type EvaluationContext, type EvaluationDetail, type Snapshot } from '@vexil/core';
 import type { ServerContext } from '../context.js';
 import type { EnvironmentScope } from '../environments/registry.js';
-import { DEFAULT_ENVIRONMENT, DEFAULT_PROJECT } from '@vexil/store';
+import { environmentOfKey } from '../environments/request.js';
+import { keyFromHeaders } from '../auth/hook.js';
 import { parseJsonBody } from '../http/body.js';
 import type { RateWindows } from '../http/rate-windows.js';
 import type { AuthFailureLimiter } from '../auth/failure-limiter.js';
 import { recordServedEvaluation } from '../events/served.js';
 import { withStickyAssignments, type StickyLog } from '../experiments/sticky-assignments.js';
-import { ofrepMetadata } from './mapping.js';
+import { toOfrep } from './mapping.js';
 
 /**
  * OFREP's single-flag evaluation without Fastify's request cycle: the route SDKs call most, answered straight from the
@@ -63,15 +64,8 @@ class AnswerTexts {
     const id = `${detail.key}\u0000${detail.variant ?? ''}\u0000${detail.reason}\u0000${detail.cacheable ? 1 : 0}`;
     const kept = texts.get(id);
     if (kept !== undefined && kept.value === detail.value) return kept.text;
-    // The route's answer, byte for byte: its serialiser writes the required fields first, then the schema's order.
-    const answer: Record<string, unknown> = { key: detail.key, reason: detail.reason };
-    if (detail.variant !== undefined) {
-      answer.value = detail.value;
-      answer.variant = detail.variant;
-    }
-    answer.metadata = ofrepMetadata(detail.flagMetadata, detail.cacheable);
-    answer.cacheable = detail.cacheable;
-    const text = JSON.stringify(answer);
+    // The route's answer, byte for byte (`toOfrep` lists the fields in the order the route's serialiser writes them).
+    const text = JSON.stringify(toOfrep(detail, true));
     // Flags without metadata may share one object: bounded all the same.
     if (texts.size >= 10_000) texts.clear();
     texts.set(id, { value: detail.value, text });
@@ -102,21 +96,14 @@ export class OfrepFastLane {
     const options = this.options;
     if (options.closing() || options.logsEvaluations() || this.#mayBeLimited(req)) return false;
     // The key, as the auth hook reads it; an unknown one is Fastify's to refuse (and count as a failure).
-    let secret = headers['x-api-key'];
-    if (typeof secret === 'string' && secret.length > 0) secret = secret.trim();
-    else {
-      const authorization = headers.authorization;
-      if (typeof authorization !== 'string' || authorization.length === 0) return false;
-      const bearer = /^\s*bearer\s+(.+)$/i.exec(authorization);
-      secret = (bearer ? bearer[1]! : authorization).trim();
-    }
+    const secret = keyFromHeaders(headers);
+    if (secret === undefined) return false;
     const ctx = options.ctx;
     const principal = ctx.keys.authenticate(secret);
     if (principal === undefined) return false;
-    const environment =
-      principal.project === undefined && principal.environment === undefined
-        ? ctx.environments.defaultScope
-        : ctx.environments.cached({ project: principal.project ?? DEFAULT_PROJECT, environment: principal.environment ?? DEFAULT_ENVIRONMENT });
+    const served = environmentOfKey(principal);
+    // An environment not open yet is opened by the route.
+    const environment = served === undefined ? ctx.environments.defaultScope : ctx.environments.cached(served);
     if (environment === undefined) return false;
     let rateHeaders: string[] | undefined;
     if (options.rateLimit) {

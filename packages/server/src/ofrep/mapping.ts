@@ -41,15 +41,14 @@ export function toOfrep(detail: EvaluationDetail, single: boolean, errorDetails?
   if (detail.errorCode !== undefined) {
     return { key: detail.key, errorCode: detail.errorCode, errorDetails: errorDetails ?? detail.errorMessage ?? detail.errorCode };
   }
-  const result: OfrepSuccess = {
-    key: detail.key,
-    reason: detail.reason,
-    metadata: ofrepMetadata(detail.flagMetadata, single && detail.cacheable),
-  };
+  // Fields in the order the single-flag route's serialiser writes them (required first, then its schema's order), so
+  // that JSON.stringify of this object is that route's answer byte for byte (ofrep/fast-lane.ts relies on it).
+  const result = { key: detail.key, reason: detail.reason } as OfrepSuccess;
   if (detail.variant !== undefined) {
     result.value = detail.value;
     result.variant = detail.variant;
   }
+  result.metadata = ofrepMetadata(detail.flagMetadata, single && detail.cacheable);
   if (single) result.cacheable = detail.cacheable;
   return result;
 }
