@@ -14,8 +14,9 @@ import { toOfrep } from './mapping.js';
 
 /**
  * OFREP's single-flag evaluation without Fastify's request cycle: the route SDKs call most, answered straight from the
- * Node request for about half the CPU time (Fastify's request and reply objects, its eight hooks, schema validation
- * and serialisation cost more than the evaluation itself).
+ * Node request, skipping Fastify's request and reply objects, its eight hooks, schema validation and serialisation
+ * (about 48 µs of CPU per request in `npm run bench -- server.bench`, against 68 µs for the relay route, which goes
+ * through them).
  *
  * It answers only the plain case, with the same checks, headers, metrics, events and context sample as the route
  * (ofrep/routes.ts): a POST with a JSON body and an API key, a flag key of plain characters, no log line to write,
