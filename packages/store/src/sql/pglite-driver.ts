@@ -92,8 +92,9 @@ async function isDatabaseFolder(dataDir: string): Promise<boolean> {
 /**
  * Makes a new database folder in a short-lived child process. PGlite's `initdb` step leaves well over 100 MB in the
  * process that runs it, which neither closing the database nor collecting garbage gives back (a worker thread keeps
- * it too): made elsewhere, the folder is then opened here like any existing one, and a first `vexil serve` idles at
- * the memory of a restarted one. Resolves false when the child could not do it (the caller then runs `initdb` here).
+ * it too): made elsewhere, the folder is then opened here like any existing one, and a first `vexil serve` idles about
+ * 100 MB lower (bench/server.bench.ts prints it). Resolves false when the child could not do it (the caller then runs
+ * `initdb` here).
  */
 function initialiseInChildProcess(dataDir: string): Promise<boolean> {
   const script = `const { PGlite } = await import(${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))});
@@ -109,6 +110,7 @@ await db.close();`;
     }
   });
 }
+
 let anonymous = 0;
 
 export interface PGliteLocation {
