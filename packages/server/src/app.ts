@@ -380,12 +380,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     registerAccess(app);
 
     const rateWindows = new RateWindows();
-    if (limits !== false && rateLimited) {
+    // One setting for the plugin and the OFREP fast lane, which count in the same windows.
+    const rateWindow = limits !== false && rateLimited ? { max: limits.max, timeWindowMs: limits.timeWindowMs ?? 60_000 } : undefined;
+    if (rateWindow) {
       await app.register(rateLimit, {
         global: true,
         store: rateWindows.asPluginStore() as never,
-        max: limits.max,
-        timeWindow: limits.timeWindowMs ?? 60_000,
+        max: rateWindow.max,
+        timeWindow: rateWindow.timeWindowMs,
         keyGenerator: (request: FastifyRequest) => request.principal?.id ?? request.ip,
         errorResponseBuilder: (_request: FastifyRequest, context: { after: string; statusCode: number }) =>
           new HttpError(context.statusCode, 'rate_limited', `rate limit exceeded for this key: retry in ${context.after}`),
@@ -443,7 +445,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         ctx,
         exposedHeaders: EXPOSED_HEADERS.join(', '),
         nextRequestId,
-        ...(limits !== false && rateLimited ? { rateLimit: { windows: rateWindows, max: limits.max, timeWindowMs: limits.timeWindowMs ?? 60_000 } } : {}),
+        ...(rateWindow ? { rateLimit: { windows: rateWindows, ...rateWindow } } : {}),
         ...(authFailures ? { failures: authFailures } : {}),
         trustProxy: options.trustProxy !== undefined && options.trustProxy !== false,
         log: app.log,

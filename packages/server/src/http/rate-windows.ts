@@ -18,17 +18,20 @@ export class RateWindows {
 
   /** Counts one request of `key`; the window's count and time left after it. */
   count(key: string, timeWindowMs: number, now = Date.now()): RateWindow {
-    let window = this.#windows.get(key);
-    if (window === undefined || window.startMs + timeWindowMs <= now) {
-      window = { current: 1, startMs: now };
-    } else {
-      window.current++;
-    }
+    let window = this.#live(key, timeWindowMs, now);
+    if (window === undefined) window = { current: 1, startMs: now };
+    else window.current++;
     // Map order is insertion order: re-inserting keeps the most recently used last.
     this.#windows.delete(key);
     this.#windows.set(key, window);
     if (this.#windows.size > this.maxKeys) this.#windows.delete(this.#windows.keys().next().value!);
     return { current: window.current, ttl: timeWindowMs - (now - window.startMs) };
+  }
+
+  /** The window of `key` while it lasts; undefined when there is none or it has ended. */
+  #live(key: string, timeWindowMs: number, now: number): { current: number; startMs: number } | undefined {
+    const window = this.#windows.get(key);
+    return window === undefined || window.startMs + timeWindowMs <= now ? undefined : window;
   }
 
   /** Takes back one request of `key` (counted by the OFREP fast lane, then handed to Fastify, which counts it). */
@@ -45,10 +48,9 @@ export class RateWindows {
         callback(null, windows.count(key, timeWindow));
       },
       read(key: string, callback: Callback, timeWindow: number) {
-        const window = windows.#windows.get(key);
         const now = Date.now();
-        if (window === undefined || window.startMs + timeWindow <= now) return callback(null, { current: 0, ttl: timeWindow });
-        callback(null, { current: window.current, ttl: timeWindow - (now - window.startMs) });
+        const window = windows.#live(key, timeWindow, now);
+        callback(null, window === undefined ? { current: 0, ttl: timeWindow } : { current: window.current, ttl: timeWindow - (now - window.startMs) });
       },
       child() {
         return store;
