@@ -103,6 +103,9 @@ const EMPTY_METADATA: Readonly<Record<string, JsonValue>> = Object.freeze({});
  * await client.start();
  * if (client.boolean('new-checkout', { targetingKey: 'user-42' }, false)) …
  * ```
+ *
+ * A context's attributes are JSON values (strings, numbers, booleans, null, lists and plain objects), as the server
+ * would receive them: pass a date as its ISO string (`jsonContext(context)` converts a context that holds dates).
  */
 export class VexilClient {
   private readonly options: VexilClientOptions;
@@ -117,7 +120,8 @@ export class VexilClient {
   /** Sticky experiment assignments, when the source keeps them (daemon mode on a store that can, or a server). */
   private sticky: ClientStickyAssignments | undefined;
   private collector: EventCollector | undefined;
-  private exposures = false;
+  /** The collector when exposures are counted (events on, `exposures` not false): one field for the hot path. */
+  private exposureCollector: EventCollector | undefined;
   private starting: Promise<void> | undefined;
   private waiter: { resolve(): void; reject(error: Error): void } | undefined;
   /** start() gave up waiting: the first flags to arrive later announce `ready` themselves. */
@@ -206,9 +210,8 @@ export class VexilClient {
     const ctx = context ?? EMPTY_CONTEXT;
     let detail: EvaluationDetail<T>;
     try {
-      const core = toCoreContext(ctx);
-      detail = evaluate<T>(snapshot, flagKey, core, { defaultValue, expectedType: type });
-      if (this.sticky && detail.errorCode === undefined) detail = this.sticky.served(snapshot, detail, core);
+      detail = evaluate<T>(snapshot, flagKey, ctx, { defaultValue, expectedType: type });
+      if (this.sticky && detail.errorCode === undefined) detail = this.sticky.served(snapshot, detail, ctx);
     } catch (error) {
       // The engine does not throw on any flag or context it accepts; this is a last line of defence.
       return {
@@ -234,7 +237,7 @@ export class VexilClient {
       if (detail.errorMessage !== undefined) result.errorMessage = detail.errorMessage;
       return result;
     }
-    if (this.exposures && detail.trackEvents) this.recordExposure(flagKey, detail, ctx);
+    if (detail.trackEvents) this.exposureCollector?.exposure(flagKey, detail.variant ?? 'SdkDefault', detail.value as JsonValue, ctx, detail.version, detail.variant === undefined);
     const result: VexilDetail<T> = {
       key: flagKey,
       value: detail.value,
@@ -255,7 +258,7 @@ export class VexilClient {
     if (!this.sticky || snapshot === undefined || this.currentFreshness === 'none') return undefined;
     if (!snapshot.flags.get(flagKey)?.definition.experiment?.sticky) return undefined;
     try {
-      const core = toCoreContext(context ?? EMPTY_CONTEXT);
+      const core = context ?? EMPTY_CONTEXT;
       const detail = evaluate(snapshot, flagKey, core, { defaultValue: defaultValue as never, expectedType: type });
       if (detail.errorCode !== undefined) return undefined;
       return this.sticky.prepare(snapshot, detail, core);
@@ -270,19 +273,14 @@ export class VexilClient {
     if (snapshot === undefined || this.currentFreshness === 'none') return defaultValue;
     const ctx = context ?? EMPTY_CONTEXT;
     try {
-      const core = toCoreContext(ctx);
-      let detail = evaluate<T>(snapshot, flagKey, core, { defaultValue, expectedType: type });
+      let detail = evaluate<T>(snapshot, flagKey, ctx, { defaultValue, expectedType: type });
       if (detail.errorCode !== undefined) return defaultValue;
-      if (this.sticky) detail = this.sticky.served(snapshot, detail, core);
-      if (this.exposures && detail.trackEvents) this.recordExposure(flagKey, detail, ctx);
+      if (this.sticky) detail = this.sticky.served(snapshot, detail, ctx);
+      if (detail.trackEvents) this.exposureCollector?.exposure(flagKey, detail.variant ?? 'SdkDefault', detail.value as JsonValue, ctx, detail.version, detail.variant === undefined);
       return detail.value;
     } catch {
       return defaultValue;
     }
-  }
-
-  private recordExposure(flagKey: string, detail: EvaluationDetail<unknown>, context: CoreContext): void {
-    this.collector?.exposure(flagKey, detail.variant ?? 'SdkDefault', detail.value as JsonValue, context, detail.version, detail.variant === undefined);
   }
 
   // ------------------------------------------------------------------------------------------------- tracking
@@ -470,8 +468,7 @@ export class VexilClient {
   private setUpEvents(): void {
     const settings = this.options.events;
     if (settings === false || this.baseUrl === undefined) return;
-    this.exposures = settings?.exposures ?? true;
-    this.collector = new EventCollector({
+    const collector = new EventCollector({
       endpoint: `${this.baseUrl}/v1/data/collector`,
       headers: this.headers,
       flushIntervalMs: settings?.flushIntervalMs ?? 10_000,
@@ -484,6 +481,8 @@ export class VexilClient {
       warn: (message) => this.logger.warn(message),
       fetch: this.options.fetch ?? globalThis.fetch,
     });
+    this.collector = collector;
+    this.exposureCollector = settings?.exposures === false ? undefined : collector;
   }
 
   /**
@@ -502,7 +501,7 @@ export class VexilClient {
     this.sync = undefined;
     this.sticky = undefined;
     this.collector = undefined;
-    this.exposures = false;
+    this.exposureCollector = undefined;
     this.state = new FlagState();
     this.currentFreshness = 'none';
     this.initFailed = false;
@@ -660,8 +659,12 @@ function typeOf(value: unknown): FlagValueType {
   return type === 'boolean' || type === 'string' || type === 'number' ? type : 'object';
 }
 
-/** The engine reads JSON: dates in the context become ISO strings, as they would on the way to the server. */
-function toCoreContext(context: CoreContext): CoreContext {
+/**
+ * The engine reads JSON. OpenFeature's contexts may hold dates (and other objects): the provider turns them into ISO
+ * strings (and plain JSON) here, as they would be on the way to the server. The direct client takes JSON values and
+ * does not scan each context: on the hot path that scan cost about as much as counting the exposure.
+ */
+export function jsonContext(context: CoreContext): CoreContext {
   for (const key in context) {
     const value = context[key];
     if (value !== null && typeof value === 'object') return jsonify(context) as CoreContext;

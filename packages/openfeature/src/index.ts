@@ -6,4 +6,4 @@ export type { DaemonStore } from './sync/store-sync.js';
 export type { CollectorStats, FeatureEvent, TrackingEvent } from './events/collector.js';
 export { SNAPSHOT_FORMAT, readFlagData, readSnapshotFile, writeSnapshotFile, type FlagData, type SnapshotDocument } from './snapshot-file.js';
 export { SseParser, type SseEvent } from './sync/sse.js';
-export { VexilClient, VexilFatalError, type FlagKey, type VexilClientEvents, type VexilClientOptions, type VexilClientStats, type VexilDetail, type VexilLogger } from './client.js';
+export { VexilClient, VexilFatalError, jsonContext, type FlagKey, type VexilClientEvents, type VexilClientOptions, type VexilClientStats, type VexilDetail, type VexilLogger } from './client.js';

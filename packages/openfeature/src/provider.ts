@@ -12,7 +12,7 @@ import {
   type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import type { EvaluationContext as CoreContext, FlagValueType } from '@vexil/core/json';
-import { VexilClient, VexilFatalError, type VexilClientStats } from './client.js';
+import { VexilClient, VexilFatalError, jsonContext, type VexilClientStats } from './client.js';
 import type { VexilProviderOptions } from './options.js';
 
 export type { Freshness } from './client.js';
@@ -117,14 +117,30 @@ export class VexilProvider implements Provider {
 
   /** Resolves at once, except for a sticky experiment's unit not seen yet: then once its assignment is known. */
   private resolveWhenAssigned<T>(flagKey: string, defaultValue: T, context: EvaluationContext, type: FlagValueType): Promise<ResolutionDetails<T>> {
-    const waiting = this.client.prepareAssignment(flagKey, context as CoreContext, type, defaultValue);
-    if (!waiting) return Promise.resolve(this.resolve(flagKey, defaultValue, context, type));
-    return waiting.then(() => this.resolve(flagKey, defaultValue, context, type));
+    let json: CoreContext;
+    try {
+      json = jsonContext(context as CoreContext);
+    } catch (error) {
+      return Promise.resolve(unreadableContext(flagKey, defaultValue, error));
+    }
+    const waiting = this.client.prepareAssignment(flagKey, json, type, defaultValue);
+    if (!waiting) return Promise.resolve(this.resolveJson(flagKey, defaultValue, json, type));
+    return waiting.then(() => this.resolveJson(flagKey, defaultValue, json, type));
   }
 
   /** The synchronous evaluation behind the four resolve methods. Never throws: a failure is an error code. */
   resolve<T>(flagKey: string, defaultValue: T, context: EvaluationContext | undefined, type: FlagValueType): ResolutionDetails<T> {
-    const detail = this.client.resolve<T>(flagKey, defaultValue, context as CoreContext | undefined, type);
+    let json: CoreContext | undefined;
+    try {
+      json = context === undefined ? undefined : jsonContext(context as CoreContext);
+    } catch (error) {
+      return unreadableContext(flagKey, defaultValue, error);
+    }
+    return this.resolveJson(flagKey, defaultValue, json, type);
+  }
+
+  private resolveJson<T>(flagKey: string, defaultValue: T, context: CoreContext | undefined, type: FlagValueType): ResolutionDetails<T> {
+    const detail = this.client.resolve<T>(flagKey, defaultValue, context, type);
     const result: ResolutionDetails<T> = { value: detail.value, reason: detail.reason };
     if (detail.errorCode === 'PROVIDER_NOT_READY') {
       result.errorCode = ErrorCode.PROVIDER_NOT_READY;
@@ -174,4 +190,14 @@ export class VexilProvider implements Provider {
   track(trackingEventName: string, context: EvaluationContext, trackingEventDetails: TrackingEventDetails): void {
     this.client.track(trackingEventName, context as CoreContext, trackingEventDetails as Record<string, unknown>);
   }
+}
+
+/** A context that cannot be read as JSON (it refers to itself): the caller's default, never an exception. */
+function unreadableContext<T>(flagKey: string, defaultValue: T, error: unknown): ResolutionDetails<T> {
+  return {
+    value: defaultValue,
+    reason: 'ERROR',
+    errorCode: ErrorCode.GENERAL,
+    errorMessage: `evaluating flag "${flagKey}" failed: the context cannot be read as JSON (${(error as Error)?.message ?? String(error)})`,
+  };
 }

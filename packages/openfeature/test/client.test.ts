@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { VexilProvider, VexilClient, VexilFatalError, writeSnapshotFile, type VexilClientEvents } from '@vexil/openfeature';
+import { VexilProvider, VexilClient, VexilFatalError, jsonContext, writeSnapshotFile, type VexilClientEvents } from '@vexil/openfeature';
 import { eventually, startServer, waitFor, type VexilServer } from './helpers/server.js';
 import { testFlags } from './helpers/flags.js';
 
@@ -73,8 +73,28 @@ test('typed methods: the flag\'s value, or the caller\'s default on any error', 
   assert.ok(Object.isFrozen(found.flagMetadata));
   const missing = client.detail('no-such-flag', ctx, 'x');
   assert.deepEqual([missing.value, missing.reason, missing.errorCode], ['x', 'ERROR', 'FLAG_NOT_FOUND']);
-  // Dates in the context are read as ISO strings, as on the way to the server.
-  assert.equal(client.detail('bool-flag', { targetingKey: 'u1', beta: true, at: new Date(0) }, false).value, true);
+});
+
+test('dates: the provider and jsonContext() read them as ISO strings, as the server would; the direct client takes JSON', async () => {
+  const dated = new VexilClient({
+    bootstrap: { flags: { 'since-2026': { variations: { on: true, off: false }, targeting: [{ query: 'signedUp ge "2026-01-01"', variation: 'on' }], defaultRule: { variation: 'off' } } } },
+    events: false,
+    logger: quiet,
+  });
+  await dated.start();
+  const datedProvider = new VexilProvider({ bootstrap: { flags: { 'since-2026': { variations: { on: true, off: false }, targeting: [{ query: 'signedUp ge "2026-01-01"', variation: 'on' }], defaultRule: { variation: 'off' } } } }, events: false, logger: quiet });
+  await datedProvider.initialize();
+  try {
+    const context = { targetingKey: 'u1', signedUp: new Date('2026-03-04T05:06:07Z') };
+    assert.equal((await datedProvider.resolveBooleanEvaluation('since-2026', false, context)).value, true);
+    assert.equal((await datedProvider.resolveBooleanEvaluation('since-2026', true, { targetingKey: 'u1', signedUp: new Date('2025-12-31T00:00:00Z') })).value, false);
+    assert.deepEqual(jsonContext(context), { targetingKey: 'u1', signedUp: '2026-03-04T05:06:07.000Z' });
+    assert.equal(dated.boolean('since-2026', jsonContext(context), false), true);
+    assert.equal(dated.boolean('since-2026', { targetingKey: 'u1', signedUp: '2026-03-04T05:06:07.000Z' }, false), true);
+  } finally {
+    await dated.close();
+    await datedProvider.onClose();
+  }
 });
 
 test('the same answers as the provider and as the server\'s OFREP endpoint, across generated contexts', async () => {

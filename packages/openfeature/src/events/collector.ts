@@ -113,7 +113,9 @@ export class EventCollector {
   /** Aborts the request in flight when close() runs out of time, so that nothing outlives the provider. */
   private readonly abort = new AbortController();
   private warnedUnreachable = false;
-  private readonly counters = { sent: 0, dropped: 0, merged: 0 };
+  private readonly counters = { sent: 0, dropped: 0 };
+  /** Exposures merged into an event of the batch (a field of its own: the hot path adds to it). */
+  private merged = 0;
   /**
    * A batch whose request failed, sent again as it was, with the same `batchId`: when the first attempt did reach the
    * server (a time-out after it answered), the server counts the batch once.
@@ -131,7 +133,7 @@ export class EventCollector {
   }
 
   get stats(): CollectorStats {
-    return { pending: this.pending, sent: this.counters.sent, dropped: this.counters.dropped, merged: this.counters.merged };
+    return { pending: this.pending, sent: this.counters.sent, dropped: this.counters.dropped, merged: this.merged };
   }
 
   /** Events in memory: waiting, waiting for a retry, or being sent. Never above `maxPending`. */
@@ -141,15 +143,25 @@ export class EventCollector {
 
   /** Counts one evaluation of a flag that has `trackEvents`. */
   exposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault = false): void {
-    if (this.closed) return;
+    // The common case first, kept small so that it inlines into the evaluation: this user has had this variant of this
+    // flag in this batch already, so the event's count goes up.
     const userKey = typeof context.targetingKey === 'string' && context.targetingKey !== '' ? context.targetingKey : 'anonymous';
-    const users = this.exposures.get(key);
-    const first = users?.get(userKey);
+    const first = this.exposures.get(key)?.get(userKey);
+    if (first !== undefined && first.variation === variant && first.count < MAX_COUNT && !this.closed) {
+      first.count++;
+      this.merged++;
+      return;
+    }
+    this.newExposure(key, variant, value, context, version, isDefault, userKey, first);
+  }
+
+  private newExposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault: boolean, userKey: string, first: FeatureEvent | undefined): void {
+    if (this.closed) return;
     const otherKey = first !== undefined && first.variation !== variant ? `${key}\u0000${variant}\u0000${userKey}` : undefined;
     const existing = otherKey === undefined ? first : this.otherVariants.get(otherKey);
     if (existing !== undefined && existing.count < MAX_COUNT) {
       existing.count++;
-      this.counters.merged++;
+      this.merged++;
       return;
     }
     if (existing !== undefined || this.pending >= this.options.maxPending) {
@@ -170,8 +182,11 @@ export class EventCollector {
     };
     if (version !== undefined) event.version = version;
     if (otherKey !== undefined) this.otherVariants.set(otherKey, event);
-    else if (users !== undefined) users.set(userKey, event);
-    else this.exposures.set(key, new Map([[userKey, event]]));
+    else {
+      const users = this.exposures.get(key);
+      if (users !== undefined) users.set(userKey, event);
+      else this.exposures.set(key, new Map([[userKey, event]]));
+    }
     this.exposureCount++;
     this.maybeFlushEarly();
   }
