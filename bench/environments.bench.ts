@@ -141,7 +141,7 @@ async function measure(dir: string, count: number): Promise<Row> {
     // The server answers as soon as default/default is loaded and opens the others in the background: measure once
     // every environment is served, and say how long that took.
     for (;;) {
-      const health = (await (await fetch(`${base}/health`)).json()) as { environments?: unknown[] };
+      const health = (await (await fetch(`${base}/admin/v1/health`, { headers: { 'x-api-key': ADMIN } })).json()) as { environments?: unknown[] };
       if ((health.environments?.length ?? 0) >= count) break;
       await new Promise((resolveWait) => setTimeout(resolveWait, 100));
     }

@@ -130,7 +130,7 @@ async function stored(base: string, since: number): Promise<{ evaluations: numbe
 async function drained(base: string, timeoutMs = 120_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const health = await (await fetch(`${base}/health`)).json();
+    const health = await (await fetch(`${base}/admin/v1/health`, { headers: { 'x-api-key': ADMIN } })).json();
     if (health.events.buffered === 0) return health;
     if (Date.now() > deadline) throw new Error(`events still buffered: ${JSON.stringify(health.events)}`);
     await sleep(200);

@@ -35,6 +35,7 @@ import { OfrepFastLane } from './ofrep/fast-lane.js';
 import { RateWindows } from './http/rate-windows.js';
 import { createServer as createHttpServer } from 'node:http';
 import { registerRelayRoutes } from './relay/routes.js';
+import { registerHealthRoutes } from './health/routes.js';
 import { registerStreamRoutes } from './stream/routes.js';
 import { registerAdminRoutes } from './admin/routes.js';
 import { registerChangeRoutes } from './changes/routes.js';
@@ -72,6 +73,7 @@ const QUIET_ROUTES = new Set([
   '/v1/flag/change',
   '/v1/flag/configuration',
   '/health',
+  '/admin/v1/health',
   '/metrics',
 ]);
 
@@ -423,6 +425,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     registerOfrepRoutes(app, ctx);
     registerRelayRoutes(app, ctx);
+    registerHealthRoutes(app, ctx);
     registerStreamRoutes(app, ctx);
     // First: its hook turns flag writes in environments that require approval into change requests.
     const changeRequests = registerChangeRoutes(app, ctx);

@@ -267,7 +267,7 @@ describe('read-only file store (GitOps)', () => {
       const write = await server.inject({ method: 'PUT', url: '/admin/v1/flags/only-flag', headers: json(ADMIN), payload: { variations: { a: 2 }, defaultRule: { variation: 'a' } } });
       assert.equal(write.statusCode, 405);
       assert.equal(write.json().error, 'read_only_store');
-      assert.equal((await server.inject({ method: 'GET', url: '/health' })).json().store.writable, false);
+      assert.equal((await server.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json().store.writable, false);
     } finally {
       await server.close();
       await rm(dir, { recursive: true, force: true });

@@ -149,8 +149,8 @@ describe('environments through the server', () => {
     assert.match(orphan.text, /checkout\/qa, which no longer exists/);
   });
 
-  test('/health lists every environment served', async () => {
-    const health = await (await fetch(`${base}/health`)).json();
+  test('/admin/v1/health lists every environment served', async () => {
+    const health = await (await fetch(`${base}/admin/v1/health`, { headers: { 'x-api-key': ADMIN } })).json();
     const names = health.environments.map((environment: { project: string; environment: string }) => `${environment.project}/${environment.environment}`);
     for (const name of ['default/default', 'checkout/staging', 'checkout/production']) assert.ok(names.includes(name), name);
     assert.ok(health.environments.every((environment: { status: string }) => environment.status === 'ok'));

@@ -133,7 +133,7 @@ describe('durable events in vexil serve', () => {
       const payload = { batchId: 'retry-me', events: [feature('f', 'a', 'u1', { count: 3 }), feature('f', 'b', 'u2')] };
       for (let i = 0; i < 3; i++) assert.equal((await app.inject({ method: 'POST', url: '/v1/data/collector', headers: json(), payload })).statusCode, 200);
       await app.inject({ method: 'POST', url: '/v1/data/collector', headers: json(), payload: { events: [feature('f', 'a', 'u3')] } });
-      await eventually(async () => (await app.inject({ method: 'GET', url: '/health' })).json().events.buffered === 0, 15_000);
+      await eventually(async () => (await app.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json().events.buffered === 0, 15_000);
       const summary = await events.flagSummary('f', { since });
       assert.deepEqual(summary.variations.map((v) => [v.variation, v.evaluations]), [['a', 4], ['b', 1]]);
     } finally {
@@ -184,7 +184,7 @@ describe('durable events in vexil serve', () => {
         assert.equal((await app.inject({ method: 'POST', url: '/v1/data/collector', headers: json(), payload })).statusCode, 200);
       }
       const degraded = await eventually(async () => {
-        const health = (await app.inject({ method: 'GET', url: '/health' })).json();
+        const health = (await app.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json();
         return health.events.status === 'degraded' ? health : undefined;
       }, 15_000);
       assert.equal(degraded.status, 'ok', 'the flags are fine');
@@ -205,7 +205,7 @@ describe('durable events in vexil serve', () => {
 
       flaky.down = false;
       const healthy = await eventually(async () => {
-        const health = (await app.inject({ method: 'GET', url: '/health' })).json();
+        const health = (await app.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json();
         return health.events.status === 'ok' && health.events.buffered === 0 ? health : undefined;
       }, 15_000);
       assert.equal(healthy.events.dropped, 10);

@@ -54,7 +54,7 @@ async function fileServer(file: string, logLines?: Array<Record<string, unknown>
 }
 
 async function health(app: FastifyInstance): Promise<{ status: string; flagFiles?: { errors: number; problems: string[] } }> {
-  return (await app.inject({ method: 'GET', url: '/health' })).json();
+  return (await app.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json();
 }
 
 async function metric(app: FastifyInstance, series: string): Promise<number | undefined> {
@@ -125,7 +125,7 @@ describe('Serving flag files: a file that breaks is kept at its last good flags,
     ['a file that does not parse', brokenYaml, /flags\.yaml:\d+:\d+: /],
     ['a YAML alias bomb', '', /flags\.yaml:2:\d+: YAML aliases expand this file to/],
   ] as const) {
-    it(`${what}: warning log with file:line, /health degraded, metric counted; all clear once fixed`, async () => {
+    it(`${what}: warning log with file:line, /health degraded (details for admin keys), metric counted; all clear once fixed`, async () => {
       const dir = await tempDir();
       const file = join(dir, 'flags.yaml');
       await writeFile(file, good);
@@ -143,6 +143,8 @@ describe('Serving flag files: a file that breaks is kept at its last good flags,
         }, 15_000);
         assert.ok(report.errors >= 1);
         assert.ok(report.problems.some((problem) => where.test(problem)), report.problems.join('\n'));
+        // Without a key, /health says degraded and nothing of the file.
+        assert.deepEqual((await app.inject({ method: 'GET', url: '/health' })).json(), { initialized: true, status: 'degraded' });
         const warning = logs.find((line) => line.level === 'warn' && typeof line.msg === 'string' && where.test(line.msg));
         assert.ok(warning, `a warning log line naming the file and line: ${JSON.stringify(logs.slice(-3))}`);
         assert.equal(warning.file, file);
@@ -186,7 +188,7 @@ describe('flag files of several environments', () => {
       assert.equal(await served(), 'staging');
       await writeFile(staging, 'banner:\n  variations: { a: prod\n');
       const health = await eventually(async () => {
-        const body = (await app.inject({ method: 'GET', url: '/health' })).json();
+        const body = (await app.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json();
         return body.status === 'degraded' ? body : undefined;
       });
       const byName = Object.fromEntries(health.environments.map((entry: { environment: string }) => [entry.environment, entry]));
@@ -199,7 +201,7 @@ describe('flag files of several environments', () => {
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(metrics, /vexil_flag_file_problems\{severity="error"\} 1/);
       await writeFile(staging, banner('a'));
-      await eventually(async () => ((await app.inject({ method: 'GET', url: '/health' })).json().status === 'ok' ? true : undefined));
+      await eventually(async () => ((await app.inject({ method: 'GET', url: '/admin/v1/health', headers: { 'x-api-key': ADMIN } })).json().status === 'ok' ? true : undefined));
       await eventually(async () => ((await served()) === 'prod' ? true : undefined));
     } finally {
       await app.close();

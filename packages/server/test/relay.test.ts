@@ -274,11 +274,17 @@ describe('GO Feature Flag relay API', () => {
     }
   });
 
-  test('/health and /info need no key and answer GO Feature Flag fields', async () => {
+  test('/health and /info need no key and answer GO Feature Flag fields; the details need an admin key', async () => {
     const health = await (await fetch(`${base}/health`)).json();
-    assert.equal(health.initialized, true);
-    assert.equal(health.status, 'ok');
-    assert.equal(health.store.kind, 'pglite');
+    // Anyone may ask: started, and ok or degraded. Nothing of how the server is built (store, files, environments).
+    assert.deepEqual(health, { initialized: true, status: 'ok' });
+    assert.equal((await fetch(`${base}/admin/v1/health`)).status, 401);
+    assert.equal((await fetch(`${base}/admin/v1/health`, { headers: { 'x-api-key': SDK } })).status, 403);
+    const details = await (await fetch(`${base}/admin/v1/health`, { headers: { 'x-api-key': ADMIN } })).json();
+    assert.equal(details.initialized, true);
+    assert.equal(details.status, 'ok');
+    assert.equal(details.store.kind, 'pglite');
+    assert.deepEqual(details.environments.map((entry: { project: string; environment: string }) => `${entry.project}/${entry.environment}`), ['default/default']);
     const info = await (await fetch(`${base}/info`)).json();
     assert.ok(!Number.isNaN(Date.parse(info.cacheRefresh)));
     assert.equal(info.name, 'vexil');

@@ -1,12 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
+import { call } from '../lib/api.js';
 
-/** What `/health` says about the flag files being served (absent when they are fine). */
+/** What `/admin/v1/health` says about the flag files being served (absent when they are fine). */
 interface FlagFilesHealth {
   errors: number;
   problems: string[];
 }
 
-/** What `/health` says about the store. */
+/** What `/admin/v1/health` says about the store. */
 export interface StoreHealth {
   kind: string;
   writable: boolean;
@@ -15,8 +16,9 @@ export interface StoreHealth {
 const POLL_MS = 5_000;
 
 /**
- * A banner while a flag file being served has errors (`/health` → `flagFiles`): the server keeps the last good flags,
- * which would otherwise go unnoticed. Polls `/health` (no key needed) and clears itself once the files are fixed.
+ * A banner while a flag file being served has errors (`/admin/v1/health` → `flagFiles`): the server keeps the last good
+ * flags, which would otherwise go unnoticed. Polls the detailed health (the public `/health` says only ok or degraded)
+ * and clears itself once the files are fixed.
  */
 export function HealthBanner(props: { onStore?: (store: StoreHealth) => void }) {
   const [files, setFiles] = useState<FlagFilesHealth | undefined>(undefined);
@@ -27,8 +29,7 @@ export function HealthBanner(props: { onStore?: (store: StoreHealth) => void }) 
     let timer: ReturnType<typeof setTimeout> | undefined;
     const check = async (): Promise<void> => {
       try {
-        const response = await fetch('/health', { headers: { accept: 'application/json' } });
-        const body = (await response.json()) as { flagFiles?: FlagFilesHealth; store?: Partial<StoreHealth> };
+        const body = (await call<{ flagFiles?: FlagFilesHealth; store?: Partial<StoreHealth> }>('GET', '/admin/v1/health', { quietUnauthorized: true })).data;
         if (stopped) return;
         setFiles(body.flagFiles && body.flagFiles.errors > 0 ? body.flagFiles : undefined);
         if (body.store && typeof body.store.writable === 'boolean') {

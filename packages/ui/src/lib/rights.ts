@@ -70,13 +70,13 @@ export interface Rights {
   canEdit: boolean;
   /** Keys and projects: admin everywhere. */
   canAdminister: boolean;
-  /** False for read-only stores (flag files); undefined until `/health` answered. */
+  /** False for read-only stores (flag files); undefined until `/admin/v1/health` answered. */
   storeWritable: boolean | undefined;
   /** Writes in this environment become change requests that another person approves. */
   approvalRequired: boolean;
 }
 
-/** The rights for a scope (`storeWritable` from `/health`). */
+/** The rights for a scope (`storeWritable` from `/admin/v1/health`). */
 export function rightsFor(me: Me | undefined, scope: Scope, storeWritable: boolean | undefined, approvalRequired = false): Rights {
   const role = me ? roleOn(me, scope) : undefined;
   return {
