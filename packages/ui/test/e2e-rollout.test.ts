@@ -15,10 +15,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { openStore } from '@vexil/store';
 import { buildServer } from '@vexil/server';
 import type { ArmMeasurement, MeasurementRequest, MeasurementSource } from '@vexil/analysis';
+import { SHOTS } from './screenshots-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const UI = join(ROOT, 'packages/ui');
-const SHOTS = join(ROOT, 'docs/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const REDIS_URL = process.env.VEXIL_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const ADMIN_KEY = `adm-${randomBytes(12).toString('hex')}`;

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { SHOTS } from './screenshots-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const UI = join(ROOT, 'packages/ui');
-const SHOTS = join(ROOT, 'docs/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_KEY = `adm-${randomBytes(12).toString('hex')}`;
 const SDK_KEY = `sdk-${randomBytes(12).toString('hex')}`;

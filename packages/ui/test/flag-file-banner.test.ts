@@ -4,13 +4,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildServer } from '@vexil/server';
+import { SHOTS } from './screenshots-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const UI = join(ROOT, 'packages/ui');
@@ -80,7 +81,8 @@ test('admin page on flag files: a broken file shows a banner until it is fixed; 
   assert.match(text, /A flag file has an error: the server keeps serving the last good flags/);
   assert.ok(text.includes(`${file}:3:`), text);
   assert.match(text, /checkout defaultRule\.variation: unknown variation "maybe"/);
-  await page.screenshot({ path: join(ROOT, 'docs/screenshots/flag-file-banner.png'), style: '.toasts { display: none !important; }' });
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'flag-file-banner.png'), style: '.toasts { display: none !important; }' });
 
   writeFileSync(file, GOOD.replace('variation: on', 'variation: off'));
   await banner.waitFor({ state: 'detached' });

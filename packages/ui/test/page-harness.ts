@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { SHOTS } from './screenshots-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const UI = join(ROOT, 'packages/ui');
-export const SHOTS = join(ROOT, 'docs/screenshots');
+export { SHOTS } from './screenshots-dir.js';
 const CHROMIUM = '/usr/bin/chromium';
 export const ADMIN_KEY = `adm-${randomBytes(12).toString('hex')}`;
 export const SDK_KEY = `sdk-${randomBytes(12).toString('hex')}`;
