@@ -100,23 +100,8 @@ async function startVexil(): Promise<NonNullable<typeof server>> {
     return { base, mode: 'vexil serve', stop: async () => (await stopChild(), rmSync(dir, { recursive: true, force: true })) };
   }
   await stopChild();
-  // Until `vexil serve` serves the page itself: the same server, built in-process, with the page mounted at `/`.
-  console.log(`# vexil serve did not serve the admin page (${output.trim().split('\n').slice(-1)[0] ?? 'no output'}): using buildServer in-process`);
-  const serverModule = (await import('@vexil/server')) as { buildServer?: (options: object) => Promise<import('fastify').FastifyInstance> };
-  const buildServer = serverModule.buildServer ?? ((await import('../../server/src/app.js')) as { buildServer: NonNullable<typeof serverModule.buildServer> }).buildServer;
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  const app = await buildServer({ storeUrl: `pglite:${dir}`, adminKeys: [ADMIN_KEY], sdkKeys: [SDK_KEY], logger: false });
-  if (!app.hasRoute({ method: 'GET', url: '/admin/v1/flags/:key/contexts' })) {
-    const { registerContextSample } = await import('../../server/src/admin/context-sample.js');
-    registerContextSample(app, app.vexil);
-  }
-  if (!app.hasRoute({ method: 'GET', url: '/' })) {
-    const { default: fastifyStatic } = await import('@fastify/static');
-    await app.register(fastifyStatic, { root: join(UI, 'dist'), prefix: '/', index: 'index.html' });
-  }
-  await app.listen({ port, host: '127.0.0.1' });
-  return { base, mode: 'buildServer (in-process)', stop: async () => (await app.close(), rmSync(dir, { recursive: true, force: true })) };
+  throw new Error(`vexil serve did not start serving the admin page at ${base}:\n${output.trim()}`);
 }
 
 async function adminApi(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
