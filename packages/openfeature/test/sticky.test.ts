@@ -78,3 +78,32 @@ test('server mode: the provider serves the assignments the server keeps', async 
     await server.stop();
   }
 });
+
+test('server mode: asking the server for an assignment is not an exposure; serving it is, once', async () => {
+  const server = await startServer({ extraArgs: ['--events', 'pglite:memory:'] });
+  const since = new Date(Date.now() - 60_000).toISOString();
+  try {
+    await server.putFlag('sticky-counted', STICKY);
+    const provider = new VexilProvider({ url: server.url, sdkKey: server.sdkKey, events: { flushIntervalMs: 100 } });
+    await OpenFeature.setProviderAndWait('sticky-counted', provider);
+    const client = OpenFeature.getClient('sticky-counted');
+    const some = users.slice(0, 20);
+    // Each unit: one assignment asked of the server (a miss), then the variation served here, once.
+    for (const user of some) assert.notEqual((await client.getStringDetails('sticky-counted', '', { targetingKey: user })).variant, undefined);
+    await provider.flush();
+    const totals = await eventually(async () => {
+      const response = await fetch(`${server.url}/admin/v1/flags/sticky-counted/events?since=${encodeURIComponent(since)}`, { headers: { 'x-api-key': server.adminKey } });
+      const summary = (await response.json()) as { variations: Array<{ variation: string; evaluations: number; units: number }> };
+      const evaluations = summary.variations.reduce((sum, row) => sum + row.evaluations, 0);
+      return evaluations >= some.length ? summary.variations : undefined;
+    }, 15_000, 'the exposures written');
+    // Another moment for anything else that would still arrive (a second count of the same evaluations).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const response = await fetch(`${server.url}/admin/v1/flags/sticky-counted/events?since=${encodeURIComponent(since)}`, { headers: { 'x-api-key': server.adminKey } });
+    const after = ((await response.json()) as { variations: Array<{ evaluations: number; units: number }> }).variations;
+    assert.equal(after.reduce((sum, row) => sum + row.evaluations, 0), some.length, `one exposure per unit: ${JSON.stringify(totals)}`);
+    assert.equal(after.reduce((sum, row) => sum + row.units, 0), some.length);
+  } finally {
+    await server.stop();
+  }
+});

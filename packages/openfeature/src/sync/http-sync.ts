@@ -233,7 +233,8 @@ export class HttpSync implements FlagSync {
    * kept in its store. Undefined when one of them fails (this process then serves its own result, uncached).
    */
   async assign(asks: readonly AssignmentAsk[], context: Record<string, unknown>): Promise<string[] | undefined> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...this.options.headers };
+    // Not an exposure: this process counts the exposure itself when it serves the variation.
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'x-vexil-exposure': 'none', ...this.options.headers };
     const body = JSON.stringify({ context });
     try {
       return await Promise.all(

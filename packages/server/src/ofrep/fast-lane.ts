@@ -186,7 +186,7 @@ export class OfrepFastLane {
     if (detail.errorCode !== undefined || res.headersSent || res.destroyed) return false;
     const { ctx } = this.options;
     ctx.metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
-    recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+    recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment, req.headers);
     this.options.recordContext(environment.name, detail.key, text);
     const json = this.#answers.text(detail);
     const requestId = req.headers['x-request-id'];

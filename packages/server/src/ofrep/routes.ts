@@ -210,7 +210,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
 
       function answer(detail: EvaluationDetail) {
         metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment, request.headers);
         if (detail.errorCode === undefined) return toOfrep(detail, true);
         // What is wrong and how to fix it (GO Feature Flag says `Error while evaluating the flag: <key>` for everything).
         const invalid = invalidFlag(snapshot, key);
@@ -295,7 +295,7 @@ export function registerOfrepRoutes(app: FastifyInstance, ctx: ServerContext): v
       const hint = requestHint(request.body);
       for (const detail of details) {
         metrics.recordEvaluation(detail.key, detail.variant, detail.reason);
-        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment, request.headers);
         const entry = toOfrep(detail, false, detail.errorCode === undefined ? undefined : errorDetailsOf(detail, hint));
         // OFREP's evaluationFailure allows four codes only.
         if ('errorCode' in entry && !OFREP_400.has(entry.errorCode)) entry.errorCode = 'GENERAL';

@@ -222,7 +222,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
         for (const detail of details) {
           const key = detail.key;
           metrics.recordEvaluation(key, detail.variant, detail.reason);
-          recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+          recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment, request.headers);
           if (detail.errorCode !== undefined) failed.push(detail);
           flags[key] = toFlagState(detail, timestamp, goffErrorDetails(snapshot, detail, context));
         }
@@ -259,7 +259,7 @@ export function registerRelayRoutes(app: FastifyInstance, ctx: ServerContext): v
 
       function answer(detail: EvaluationDetail) {
         metrics.recordEvaluation(snapshot.flags.has(key) ? key : UNKNOWN_FLAG, detail.variant, detail.reason);
-        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment);
+        recordServedEvaluation(ctx, snapshot, detail, context, environment.eventsEnvironment, request.headers);
         if (detail.errorCode !== undefined) logEvaluationErrors(request.log, [detail]);
         return toVariationResult(detail, defaultValue, goffErrorDetails(snapshot, detail, context));
       }
