@@ -185,6 +185,13 @@ describe('access on every per-environment admin route', () => {
       .replace('{command}', 'pause')
       .replace('{event}', 'purchase');
 
+  test('/admin/v1/health shows a key granted some environments only those', async () => {
+    const health = await call('GET', '/admin/v1/health', undefined, stagingEditor.secret);
+    assert.equal(health.status, 200, JSON.stringify(health.body));
+    const names = health.body.environments.map((environment: { project: string; environment: string }) => `${environment.project}/${environment.environment}`);
+    assert.deepEqual(names.sort(), ['checkout/production', 'checkout/staging']);
+  });
+
   test('writes on production with a reader grant: 403, and production is unchanged', async () => {
     const before = await call('GET', `${ENV}/production/audit?limit=500`);
     const flagBefore = await call('GET', `${ENV}/production/flags/banner`);
