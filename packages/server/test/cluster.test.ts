@@ -71,7 +71,7 @@ const evaluateOn = async (server: ServeProcess, key: string): Promise<unknown> =
   const response = await fetch(`${server.url}/ofrep/v1/evaluate/flags/${key}`, { method: 'POST', headers: json(SDK), body: '{}' });
   return (await response.json()).value;
 };
-const healthOf = async (server: ServeProcess): Promise<{ status: string }> => (await fetch(`${server.url}/health`)).json();
+const healthOf = async (server: ServeProcess): Promise<{ status: string }> => (await fetch(`${server.url}/admin/v1/health`, { headers: { 'x-api-key': ADMIN } })).json();
 const setValue = (server: ServeProcess, value: number) =>
   fetch(`${server.url}/admin/v1/flags/shared-flag`, {
     method: 'PUT',
