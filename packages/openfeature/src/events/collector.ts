@@ -141,22 +141,24 @@ export class EventCollector {
     return this.exposureCount + this.tracking.length + this.outbox.length + (this.retry?.events.length ?? 0) + this.sending;
   }
 
-  /** Counts one evaluation of a flag that has `trackEvents`. */
-  exposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault = false): void {
-    // The common case first, kept small so that it inlines into the evaluation: this user has had this variant of this
-    // flag in this batch already, so the event's count goes up.
-    const userKey = typeof context.targetingKey === 'string' && context.targetingKey !== '' ? context.targetingKey : 'anonymous';
-    const first = this.exposures.get(key)?.get(userKey);
-    if (first !== undefined && first.variation === variant && first.count < MAX_COUNT && !this.closed) {
-      first.count++;
-      this.merged++;
-      return;
-    }
-    this.newExposure(key, variant, value, context, version, isDefault, userKey, first);
+  /**
+   * The hot path of `exposure`: counts a repeated exposure (this user already has an event of this flag and variant in
+   * the batch) and answers true; false when it is not one, and `exposure` must record it.
+   */
+  merge(key: string, variant: string, context: EvaluationContext): boolean {
+    const user = context.targetingKey;
+    const first = this.exposures.get(key)?.get(typeof user === 'string' && user !== '' ? user : 'anonymous');
+    if (first === undefined || first.variation !== variant || first.count >= MAX_COUNT || this.closed) return false;
+    first.count++;
+    this.merged++;
+    return true;
   }
 
-  private newExposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault: boolean, userKey: string, first: FeatureEvent | undefined): void {
-    if (this.closed) return;
+  /** Counts one evaluation of a flag that has `trackEvents` (callers on a hot path try `merge` first). */
+  exposure(key: string, variant: string, value: JsonValue, context: EvaluationContext, version: string | undefined, isDefault = false): void {
+    if (this.closed || this.merge(key, variant, context)) return;
+    const userKey = typeof context.targetingKey === 'string' && context.targetingKey !== '' ? context.targetingKey : 'anonymous';
+    const first = this.exposures.get(key)?.get(userKey);
     const otherKey = first !== undefined && first.variation !== variant ? `${key}\u0000${variant}\u0000${userKey}` : undefined;
     const existing = otherKey === undefined ? first : this.otherVariants.get(otherKey);
     if (existing !== undefined && existing.count < MAX_COUNT) {
