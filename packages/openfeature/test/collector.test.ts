@@ -132,7 +132,9 @@ test('a failed send is retried first and in order; events older than maxAgeMs ar
   await c.flush();
   c.track('second', user(2), {});
   up = true;
-  await new Promise((resolve) => setTimeout(resolve, 1_200)); // past the backoff, flushed by the timer
+  // Past the backoff, flushed by the timer: waited for, with room for a busy machine.
+  const sentBy = Date.now() + 15_000;
+  while (c.stats.sent < 2 && Date.now() < sentBy) await new Promise((resolve) => setTimeout(resolve, 50));
   const sent = server.requests.slice(1).flatMap((r) => r.events).map((e) => e.key);
   assert.deepEqual(sent, ['first', 'second']);
   assert.deepEqual(c.stats, { pending: 0, sent: 2, dropped: 0, merged: 0 });
@@ -141,7 +143,10 @@ test('a failed send is retried first and in order; events older than maxAgeMs ar
   const never = fakeCollector(() => 'down');
   const old = collector(never.fetch, { flushIntervalMs: 10, maxAgeMs: 1 });
   old.track('stale', user(1), {});
-  await new Promise((resolve) => setTimeout(resolve, 2_100));
+  // Given up at the first retry once its second has passed (creation dates are in seconds): about 1–3 s with the
+  // backoff; waited for, with room for a busy machine.
+  const deadline = Date.now() + 15_000;
+  while (old.stats.dropped === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(old.stats, { pending: 0, sent: 0, dropped: 1, merged: 0 });
   await old.close(0);
 });
