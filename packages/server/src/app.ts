@@ -59,6 +59,7 @@ import { EnvironmentRegistry } from './environments/registry.js';
 import { registerEnvironmentRouting } from './environments/request.js';
 import { registerEnvironmentRoutes } from './environments/routes.js';
 import { registerSharedFields } from './environments/shared-fields.js';
+import { clientAddressOf, rateLimitKey } from './http/client-address.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -390,9 +391,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         store: rateWindows.asPluginStore() as never,
         max: rateWindow.max,
         timeWindow: rateWindow.timeWindowMs,
-        keyGenerator: (request: FastifyRequest) => request.principal?.id ?? request.ip,
+        keyGenerator: (request: FastifyRequest) => rateLimitKey(request.principal?.id, request.ip),
         errorResponseBuilder: (_request: FastifyRequest, context: { after: string; statusCode: number }) =>
-          new HttpError(context.statusCode, 'rate_limited', `rate limit exceeded for this key: retry in ${context.after}`),
+          new HttpError(context.statusCode, 'rate_limited', `rate limit exceeded for this key from this address: retry in ${context.after}`),
       });
     }
 
@@ -451,6 +452,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         ...(rateWindow ? { rateLimit: { windows: rateWindows, ...rateWindow } } : {}),
         ...(authFailures ? { failures: authFailures } : {}),
         trustProxy: options.trustProxy !== undefined && options.trustProxy !== false,
+        clientAddress: clientAddressOf(options.trustProxy),
         log: app.log,
         logsEvaluations: () => LEVELS.debug! >= (LEVELS[app.log.level] ?? 30),
         closing: () => closing,

@@ -4,6 +4,7 @@
 // leave behind (rate-limit counts, metrics, the context sample).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { ADMIN, SDK, fixtureServer, listen } from './helpers.js';
 
@@ -137,4 +138,49 @@ describe('OFREP fast lane: rate limit', () => {
       for (const app of servers) await app.close();
     }
   });
+});
+
+/** POSTs from a chosen local address (any of 127.0.0.0/8 reaches a server on 127.0.0.1 on Linux). */
+function postFrom(base: string, path: string, from: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((done, fail) => {
+    const request = httpRequest(`${base}${path}`, { method: 'POST', localAddress: from, headers }, (response) => {
+      response.resume();
+      response.once('end', () => done(response.statusCode ?? 0));
+    });
+    request.once('error', fail);
+    request.end('{"context":{"targetingKey":"u"}}');
+  });
+}
+
+describe('OFREP rate limit: per key and client address', () => {
+  const path = '/ofrep/v1/evaluate/flags/bool-flag';
+  for (const fastLane of [true, false]) {
+    test(`one client over the limit leaves the others with the same key served (${fastLane ? 'fast lane' : 'Fastify route'})`, async () => {
+      const app = await fixtureServer({ rateLimit: { max: 3, timeWindowMs: 60_000 }, fastLane });
+      try {
+        const base = await listen(app);
+        const busy: number[] = [];
+        for (let i = 0; i < 5; i++) busy.push(await postFrom(base, path, '127.0.0.1', json()));
+        assert.deepEqual(busy, [200, 200, 200, 429, 429]);
+        // Another visitor with the same (shared, browser) key has its own window.
+        assert.equal(await postFrom(base, path, '127.0.0.2', json()), 200);
+        // The busy client is still held back.
+        assert.equal(await postFrom(base, path, '127.0.0.1', json()), 429);
+      } finally {
+        await app.close();
+      }
+    });
+
+    test(`behind a trusted proxy, the address is the forwarded client's (${fastLane ? 'fast lane' : 'Fastify route'})`, async () => {
+      const app = await fixtureServer({ rateLimit: { max: 2, timeWindowMs: 60_000 }, fastLane, trustProxy: true });
+      try {
+        const base = await listen(app);
+        const from = (client: string) => postFrom(base, path, '127.0.0.1', { ...json(), 'x-forwarded-for': client });
+        assert.deepEqual([await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')], [200, 200, 429]);
+        assert.equal(await from('198.51.100.4'), 200);
+      } finally {
+        await app.close();
+      }
+    });
+  }
 });

@@ -114,7 +114,7 @@ export function documentRoute(schema: JsonSchema | undefined, url: string, route
   if (url.startsWith('/admin/') && methods.some((method) => WRITE_METHODS.has(method)) && !url.startsWith('/admin/v1/keys') && url !== '/admin/v1/evaluate') {
     add(405, 'The store is read-only (file store: change the files instead)');
   }
-  if (rateLimited && config.rateLimit !== false) add(429, 'Rate limit reached for this key (per IP without a key)', RATE_LIMIT_HEADERS);
+  if (rateLimited && config.rateLimit !== false) add(429, 'Rate limit reached for this key from this address (per address without a key)', RATE_LIMIT_HEADERS);
   add(500, 'Internal error');
   add(503, url.startsWith('/admin/') ? 'The server is shutting down, or the store does not answer' : 'The server is shutting down', url.startsWith('/admin/') ? { 'Retry-After': RATE_LIMIT_HEADERS['Retry-After']! } : undefined);
 

@@ -14,7 +14,7 @@ type Callback = (error: Error | null, window: RateWindow) => void;
 export class RateWindows {
   readonly #windows = new Map<string, { current: number; startMs: number }>();
 
-  constructor(private readonly maxKeys = 5000) {}
+  constructor(private readonly maxKeys = 50_000) {}
 
   /** Counts one request of `key`; the window's count and time left after it. */
   count(key: string, timeWindowMs: number, now = Date.now()): RateWindow {

@@ -7,6 +7,7 @@ import { environmentOfKey } from '../environments/request.js';
 import { keyFromHeaders } from '../auth/hook.js';
 import { parseJsonBody } from '../http/body.js';
 import type { RateWindows } from '../http/rate-windows.js';
+import { rateLimitKey } from '../http/client-address.js';
 import type { AuthFailureLimiter } from '../auth/failure-limiter.js';
 import { recordServedEvaluation } from '../events/served.js';
 import { withStickyAssignments, type StickyLog } from '../experiments/sticky-assignments.js';
@@ -43,6 +44,8 @@ export interface FastLaneOptions {
   /** The limit on failed authentications, and whether addresses come from a trusted proxy's headers. */
   failures?: AuthFailureLimiter;
   trustProxy: boolean;
+  /** The client's address as Fastify's `request.ip` reads it (http/client-address.ts). */
+  clientAddress: (req: IncomingMessage) => string;
   log: StickyLog;
   /** True when a line would be logged for an evaluation (debug level): Fastify then logs it. */
   logsEvaluations: () => boolean;
@@ -107,9 +110,11 @@ export class OfrepFastLane {
     const environment = served === undefined ? ctx.environments.defaultScope : ctx.environments.cached(served);
     if (environment === undefined) return false;
     let rateHeaders: string[] | undefined;
+    let rateKey: string | undefined;
     if (options.rateLimit) {
       const { windows, max, timeWindowMs } = options.rateLimit;
-      const window = windows.count(principal.id, timeWindowMs);
+      rateKey = rateLimitKey(principal.id, options.clientAddress(req));
+      const window = windows.count(rateKey, timeWindowMs);
       // Over the limit: Fastify's rate limit answers the 429 (counting once more in a window already exceeded).
       if (window.current > max) return false;
       rateHeaders = ['x-ratelimit-limit', String(max), 'x-ratelimit-remaining', String(max - window.current), 'x-ratelimit-reset', String(Math.ceil(window.ttl / 1000))];
@@ -130,7 +135,7 @@ export class OfrepFastLane {
       const replay = (): void => {
         (req as WithBody)[BODY] = body;
         // Fastify's rate limit counts the request: not twice.
-        options.rateLimit?.windows.refund(principal.id);
+        if (rateKey !== undefined) options.rateLimit?.windows.refund(rateKey);
         fallback(req, res);
       };
       if (answered === false) replay();
