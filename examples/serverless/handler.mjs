@@ -4,7 +4,7 @@
 // (/tmp on Lambda): the next cold start of this execution environment, or of one that kept /tmp, evaluates from it
 // at once (reason CACHED) while the table is read.
 //
-// Environment: VEXIL_STORE (dynamodb://TABLE?region=…), VEXIL_SNAPSHOT (default: <tmpdir>/vexil-flags.json);
+// Environment: VEXIL_STORE (dynamodb://TABLE?region=…&feed=poll: many function instances poll, none reads the stream), VEXIL_SNAPSHOT (default: <tmpdir>/vexil-flags.json);
 // AWS credentials and region from the usual chain (on Lambda: the function's role).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { OpenFeature } from '@openfeature/server-sdk';
 import { VexilProvider } from '@vexil/openfeature';
 
 const store = process.env.VEXIL_STORE;
-if (!store) throw new Error('set VEXIL_STORE, e.g. dynamodb://vexil-flags?region=eu-west-1');
+if (!store) throw new Error('set VEXIL_STORE, e.g. dynamodb://vexil-flags?region=eu-west-1&feed=poll');
 const snapshotFile = process.env.VEXIL_SNAPSHOT ?? join(tmpdir(), 'vexil-flags.json');
 
 // Started once per execution environment (the cold start), reused by every warm invocation.

@@ -21,7 +21,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const server = dynalite({ createTableMs: 0 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const endpoint = `http://127.0.0.1:${server.address().port}`;
-const storeUrl = `dynamodb://vexil-serverless-example?region=eu-west-1&endpoint=${encodeURIComponent(endpoint)}`;
+const storeUrl = `dynamodb://vexil-serverless-example?region=eu-west-1&feed=poll&endpoint=${encodeURIComponent(endpoint)}`;
 const folder = await mkdtemp(join(tmpdir(), 'vexil-serverless-'));
 const snapshot = join(folder, 'vexil-flags.json');
 

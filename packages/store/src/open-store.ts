@@ -19,7 +19,7 @@ interface Opener {
  * - `pglite:./.vexil/data` (the default), `pglite:memory:`, `pglite:memory:<name>` — embedded PostgreSQL;
  * - `postgres://…` / `postgresql://…` — a PostgreSQL server;
  * - `redis://…` / `rediss://…` — Redis;
- * - `dynamodb://TABLE?region=…&endpoint=…&poll=ms` — DynamoDB (credentials from the AWS chain);
+ * - `dynamodb://TABLE?region=…&endpoint=…&poll=ms&feed=auto|streams|poll` — DynamoDB (credentials from the AWS chain);
  * - `file:./flags.yaml,./more.json` or `file:./flags/` — read-only flag files, watched; items may name their
  *   environment (`file:production=./prod.yaml,checkout/staging=./staging.yaml`): the store's `catalog` serves them.
  * SQL stores take `?schema=name` (default `vexil`).

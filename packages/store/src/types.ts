@@ -168,6 +168,11 @@ export interface FlagStore {
    * whose server did not answer while it opened.
    */
   readonly instanceId?: string;
+  /**
+   * How the change feed hears of other processes' writes right now, where a store has more than one way (DynamoDB:
+   * `streams` while the table's stream is read, else `polling`). Shown in the server's health details.
+   */
+  readonly changeFeed?: string;
   list(): Promise<FlagList>;
   get(key: string): Promise<StoredFlag | undefined>;
   /** Validates with the core first: an invalid flag is a `StoreValidationError` and never reaches the store. */

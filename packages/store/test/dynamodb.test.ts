@@ -77,7 +77,10 @@ describe('DynamoDB store', () => {
       region: 'eu-west-1',
       endpoint: 'http://127.0.0.1:8000',
       pollIntervalMs: undefined,
+      changeFeed: undefined,
     });
+    assert.equal(parseDynamoUrl('dynamodb://flags?feed=poll').changeFeed, 'poll');
+    assert.throws(() => parseDynamoUrl('dynamodb://flags?feed=push'), /feed parameter .* auto, streams or poll/);
     assert.equal(parseDynamoUrl('dynamodb://flags?poll=250').pollIntervalMs, 250);
     assert.throws(() => parseDynamoUrl('dynamodb://a?region=x'), /table name/);
     assert.throws(() => parseDynamoUrl('dynamodb://flags?poll=soon'), /poll/);

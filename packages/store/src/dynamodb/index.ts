@@ -5,6 +5,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   type DynamoDBClientConfig,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -46,6 +47,7 @@ import type { CatalogBackend } from '../catalog/types.js';
 import { DynamoDocumentStore } from './documents.js';
 import { ASSIGNMENT_PARTITION, DynamoAssignmentStore } from './assignments.js';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBStreamsClient, probeStream, StreamReader } from './streams.js';
 
 export { parseDynamoUrl } from './url.js';
 
@@ -64,7 +66,21 @@ export interface DynamoStoreOptions {
   onError?: (error: Error) => void;
   /** Extra AWS SDK client settings (credentials, retries…), applied under the store's own. */
   client?: DynamoDBClientConfig;
+  /**
+   * How the change feed learns of other processes' writes; overrides the URL's `feed`. `auto` (default): DynamoDB
+   * Streams when the table has a stream and these credentials and this endpoint can read it, else polling. `streams`:
+   * the stream or an error at open. `poll`: polling only (many readers of one table: DynamoDB advises at most two
+   * readers per stream shard).
+   */
+  changeFeed?: ChangeFeedMode;
+  /** Pause between stream reads that found nothing new. Default 500 ms. */
+  streamIdleMs?: number;
 }
+
+export type ChangeFeedMode = 'auto' | 'streams' | 'poll';
+
+/** While the stream is read, watchers still poll the change log, this seldom: a safety net under the stream. */
+const STREAM_SAFETY_POLL_MS = 10_000;
 
 /** DynamoDB's item size limit: 400 KB, attribute names and values included. */
 export const DYNAMODB_ITEM_LIMIT = 400 * 1024;
@@ -196,10 +212,10 @@ function timeBound(value: string, name: string): number {
  * writer that dies after its claim leaves a change the next writer or reader applies. Readers overlay the changes
  * made while they read, so `list()` is the exact state at one revision.
  *
- * The change feed polls the change log (a one-item query when nothing changed) every `pollIntervalMs`; writes made
- * through this store object wake its watchers at once. DynamoDB Streams would push changes, but they need a separate
- * endpoint and permissions (and dynalite has none): polling works everywhere, with a latency of up to one poll
- * interval (1 s by default).
+ * The change feed reads the change log after each watcher's last revision: when the table's DynamoDB Stream says an
+ * item of the watcher's change partition was written (`streams.ts`; a safety poll every 10 s besides), else every
+ * `pollIntervalMs` (a one-item query when nothing changed). Writes made through this store object wake its watchers
+ * at once. See `DynamoStoreOptions.changeFeed`.
  */
 export class DynamoFlagStore implements FlagStore {
   readonly kind = 'dynamodb';
@@ -236,8 +252,17 @@ export class DynamoFlagStore implements FlagStore {
   private writeLock: Promise<void> = Promise.resolve();
   /** The revision of the last change this object claimed and applied itself. */
   private applied = -1;
+  /** Root stores: the table's stream, read for wake-ups when the change feed uses it. */
+  private streamReader: StreamReader | undefined;
+  private streamClient: DynamoDBStreamsClient | undefined;
+  private streamStarting: Promise<void> | undefined;
+  /** Root stores: every open store of this table (the root and its environments), by change-log partition. */
+  private readonly byChangePartition: Map<string, DynamoFlagStore>;
+  private readonly root: DynamoFlagStore;
 
-  private constructor(table: string, client: DynamoDBClient, pollIntervalMs: number, options: DynamoStoreOptions, namespace = '') {
+  private constructor(table: string, client: DynamoDBClient, pollIntervalMs: number, options: DynamoStoreOptions, namespace = '', root?: DynamoFlagStore) {
+    this.root = root ?? this;
+    this.byChangePartition = root ? root.byChangePartition : new Map();
     this.table = table;
     this.raw = client;
     this.db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -245,6 +270,7 @@ export class DynamoFlagStore implements FlagStore {
     this.options = options;
     this.pk = { flag: `${namespace}${P_FLAG}`, change: `${namespace}${P_CHANGE}`, meta: `${namespace}${P_META}` };
     this.ownsClient = namespace === '';
+    this.byChangePartition.set(this.pk.change, this);
     this.assignments = new DynamoAssignmentStore({
       table,
       db: this.db,
@@ -261,7 +287,7 @@ export class DynamoFlagStore implements FlagStore {
       revoke: (id) => this.revokeKey(id),
       onChange: (listener) => {
         this.keyListeners.add(listener);
-        this.keyPoller ??= new KeyPoller(this.keyPollerHost(), this.pollIntervalMs);
+        this.keyPoller ??= new KeyPoller(this.keyPollerHost(), () => this.currentPollMs());
         return () => {
           this.keyListeners.delete(listener);
           if (this.keyListeners.size === 0) {
@@ -287,7 +313,7 @@ export class DynamoFlagStore implements FlagStore {
   }
 
   private async openScope(id: string): Promise<DynamoFlagStore> {
-    const store = new DynamoFlagStore(this.table, this.raw, this.pollIntervalMs, this.options, DynamoFlagStore.scopeNamespace(id));
+    const store = new DynamoFlagStore(this.table, this.raw, this.pollIntervalMs, this.options, DynamoFlagStore.scopeNamespace(id), this);
     await store.loadInstanceId();
     return store;
   }
@@ -346,8 +372,14 @@ export class DynamoFlagStore implements FlagStore {
     });
     const store = new DynamoFlagStore(parsed.table, client, options.pollIntervalMs ?? parsed.pollIntervalMs ?? 1_000, options);
     try {
-      await store.ensureTable(options.createTable ?? true);
+      const mode = options.changeFeed ?? parsed.changeFeed ?? 'auto';
+      const table = await store.ensureTable(options.createTable ?? true, mode !== 'poll');
       await store.loadInstanceId();
+      // `streams` waits for the stream (or fails); `auto` reads it in the background, adding nothing to open's time (a
+      // function's cold start), and polls meanwhile and whenever it cannot.
+      if (mode === 'streams') await store.startStream(table, mode, endpoint, client);
+      else if (mode === 'auto')
+        store.streamStarting = store.startStream(table, mode, endpoint, client).catch((error: Error) => store.report(error));
     } catch (error) {
       await store.close();
       throw error;
@@ -383,7 +415,74 @@ export class DynamoFlagStore implements FlagStore {
 
   // ------------------------------------------------------------------------------------------------- table, identity
 
-  private async ensureTable(create: boolean): Promise<void> {
+  /**
+   * How the change feed hears of other processes' writes now: `streams` while the table's stream is read and healthy,
+   * else `polling` (every `poll` ms).
+   */
+  get changeFeed(): 'streams' | 'polling' {
+    return this.root.streamReader?.healthy ? 'streams' : 'polling';
+  }
+
+  /** How long watchers wait between reads of the change log: seldom while the stream wakes them, else `poll`. */
+  private currentPollMs(): number {
+    return this.root.streamReader?.healthy ? Math.max(this.pollIntervalMs, STREAM_SAFETY_POLL_MS) : this.pollIntervalMs;
+  }
+
+  /** Wakes the watchers (and key listeners) of the store whose item a stream record names. */
+  private streamWake(pk: string, sk: string): void {
+    const store = this.byChangePartition.get(pk);
+    if (store) for (const watcher of store.watchers) watcher.wake();
+    if (pk === P_META && sk === 'keys') this.keyPoller?.wake();
+  }
+
+  /** Starts reading the table's stream (see `changeFeed`); in `auto` mode, a table or endpoint without one polls. */
+  private async startStream(table: TableDescription, mode: ChangeFeedMode, endpoint: string | undefined, client: DynamoDBClient): Promise<void> {
+    const arn = table.StreamSpecification?.StreamEnabled ? table.LatestStreamArn : undefined;
+    if (!arn) {
+      if (mode === 'streams')
+        throw new Error(`the DynamoDB table ${this.table} has no stream: enable DynamoDB Streams on it (any view type; KEYS_ONLY is enough), or use feed=poll`);
+      return;
+    }
+    const streams = new DynamoDBStreamsClient({
+      ...(endpoint ? { endpoint } : {}),
+      region: await client.config.region(),
+      credentials: client.config.credentials,
+      requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+    });
+    try {
+      await probeStream(streams, arn);
+    } catch (error) {
+      streams.destroy();
+      if (mode === 'streams') throw new Error(`DynamoDB table ${this.table}: ${(error as Error).message}`, { cause: error });
+      // auto: an endpoint without the Streams API (dynalite) is not worth a report; missing permissions are.
+      if (!/does not serve the DynamoDB Streams API/.test((error as Error).message))
+        this.report(new Error(`DynamoDB table ${this.table}: polling the change log, not reading its stream: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
+    if (this.closed) {
+      streams.destroy();
+      return;
+    }
+    this.streamReader = new StreamReader(
+      streams,
+      arn,
+      {
+        changed: (pk, sk) => this.streamWake(pk, sk),
+        // Records flow again: anything written while they did not is in the change log.
+        health: (healthy) => {
+          if (!healthy) return;
+          for (const store of this.byChangePartition.values()) for (const watcher of store.watchers) watcher.wake();
+          this.keyPoller?.wake();
+        },
+        report: (error) => this.report(new Error(`DynamoDB Streams (polling meanwhile): ${error.message}`, { cause: error })),
+      },
+      this.options.streamIdleMs !== undefined ? { idleMs: this.options.streamIdleMs } : {},
+    );
+    this.streamClient = streams;
+    this.streamReader.start();
+  }
+
+  private async ensureTable(create: boolean, withStream: boolean): Promise<TableDescription> {
     const describe = async () => {
       try {
         return (await this.raw.send(new DescribeTableCommand({ TableName: this.table }))).Table;
@@ -413,6 +512,8 @@ export class DynamoFlagStore implements FlagStore {
               { AttributeName: 'sk', KeyType: 'RANGE' },
             ],
             BillingMode: 'PAY_PER_REQUEST',
+            // Keys only: the change feed reads the stream as a wake-up call, the change log for the changes.
+            ...(withStream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: 'KEYS_ONLY' } } : {}),
           }),
         );
       } catch (error) {
@@ -442,6 +543,7 @@ export class DynamoFlagStore implements FlagStore {
     if (keys !== 'pk:HASH,sk:RANGE' || types.get('pk') !== 'S' || types.get('sk') !== 'S') {
       throw new Error(`the DynamoDB table ${this.table} exists with another key schema (${keys}): Vexil needs pk (string, HASH) and sk (string, RANGE); use another table`);
     }
+    return table;
   }
 
   /** Creates the table's instance id unless it exists (a conditional put: one id wins), and reads it. */
@@ -963,7 +1065,7 @@ export class DynamoFlagStore implements FlagStore {
       },
       queue,
       options.fromRevision,
-      this.pollIntervalMs,
+      () => this.currentPollMs(),
     );
     this.watchers.add(watcher);
     watcher.start();
@@ -1070,6 +1172,10 @@ export class DynamoFlagStore implements FlagStore {
     this.watchers.clear();
     this.keyPoller?.stop();
     this.keyPoller = undefined;
+    this.byChangePartition.delete(this.pk.change);
+    await this.streamStarting;
+    this.streamReader?.stop();
+    this.streamClient?.destroy();
     if (this.ownsClient) this.raw.destroy();
   }
 }
@@ -1102,7 +1208,7 @@ class DynamoWatcher {
     private readonly host: WatcherHost,
     private readonly queue: AsyncQueue<ChangeEvent>,
     fromRevision: number | undefined,
-    private readonly intervalMs: number,
+    private readonly intervalMs: () => number,
   ) {
     if (fromRevision !== undefined) this.last = Math.max(0, Math.floor(fromRevision));
   }
@@ -1158,10 +1264,10 @@ class DynamoWatcher {
           this.last = Number(change.revision);
           if (event) this.queue.push(event);
         }
-        if (!more || changes.length === 0) await this.pause(this.intervalMs);
+        if (!more || changes.length === 0) await this.pause(this.intervalMs());
       } catch (error) {
         this.host.report(error instanceof Error ? error : new Error(String(error)));
-        await this.pause(Math.max(this.intervalMs, 500));
+        await this.pause(Math.max(this.intervalMs(), 500));
       }
     }
   }
@@ -1186,7 +1292,7 @@ class KeyPoller {
 
   constructor(
     private readonly host: KeyPollerHost,
-    private readonly intervalMs: number,
+    private readonly intervalMs: () => number,
   ) {
     void this.tick();
   }
@@ -1222,7 +1328,7 @@ class KeyPoller {
     } finally {
       this.running = false;
       if (!this.stopped) {
-        this.timer = setTimeout(() => void this.tick(), this.intervalMs);
+        this.timer = setTimeout(() => void this.tick(), this.intervalMs());
         this.timer.unref();
       }
     }

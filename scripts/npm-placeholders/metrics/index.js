@@ -1,0 +1,1 @@
+// Never loaded: see package.json.
