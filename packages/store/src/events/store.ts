@@ -1,4 +1,3 @@
-import type { DDSketch } from '@datadog/sketches-js';
 import type { Row, SqlDriver, SqlQueryable } from '../sql/driver.js';
 import { migrate } from '../sql/migrations.js';
 import { openPGliteDriver } from '../sql/pglite-driver.js';
@@ -7,20 +6,39 @@ import { parseSqlUrl, redact } from '../sql/url.js';
 import { StoreUnavailableError } from '../errors.js';
 import { EVENTS_MIGRATIONS } from './migrations.js';
 import { lockEventsFolder } from './folder-lock.js';
-import { newSketch, parseSketch, quantile, serialiseSketch } from './quantiles.js';
-import { UnitSet } from './unit-set.js';
 import { experimentStatistics } from './experiment-statistics.js';
 import {
-  DEFAULT_ENVIRONMENT,
+  attribute,
+  attributionKeys,
+  batchesById,
+  checkMetricQuery,
+  checkRange,
+  autoStep,
+  compareBy,
+  DAY,
+  foldExposures,
+  foldTracks,
+  iso,
+  MINUTE,
+  mergeFlagMinute,
+  mergeMetricMinute,
+  num,
+  sep,
+  summariseFlag,
+  summariseMetric,
+  type Attribution,
+  type FlagMinuteDelta,
+  type MetricMinuteDelta,
+  type PendingTrack,
+} from './fold.js';
+import {
   type EventBatch,
   type EventsStore,
   type FirstExposure,
   type FirstExposureQuery,
   type FlagEventsSummary,
-  type FlagSeriesPoint,
   type MetricQuery,
   type MetricSummary,
-  type MetricSummaryRow,
   type PruneResult,
   type RetentionOptions,
   type TimeRange,
@@ -28,6 +46,7 @@ import {
   type EventsWriteResult,
   type ExperimentStatistics,
   type ExperimentStatisticsQuery,
+  DEFAULT_ENVIRONMENT,
 } from './types.js';
 
 export interface SqlEventsStoreOptions extends PostgresDriverOptions, RetentionOptions {
@@ -44,89 +63,8 @@ export interface SqlEventsStoreOptions extends PostgresDriverOptions, RetentionO
 export const DEFAULT_EVENTS_SCHEMA = 'vexil_events';
 /** PostgreSQL's identifier limit (63 bytes): room for a flag store's schema name plus `_events`. */
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 /** A transaction that lost a deadlock or a serialisation race is tried again this many times. */
 const WRITE_ATTEMPTS = 6;
-
-const minuteOf = (at: number) => Math.floor(at / MINUTE) * MINUTE;
-const iso = (ms: number) => new Date(ms).toISOString();
-const num = (value: unknown) => Number(value ?? 0);
-const sep = '\u0000';
-
-interface FlagMinuteDelta {
-  environment: string;
-  flag: string;
-  minute: number;
-  variation: string;
-  evaluations: number;
-  errors: Record<string, number>;
-  units: UnitSet;
-}
-
-interface UnitExposureDelta {
-  environment: string;
-  flag: string;
-  unit: string;
-  firstVariation: string;
-  variations: Set<string>;
-  firstAt: number;
-  lastAt: number;
-  evaluations: number;
-}
-
-interface Moments {
-  count: number;
-  valueCount: number;
-  sum: number;
-  sumSquares: number;
-  errors: number;
-}
-
-interface MetricMinuteDelta extends Moments {
-  environment: string;
-  metric: string;
-  flag: string;
-  minute: number;
-  variation: string;
-  sketch: DDSketch | undefined;
-}
-
-interface MetricUnitDayDelta extends Moments {
-  environment: string;
-  metric: string;
-  unit: string;
-  day: number;
-}
-
-interface PendingTrack {
-  environment: string;
-  metric: string;
-  unit: string | undefined;
-  at: number;
-  value: number | undefined;
-  error: boolean;
-}
-
-const zeroMoments = (): Moments => ({ count: 0, valueCount: 0, sum: 0, sumSquares: 0, errors: 0 });
-
-function addMoments(target: Moments, value: number | undefined, error: boolean): void {
-  target.count++;
-  if (value !== undefined) {
-    target.valueCount++;
-    target.sum += value;
-    target.sumSquares += value * value;
-  }
-  if (error) target.errors++;
-}
-
-function mergeMoments(target: Moments, source: Moments): void {
-  target.count += source.count;
-  target.valueCount += source.valueCount;
-  target.sum += source.sum;
-  target.sumSquares += source.sumSquares;
-  target.errors += source.errors;
-}
 
 function isRetryable(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
@@ -235,17 +173,8 @@ export class SqlEventsStore implements EventsStore {
   async #write(tx: SqlQueryable, batches: EventBatch[]): Promise<EventsWriteResult> {
     const s = this.#s;
     // 1. Batch ids: the ones already recorded (or repeated in this call) are skipped.
-    const withId = new Map<string, EventBatch>();
-    const fresh: EventBatch[] = [];
-    let duplicates = 0;
-    for (const batch of batches) {
-      if (batch.id === undefined) fresh.push(batch);
-      else {
-        const key = `${batch.environment ?? DEFAULT_ENVIRONMENT}${sep}${batch.id}`;
-        if (withId.has(key)) duplicates++;
-        else withId.set(key, batch);
-      }
-    }
+    const { withId, fresh, duplicates: repeated } = batchesById(batches);
+    let duplicates = repeated;
     if (withId.size > 0) {
       const rows = [...withId.values()].map((batch) => ({
         environment: batch.environment ?? DEFAULT_ENVIRONMENT,
@@ -267,55 +196,7 @@ export class SqlEventsStore implements EventsStore {
     }
 
     // 2. Fold the fresh batches.
-    const flagMinutes = new Map<string, FlagMinuteDelta>();
-    const unitExposures = new Map<string, UnitExposureDelta>();
-    const tracks: PendingTrack[] = [];
-    let events = 0;
-    for (const batch of fresh) {
-      const environment = batch.environment ?? DEFAULT_ENVIRONMENT;
-      for (const exposure of batch.exposures) {
-        // Folding is CPU work in the server's one thread: let requests (evaluations) in every 2,000 events.
-        if (++events % 2_000 === 0) await yieldToEventLoop();
-        const count = exposure.count ?? 1;
-        const minute = minuteOf(exposure.at);
-        const key = `${environment}${sep}${exposure.flag}${sep}${minute}${sep}${exposure.variation}`;
-        let series = flagMinutes.get(key);
-        if (!series) {
-          series = { environment, flag: exposure.flag, minute, variation: exposure.variation, evaluations: 0, errors: {}, units: new UnitSet() };
-          flagMinutes.set(key, series);
-        }
-        series.evaluations += count;
-        if (exposure.errorCode) series.errors[exposure.errorCode] = (series.errors[exposure.errorCode] ?? 0) + count;
-        if (exposure.unit === undefined) continue;
-        series.units.addUnit(exposure.unit);
-        const unitKey = `${environment}${sep}${exposure.flag}${sep}${exposure.unit}`;
-        const unit = unitExposures.get(unitKey);
-        if (!unit) {
-          unitExposures.set(unitKey, {
-            environment,
-            flag: exposure.flag,
-            unit: exposure.unit,
-            firstVariation: exposure.variation,
-            variations: new Set([exposure.variation]),
-            firstAt: exposure.at,
-            lastAt: exposure.at,
-            evaluations: count,
-          });
-        } else {
-          if (exposure.at < unit.firstAt) {
-            unit.firstAt = exposure.at;
-            unit.firstVariation = exposure.variation;
-          }
-          unit.lastAt = Math.max(unit.lastAt, exposure.at);
-          unit.variations.add(exposure.variation);
-          unit.evaluations += count;
-        }
-      }
-      for (const track of batch.tracks) {
-        if (++events % 2_000 === 0) await yieldToEventLoop();
-        tracks.push({ environment, metric: track.metric, unit: track.unit, at: track.at, value: track.value, error: track.error === true });
-      }
-    }
+    const { flagMinutes, unitExposures, tracks, events } = await foldExposures(fresh);
 
     // 3. Per unit × flag: SQL merges first/last exposure and the variations seen.
     if (unitExposures.size > 0) {
@@ -348,38 +229,7 @@ export class SqlEventsStore implements EventsStore {
 
     // 4. Tracked events: per metric × unit × day, and per metric × minute, overall ('' × '') and per flag × the
     //    variation the unit saw first (exposures recorded before the event).
-    const metricMinutes = new Map<string, MetricMinuteDelta>();
-    const unitDays = new Map<string, MetricUnitDayDelta>();
-    if (tracks.length > 0) {
-      const attribution = await this.#attribution(tx, tracks);
-      const addMinute = (track: PendingTrack, flag: string, variation: string) => {
-        const minute = minuteOf(track.at);
-        const key = `${track.environment}${sep}${track.metric}${sep}${flag}${sep}${minute}${sep}${variation}`;
-        let series = metricMinutes.get(key);
-        if (!series) {
-          series = { environment: track.environment, metric: track.metric, flag, minute, variation, ...zeroMoments(), sketch: undefined };
-          metricMinutes.set(key, series);
-        }
-        addMoments(series, track.value, track.error);
-        if (track.value !== undefined) (series.sketch ??= newSketch()).accept(track.value);
-      };
-      let folded = 0;
-      for (const track of tracks) {
-        if (++folded % 2_000 === 0) await yieldToEventLoop();
-        addMinute(track, '', '');
-        if (track.unit === undefined) continue;
-        for (const exposure of attribution.get(`${track.environment}${sep}${track.unit}`) ?? [])
-          if (exposure.firstAt <= track.at) addMinute(track, exposure.flag, exposure.variation);
-        const day = Math.floor(track.at / DAY) * DAY;
-        const key = `${track.environment}${sep}${track.metric}${sep}${track.unit}${sep}${day}`;
-        let totals = unitDays.get(key);
-        if (!totals) {
-          totals = { environment: track.environment, metric: track.metric, unit: track.unit, day, ...zeroMoments() };
-          unitDays.set(key, totals);
-        }
-        addMoments(totals, track.value, track.error);
-      }
-    }
+    const { metricMinutes, unitDays } = tracks.length > 0 ? await foldTracks(tracks, await this.#attribution(tx, tracks)) : { metricMinutes: new Map(), unitDays: new Map() };
     if (unitDays.size > 0) {
       const rows = [...unitDays.entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -411,11 +261,9 @@ export class SqlEventsStore implements EventsStore {
     return { written: fresh.length, duplicates, events };
   }
 
-  async #attribution(tx: SqlQueryable, tracks: PendingTrack[]): Promise<Map<string, { flag: string; variation: string; firstAt: number }[]>> {
-    const keys = new Map<string, { environment: string; unit: string }>();
-    for (const track of tracks)
-      if (track.unit !== undefined) keys.set(`${track.environment}${sep}${track.unit}`, { environment: track.environment, unit: track.unit });
-    const result = new Map<string, { flag: string; variation: string; firstAt: number }[]>();
+  async #attribution(tx: SqlQueryable, tracks: PendingTrack[]): Promise<Attribution> {
+    const keys = attributionKeys(tracks);
+    const result: Attribution = new Map();
     if (keys.size === 0) return result;
     const rows = await tx.query<{ environment: string; unit: string; flag: string; first_variation: string; first_ms: string | number }>(
       `SELECT u.environment, u.unit, u.flag, u.first_variation, (extract(epoch FROM u.first_at) * 1000)::float8 AS first_ms
@@ -423,12 +271,7 @@ export class SqlEventsStore implements EventsStore {
        JOIN jsonb_to_recordset($1::text::jsonb) AS x(environment text, unit text) ON u.environment = x.environment AND u.unit = x.unit`,
       [JSON.stringify([...keys.values()])],
     );
-    for (const row of rows) {
-      const key = `${row.environment}${sep}${row.unit}`;
-      const list = result.get(key) ?? [];
-      list.push({ flag: row.flag, variation: row.first_variation, firstAt: num(row.first_ms) });
-      result.set(key, list);
-    }
+    for (const row of rows) attribute(result, row.environment, row.unit, row.flag, row.first_variation, num(row.first_ms));
     return result;
   }
 
@@ -452,21 +295,8 @@ export class SqlEventsStore implements EventsStore {
     );
     const rows = current.map((row) => {
       const delta = deltas.get(`${row.environment}${sep}${row.flag}${sep}${num(row.minute_ms)}${sep}${row.variation}`);
-      const errors = JSON.parse(row.errors) as Record<string, number>;
-      const units = UnitSet.parse(row.units);
-      if (delta) {
-        for (const [code, n] of Object.entries(delta.errors)) errors[code] = (errors[code] ?? 0) + n;
-        units.merge(delta.units);
-      }
-      return {
-        environment: row.environment,
-        flag: row.flag,
-        minute: iso(num(row.minute_ms)),
-        variation: row.variation,
-        evaluations: num(row.evaluations) + (delta?.evaluations ?? 0),
-        errors,
-        units: units.serialise(),
-      };
+      const merged = mergeFlagMinute({ evaluations: num(row.evaluations), errors: JSON.parse(row.errors) as Record<string, number>, units: row.units }, delta);
+      return { environment: row.environment, flag: row.flag, minute: iso(num(row.minute_ms)), variation: row.variation, ...merged };
     });
     await tx.query(
       `UPDATE ${s}.flag_minutes t SET evaluations = x.evaluations, errors = x.errors, units = x.units
@@ -497,34 +327,22 @@ export class SqlEventsStore implements EventsStore {
     );
     const rows = current.map((row) => {
       const delta = deltas.get(`${row.environment}${sep}${row.metric}${sep}${row.flag}${sep}${num(row.minute_ms)}${sep}${row.variation}`);
-      const moments: Moments = {
-        count: num(row.count),
-        valueCount: num(row.value_count),
-        sum: num(row.sum),
-        sumSquares: num(row.sum_squares),
-        errors: num(row.errors),
-      };
-      let sketch = row.sketch;
-      if (delta) {
-        mergeMoments(moments, delta);
-        if (delta.sketch) {
-          const merged = parseSketch(row.sketch);
-          merged.merge(delta.sketch);
-          sketch = serialiseSketch(merged);
-        }
-      }
+      const merged = mergeMetricMinute(
+        { count: num(row.count), valueCount: num(row.value_count), sum: num(row.sum), sumSquares: num(row.sum_squares), errors: num(row.errors), sketch: row.sketch },
+        delta,
+      );
       return {
         environment: row.environment,
         metric: row.metric,
         flag: row.flag,
         minute: iso(num(row.minute_ms)),
         variation: row.variation,
-        count: moments.count,
-        value_count: moments.valueCount,
-        sum: moments.sum,
-        sum_squares: moments.sumSquares,
-        errors: moments.errors,
-        sketch,
+        count: merged.count,
+        value_count: merged.valueCount,
+        sum: merged.sum,
+        sum_squares: merged.sumSquares,
+        errors: merged.errors,
+        sketch: merged.sketch,
       };
     });
     await tx.query(
@@ -542,56 +360,25 @@ export class SqlEventsStore implements EventsStore {
   async flagSummary(flag: string, range: TimeRange & { stepMinutes?: number }): Promise<FlagEventsSummary> {
     const { environment, since, until } = checkRange(range);
     const stepMinutes = range.stepMinutes ?? autoStep(since, until);
-    const step = stepMinutes * MINUTE;
     const rows = await this.#driver.query<{ minute_ms: number | string; variation: string; evaluations: string | number; errors: string; units: string }>(
       `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, variation, evaluations, errors::text AS errors, units
        FROM ${this.#s}.flag_minutes WHERE environment = $1 AND flag = $2 AND minute >= $3::timestamptz AND minute < $4::timestamptz
        ORDER BY minute, variation`,
       [environment, flag, iso(since), iso(until)],
     );
-    const totals = new Map<string, { evaluations: number; errors: Record<string, number>; units: UnitSet }>();
-    const points = new Map<string, { at: number; variation: string; evaluations: number; units: UnitSet }>();
-    for (const row of rows) {
-      const units = UnitSet.parse(row.units);
-      const evaluations = num(row.evaluations);
-      let total = totals.get(row.variation);
-      if (!total) totals.set(row.variation, (total = { evaluations: 0, errors: {}, units: new UnitSet() }));
-      total.evaluations += evaluations;
-      total.units.merge(units);
-      for (const [code, n] of Object.entries(JSON.parse(row.errors) as Record<string, number>)) total.errors[code] = (total.errors[code] ?? 0) + n;
-      const at = since + Math.floor((num(row.minute_ms) - since) / step) * step;
-      const key = `${at}${sep}${row.variation}`;
-      let point = points.get(key);
-      if (!point) points.set(key, (point = { at, variation: row.variation, evaluations: 0, units: new UnitSet() }));
-      point.evaluations += evaluations;
-      point.units.merge(units);
-    }
-    const series: FlagSeriesPoint[] = [...points.values()]
-      .sort((a, b) => a.at - b.at || (a.variation < b.variation ? -1 : 1))
-      .map((p) => ({ at: iso(p.at), variation: p.variation, evaluations: p.evaluations, units: p.units.size() }));
-    return {
+    return summariseFlag(
       environment,
       flag,
-      since: iso(since),
-      until: iso(until),
+      since,
+      until,
       stepMinutes,
-      variations: [...totals.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([variation, t]) => ({ variation, evaluations: t.evaluations, units: t.units.size(), errors: t.errors })),
-      series,
-    };
+      rows.map((row) => ({ minuteMs: num(row.minute_ms), variation: row.variation, evaluations: num(row.evaluations), errors: JSON.parse(row.errors) as Record<string, number>, units: row.units })),
+    );
   }
 
   async metricSummary(query: MetricQuery): Promise<MetricSummary> {
-    const { environment, since, until } = checkRange(query);
-    if (typeof query.metric !== 'string' || query.metric === '') throw new TypeError('metric summary: a metric name is needed');
-    const flag = query.flag ?? '';
-    const byVariation = query.by === 'variation';
-    if (byVariation && !flag) throw new TypeError('metric summary: by=variation needs a flag');
-    const asked = query.quantiles ?? [];
-    for (const q of asked) if (typeof q !== 'number' || !(q > 0 && q < 1)) throw new TypeError(`metric summary: quantile ${String(q)} must be a number between 0 and 1 (exclusive)`);
-    const stepMinutes = autoStep(since, until);
-    const step = stepMinutes * MINUTE;
+    const checked = checkMetricQuery(query);
+    const { environment, since, until, flag } = checked;
     const rows = await this.#driver.query<Row & { minute_ms: number | string; variation: string; sketch: string }>(
       `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, variation, count, value_count, sum, sum_squares, errors, sketch
        FROM ${this.#s}.metric_minutes
@@ -599,79 +386,28 @@ export class SqlEventsStore implements EventsStore {
        ORDER BY minute, variation`,
       [environment, query.metric, flag, iso(since), iso(until)],
     );
-    type Group = Moments & { sketch: DDSketch };
-    const groups = new Map<string, Group>();
-    const points = new Map<string, Group & { at: number; variation: string }>();
-    for (const row of rows) {
-      const variation = byVariation ? row.variation : '*';
-      const moments: Moments = {
+    const exposed = flag ? await this.#exposedUnits(environment, flag, since, until) : undefined;
+    return summariseMetric(
+      query,
+      checked,
+      rows.map((row) => ({
+        minuteMs: num(row.minute_ms),
+        variation: row.variation,
         count: num(row.count),
         valueCount: num(row.value_count),
         sum: num(row.sum),
         sumSquares: num(row.sum_squares),
         errors: num(row.errors),
-      };
-      const sketch = row.sketch ? parseSketch(row.sketch) : undefined;
-      let group = groups.get(variation);
-      if (!group) groups.set(variation, (group = { ...zeroMoments(), sketch: newSketch() }));
-      mergeMoments(group, moments);
-      if (sketch) group.sketch.merge(sketch);
-      const at = since + Math.floor((num(row.minute_ms) - since) / step) * step;
-      const key = `${at}${sep}${variation}`;
-      let point = points.get(key);
-      if (!point) points.set(key, (point = { at, variation, ...zeroMoments(), sketch: newSketch() }));
-      mergeMoments(point, moments);
-      if (sketch) point.sketch.merge(sketch);
-    }
-    let exposed: Map<string, number> | undefined;
-    if (flag) {
-      const summary = await this.flagSummary(flag, { environment, since, until, stepMinutes: Math.max(1, Math.ceil((until - since) / MINUTE)) });
-      exposed = new Map(summary.variations.map((v) => [v.variation, v.units]));
-      if (!byVariation) exposed = new Map([['*', [...exposed.values()].reduce((a, b) => a + b, 0)]]);
-      // Variations with exposures but no events yet still get a row (count 0): a canary with no traffic shows.
-      for (const variation of exposed.keys()) if (!groups.has(variation)) groups.set(variation, { ...zeroMoments(), sketch: newSketch() });
-    }
-    const summaryRows: MetricSummaryRow[] = [...groups.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([variation, g]) => {
-        const exposedUnits = exposed ? (exposed.get(variation) ?? 0) : null;
-        const mean = g.valueCount > 0 ? g.sum / g.valueCount : null;
-        const variance = g.valueCount > 1 && mean !== null ? Math.max(0, (g.sumSquares - g.valueCount * mean * mean) / (g.valueCount - 1)) : null;
-        return {
-          variation,
-          count: g.count,
-          valueCount: g.valueCount,
-          errors: g.errors,
-          errorRate: g.count > 0 ? g.errors / g.count : null,
-          exposedUnits,
-          errorsPerExposedUnit: exposedUnits ? g.errors / exposedUnits : null,
-          mean,
-          stddev: variance === null ? null : Math.sqrt(variance),
-          p50: quantile(g.sketch, 0.5),
-          p95: quantile(g.sketch, 0.95),
-          p99: quantile(g.sketch, 0.99),
-          ...(asked.length > 0 ? { quantiles: Object.fromEntries(asked.map((q) => [String(q), quantile(g.sketch, q)])) } : {}),
-        };
-      });
-    return {
-      environment,
-      metric: query.metric,
-      flag: flag || null,
-      since: iso(since),
-      until: iso(until),
-      stepMinutes,
-      rows: summaryRows,
-      series: [...points.values()]
-        .sort((a, b) => a.at - b.at || (a.variation < b.variation ? -1 : 1))
-        .map((p) => ({
-          at: iso(p.at),
-          variation: p.variation,
-          count: p.count,
-          errors: p.errors,
-          mean: p.valueCount > 0 ? p.sum / p.valueCount : null,
-          p99: quantile(p.sketch, 0.99),
-        })),
-    };
+        sketch: row.sketch,
+      })),
+      exposed,
+    );
+  }
+
+  /** Distinct units per variation of `flag` over the range. */
+  async #exposedUnits(environment: string, flag: string, since: number, until: number): Promise<Map<string, number>> {
+    const summary = await this.flagSummary(flag, { environment, since, until, stepMinutes: Math.max(1, Math.ceil((until - since) / MINUTE)) });
+    return new Map(summary.variations.map((v) => [v.variation, v.units]));
   }
 
   async firstExposures(query: FirstExposureQuery): Promise<FirstExposure[]> {
@@ -751,32 +487,4 @@ export class SqlEventsStore implements EventsStore {
       if (n < this.#pruneChunk) return total;
     }
   }
-}
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function compareBy<T>(fields: (keyof T)[]): (a: T, b: T) => number {
-  return (a, b) => {
-    for (const field of fields) {
-      const x = a[field];
-      const y = b[field];
-      if (x < y) return -1;
-      if (x > y) return 1;
-    }
-    return 0;
-  };
-}
-
-function checkRange(range: TimeRange): { environment: string; since: number; until: number } {
-  const until = range.until ?? Date.now();
-  if (!Number.isFinite(range.since) || !Number.isFinite(until)) throw new TypeError('events query: since and until must be times');
-  if (range.since >= until) throw new TypeError('events query: since must be before until');
-  return { environment: range.environment ?? DEFAULT_ENVIRONMENT, since: minuteOf(range.since), until };
-}
-
-/** About 60 to 120 points for any range: 1 minute up to 2 hours, then wider steps. */
-function autoStep(since: number, until: number): number {
-  const minutes = Math.ceil((until - since) / MINUTE);
-  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 360, 720, 1440];
-  return steps.find((step) => minutes / step <= 120) ?? 1440;
 }
