@@ -68,10 +68,11 @@ async function rssOf(pid: number): Promise<number | undefined> {
 }
 
 /** A fresh `vexil serve` on `storeUrl` seeded with the flags of `flagsFile`; its RSS once it has settled. */
-async function idleRss(root: string, storeUrl: string, flagsFile: string): Promise<number | undefined> {
+async function idleRss(root: string, storeUrl: string, flagsFile: string, extra: string[] = []): Promise<number | undefined> {
   // The built CLI (`npm run bench` builds first): what users run, without the TypeScript loader's own memory.
   const args = [join(root, 'packages/cli/dist/bin/vexil.js'), 'serve', '--store', storeUrl, '--port', '0', '--log-level', 'warn', '--no-examples', '--sdk-key', 'bench-sdk-key-00001'];
   if (!storeUrl.startsWith('file:')) args.push('--flags', flagsFile);
+  args.push(...extra);
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   try {
@@ -105,12 +106,12 @@ export async function storeMemory(root: string, dir: string): Promise<MemoryRow[
   const flagsFile = join(dir, 'flags-1000.json');
   await writeFile(flagsFile, thousandFlags());
   const rows: MemoryRow[] = [];
-  const attempt = async (store: string, note: string, url: () => Promise<{ url: string; cleanup?: () => Promise<void> } | undefined>) => {
+  const attempt = async (store: string, note: string, url: () => Promise<{ url: string; extra?: string[]; cleanup?: () => Promise<void> } | undefined>) => {
     try {
       const target = await url();
       if (!target) return rows.push({ store, rssMb: undefined, note: 'not reachable, skipped' });
       try {
-        rows.push({ store, rssMb: await idleRss(root, target.url, flagsFile), note });
+        rows.push({ store, rssMb: await idleRss(root, target.url, flagsFile, target.extra), note });
       } finally {
         await target.cleanup?.();
       }
@@ -122,7 +123,15 @@ export async function storeMemory(root: string, dir: string): Promise<MemoryRow[
   // The usual case: a server restarted on its folder (no initdb step, which costs memory once, at creation).
   await attempt('pglite (embedded default), restarted', 'the same folder again', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
   await attempt('pglite:memory:', 'in this process, in memory', async () => ({ url: 'pglite:memory:' }));
-  await attempt('file', 'the flag file itself', async () => ({ url: `file:${flagsFile}` }));
+  await attempt('file', 'the flag file itself; events in SQLite (the default for stores that are not SQL)', async () => ({
+    url: `file:${flagsFile}`,
+    extra: ['--events', `sqlite:${join(dir, 'events.db')}`],
+  }));
+  await attempt('file, events in PGlite', 'the default for events before SQLite: PGlite in the embedded folder', async () => ({
+    url: `file:${flagsFile}`,
+    extra: ['--events', `pglite:${join(dir, 'events-pglite')}`],
+  }));
+  await attempt('file, events off', '--events off', async () => ({ url: `file:${flagsFile}`, extra: ['--events', 'off'] }));
   await attempt('redis', 'other process', async () => {
     const prefix = `vexil-bench-mem-${randomBytes(4).toString('hex')}:`;
     const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeyStore, FlagStore, OpenStoreOptions } from '@vexil/store';
 import type { NotifierOptions, NotifierTarget } from './notify/notifier.js';
 import type { RolloutControllerOptions } from './rollout/controller.js';
-import type { EventsStore, SqlEventsStoreOptions } from '@vexil/store';
+import type { EventsStore, EventsStoreOptions } from '@vexil/store';
 import type { EventsPipelineOptions } from './events/pipeline.js';
 import type { NormaliseOptions } from './events/normalise.js';
 import type { EventsWebhookOptions } from './events/webhook-exporter.js';
@@ -76,9 +76,9 @@ export interface ServerOptions {
    * server), or false. Default: none (events are only counted in memory), unless `eventsUrl` is given.
    */
   events?: EventsStore | false;
-  /** Opens this events store (`pglite:…`, `postgres://…`); a store down at start is opened again on later writes. */
+  /** Opens this events store (`sqlite:…`, `pglite:…`, `postgres://…`); a store down at start is opened again on later writes. */
   eventsUrl?: string;
-  eventsOptions?: SqlEventsStoreOptions & EventsPipelineOptions & Pick<NormaliseOptions, 'maxAgeMs' | 'maxFutureMs' | 'maxEventBytes'>;
+  eventsOptions?: EventsStoreOptions & EventsPipelineOptions & Pick<NormaliseOptions, 'maxAgeMs' | 'maxFutureMs' | 'maxEventBytes'>;
   /** Append collected SDK events to this JSON-lines file (rotated by size and age: `eventsFileRotation`). */
   eventsFile?: string;
   eventsFileRotation?: FileRotation;

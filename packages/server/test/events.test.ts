@@ -3,6 +3,9 @@
 // drains when it returns, and three servers on one PostgreSQL add up exactly.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { SqlEventsStore, type EventBatch, type EventsStore } from '@vexil/store';
 import { buildServer } from '@vexil/server';
@@ -322,12 +325,21 @@ describe('three servers on one PostgreSQL events store', () => {
 });
 
 describe('vexil serve --events', () => {
-  it('defaults to the flag store\'s database when it is SQL, the embedded folder otherwise; off disables', async () => {
+  it('defaults to the flag store\'s database when it is SQL, a SQLite file in .vexil otherwise; off disables', async () => {
     const { resolveServeConfig, ConfigError } = await import('@vexil/server');
+    // The default store (embedded PGlite) keeps events in its own database.
     assert.equal((await resolveServeConfig({}, {})).events, 'pglite:./.vexil/data');
     assert.equal((await resolveServeConfig({ store: 'postgres://db/x?schema=flags' }, {})).events, 'postgres://db/x?schema=flags_events');
     assert.equal((await resolveServeConfig({ store: 'postgres://db/x' }, {})).events, 'postgres://db/x');
-    assert.equal((await resolveServeConfig({ store: 'redis://localhost:6379' }, {})).events, 'pglite:./.vexil/data');
+    const cwd = process.cwd();
+    process.chdir(await mkdtemp(join(tmpdir(), 'vexil-events-default-')));
+    try {
+      assert.equal((await resolveServeConfig({ store: 'redis://localhost:6379' }, {})).events, 'sqlite:./.vexil/events.db');
+      assert.equal((await resolveServeConfig({ flags: ['flags.yaml'] }, {})).events, 'sqlite:./.vexil/events.db');
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.equal((await resolveServeConfig({ events: 'sqlite:./e.db' }, {})).events, 'sqlite:./e.db');
     assert.equal((await resolveServeConfig({ events: 'off' }, {})).events, 'off');
     assert.equal((await resolveServeConfig({}, { VEXIL_EVENTS: 'postgres://db/e?schema=ev' })).events, 'postgres://db/e?schema=ev');
     await assert.rejects(resolveServeConfig({ events: 'redis://x' }, {}), (error: unknown) => error instanceof ConfigError && /--events must be/.test(error.message));

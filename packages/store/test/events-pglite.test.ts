@@ -1,6 +1,6 @@
 // The events store on PGlite (embedded): the conformance suite, one in-memory database, a fresh schema per test.
 import { describe, it } from 'node:test';
-import { mkdtemp, rm, writeFile, access } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -48,12 +48,22 @@ describe('distinct units (UnitSet)', () => {
 });
 
 describe('default events URL', () => {
-  it('is the flag store\'s database when it is SQL, the embedded folder otherwise', () => {
-    assert.equal(defaultEventsUrl('postgres://h/db?schema=flags&sslmode=disable'), 'postgres://h/db?schema=flags_events&sslmode=disable');
-    assert.equal(defaultEventsUrl('postgres://h/db'), 'postgres://h/db');
-    assert.equal(defaultEventsUrl('pglite:./data'), 'pglite:./data');
-    assert.equal(defaultEventsUrl('redis://localhost:6379'), 'pglite:./.vexil/data');
-    assert.equal(defaultEventsUrl('file:./flags.yaml'), 'pglite:./.vexil/data');
+  it('is the flag store\'s database when it is SQL, else SQLite in .vexil, unless an earlier release keeps events in .vexil/data', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'vexil-default-events-'));
+    try {
+      assert.equal(defaultEventsUrl('postgres://h/db?schema=flags&sslmode=disable', cwd), 'postgres://h/db?schema=flags_events&sslmode=disable');
+      assert.equal(defaultEventsUrl('postgres://h/db', cwd), 'postgres://h/db');
+      assert.equal(defaultEventsUrl('pglite:./data', cwd), 'pglite:./data');
+      assert.equal(defaultEventsUrl('redis://localhost:6379', cwd), 'sqlite:./.vexil/events.db');
+      assert.equal(defaultEventsUrl('file:./flags.yaml', cwd), 'sqlite:./.vexil/events.db');
+      assert.equal(defaultEventsUrl(undefined, cwd), 'sqlite:./.vexil/events.db');
+      // A PGlite database left by an earlier release: its events stay where they are.
+      await mkdir(join(cwd, '.vexil', 'data'), { recursive: true });
+      await writeFile(join(cwd, '.vexil', 'data', 'PG_VERSION'), '17\n');
+      assert.equal(defaultEventsUrl('file:./flags.yaml', cwd), 'pglite:./.vexil/data');
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });
 

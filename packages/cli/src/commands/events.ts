@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SqlEventsStore, defaultEventsUrl, parseTimeArg, type EventsStore, type FlagEventsSummary, type MetricSummary } from '@vexil/store';
+import { openEventsStore, defaultEventsUrl, parseTimeArg, type EventsStore, type FlagEventsSummary, type MetricSummary } from '@vexil/store';
 
 interface SourceOptions {
   events?: string;
@@ -36,7 +36,7 @@ async function fromSource<T>(options: SourceOptions, path: string, query: Record
   }
   const events = options.events ?? process.env.VEXIL_EVENTS ?? defaultEventsUrl(process.env.VEXIL_STORE);
   if (events === 'off') throw new Error('--events off: no events store to read');
-  const store = await SqlEventsStore.open(events, { pruneIntervalMs: 0 });
+  const store = await openEventsStore(events, { pruneIntervalMs: 0 });
   try {
     return await direct(store);
   } finally {
@@ -107,7 +107,7 @@ export function printMetricSummary(summary: MetricSummary): string {
 
 function sourceOptions(command: Command): Command {
   return command
-    .option('--events <url>', 'the events store: pglite:<dir> | postgres://…?schema=… (env VEXIL_EVENTS; default as vexil serve: from VEXIL_STORE, else pglite:./.vexil/data)')
+    .option('--events <url>', 'the events store: sqlite:<file> | pglite:<dir> | postgres://…?schema=… (env VEXIL_EVENTS; default as vexil serve: from VEXIL_STORE, else sqlite:./.vexil/events.db)')
     .option('--server <url>', 'ask a running server instead (its admin API)')
     .option('--admin-key <key>', 'admin (reader) key for --server (env VEXIL_ADMIN_KEY)')
     .option('--environment <name>', 'the environment (default "default")')
@@ -165,7 +165,7 @@ export function registerEvents(program: Command): void {
     .option('--minute-days <days>', 'minute series kept this many days', '400')
     .action(async (options: { events?: string; unitDays: string; minuteDays: string }) => {
       const url = options.events ?? process.env.VEXIL_EVENTS ?? defaultEventsUrl(process.env.VEXIL_STORE);
-      const store = await SqlEventsStore.open(url, { pruneIntervalMs: 0, unitDays: Number(options.unitDays), minuteDays: Number(options.minuteDays) });
+      const store = await openEventsStore(url, { pruneIntervalMs: 0, unitDays: Number(options.unitDays), minuteDays: Number(options.minuteDays) });
       try {
         process.stdout.write(JSON.stringify(await store.prune()) + '\n');
       } finally {

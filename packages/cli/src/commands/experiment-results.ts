@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { parseFlagFile, formatProblem, type FlagDefinition } from '@vexil/core';
-import { SqlEventsStore, defaultEventsUrl, openStore } from '@vexil/store';
+import { openEventsStore, defaultEventsUrl, openStore } from '@vexil/store';
 import { experimentResults, type ExperimentResults } from '@vexil/server';
 
 interface ResultsOptions {
@@ -62,7 +62,7 @@ async function direct(options: ResultsOptions, key: string): Promise<ExperimentR
   const flag = await flagDefinition(options, key);
   const url = options.events ?? process.env.VEXIL_EVENTS ?? defaultEventsUrl(options.store ?? process.env.VEXIL_STORE);
   if (url === 'off') throw new Error('--events off: no events store to read');
-  const events = await SqlEventsStore.open(url, { pruneIntervalMs: 0 });
+  const events = await openEventsStore(url, { pruneIntervalMs: 0 });
   try {
     return await experimentResults(events, key, flag, options.environment ? { environment: options.environment } : {});
   } finally {

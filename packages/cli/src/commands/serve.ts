@@ -15,7 +15,7 @@ export function registerServe(program: Command): void {
     .option('--admin-key <key>', 'accept this admin key (role admin); repeatable or comma separated (env VEXIL_ADMIN_KEYS)', collect)
     .option('--sdk-key <key>', 'accept this SDK key; repeatable or comma separated (env VEXIL_SDK_KEYS)', collect)
     .option('--events-file <file>', 'append events from /v1/data/collector to this JSON-lines file (env VEXIL_EVENTS_FILE)')
-    .option('--events <url>', 'keep events durably: pglite:<dir> | postgres://…?schema=… | off (env VEXIL_EVENTS; default: the flag store\'s database when SQL, else the embedded folder)')
+    .option('--events <url>', 'keep events durably: sqlite:<file> | pglite:<dir> | postgres://…?schema=… | off (env VEXIL_EVENTS; default: the flag store\'s database when SQL, else sqlite:./.vexil/events.db)')
     .option('--events-webhook <url>', 'POST collected events in batches to this URL, signed with VEXIL_EVENTS_WEBHOOK_SECRET (env VEXIL_EVENTS_WEBHOOK)')
     .option('--public-url <url>', 'public base URL for advertised stream URLs (env VEXIL_PUBLIC_URL)')
     .option('--rate-limit <n>', 'requests per minute per key, 0 disables (env VEXIL_RATE_LIMIT; default 100000)')

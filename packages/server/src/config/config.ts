@@ -291,6 +291,11 @@ function storeRelativeTo(base: string, url: string): string {
     const [location, query] = rest.split('?', 2) as [string, string | undefined];
     return `pglite:${relativeTo(base, location)}${query !== undefined ? `?${query}` : ''}`;
   }
+  if (url.startsWith('sqlite:')) {
+    const rest = url.slice('sqlite:'.length);
+    if (rest.startsWith('memory:') || rest.startsWith('//') || rest === '') return url;
+    return `sqlite:${relativeTo(base, rest)}`;
+  }
   return url;
 }
 
@@ -353,8 +358,8 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
   const eventsOption =
     text(cli.events, '--events') ?? text(env.VEXIL_EVENTS, 'VEXIL_EVENTS') ?? fromFile(text(file.events, 'events'), (url) => (url === 'off' ? url : storeRelativeTo(base, url)));
   const events = eventsOption?.trim() === 'off' ? 'off' : (eventsOption ?? defaultEventsUrl(store));
-  if (events !== 'off' && !/^(pglite:|postgres:\/\/|postgresql:\/\/)/.test(events))
-    throw new ConfigError(`--events must be pglite:<dir>, postgres://… or off, not ${events}`);
+  if (events !== 'off' && !/^(sqlite:|pglite:|postgres:\/\/|postgresql:\/\/)/.test(events))
+    throw new ConfigError(`--events must be sqlite:<file>, pglite:<dir>, postgres://… or off, not ${events}`);
   const unitDays = integer(env.VEXIL_EVENTS_RETENTION_DAYS, 'VEXIL_EVENTS_RETENTION_DAYS', 1, 36_500) ?? integer(file.eventsRetentionDays, 'eventsRetentionDays', 1, 36_500);
   const minuteDays =
     integer(env.VEXIL_EVENTS_SERIES_RETENTION_DAYS, 'VEXIL_EVENTS_SERIES_RETENTION_DAYS', 1, 36_500) ?? integer(file.eventsSeriesRetentionDays, 'eventsSeriesRetentionDays', 1, 36_500);

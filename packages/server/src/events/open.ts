@@ -1,21 +1,21 @@
-import { SqlEventsStore, type EventBatch, type EventsStore, type SqlEventsStoreOptions } from '@vexil/store';
+import { openEventsStore, type EventBatch, type EventsStore, type EventsStoreOptions } from '@vexil/store';
 
 /**
  * An events store opened on first use and opened again after a failed open: a server whose events database is down
  * at start still starts (serving flags, buffering events) and begins writing when the database answers.
  */
 export class ReconnectingEventsStore implements EventsStore {
-  readonly kind: 'pglite' | 'postgres';
+  readonly kind: EventsStore['kind'];
   readonly schema: string;
-  #store: Promise<SqlEventsStore> | undefined;
+  #store: Promise<EventsStore> | undefined;
   #closed = false;
 
   constructor(
     private readonly url: string,
-    private readonly options: SqlEventsStoreOptions = {},
+    private readonly options: EventsStoreOptions = {},
   ) {
-    this.kind = url.startsWith('pglite:') ? 'pglite' : 'postgres';
-    this.schema = options.schema ?? 'vexil_events';
+    this.kind = url.startsWith('pglite:') ? 'pglite' : url.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+    this.schema = this.kind === 'sqlite' ? 'events_' : (options.schema ?? 'vexil_events');
   }
 
   /** Opens now; resolves either way (a failure is retried on the next use). */
@@ -28,10 +28,10 @@ export class ReconnectingEventsStore implements EventsStore {
     }
   }
 
-  #get(): Promise<SqlEventsStore> {
+  #get(): Promise<EventsStore> {
     if (this.#closed) return Promise.reject(new Error('the events store is closed'));
     if (!this.#store) {
-      const opening = SqlEventsStore.open(this.url, this.options);
+      const opening = openEventsStore(this.url, this.options);
       this.#store = opening;
       opening.catch(() => {
         if (this.#store === opening) this.#store = undefined;

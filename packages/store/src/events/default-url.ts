@@ -1,11 +1,17 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { DEFAULT_PGLITE_LOCATION } from '../sql/url.js';
+
+/** Where events go by default when the flag store is not SQL: SQLite, in the embedded store's folder. */
+export const DEFAULT_SQLITE_EVENTS = './.vexil/events.db';
 
 /**
  * Where events go when `--events` is not given: the flag store's own database when it is SQL (PGlite or
  * PostgreSQL), in a schema of their own named after the flag store's (`vexil` → `vexil_events`, `?schema=flags` →
- * `flags_events`), otherwise the embedded store's folder.
+ * `flags_events`); otherwise a SQLite file, `./.vexil/events.db`. A folder where an earlier release kept events in
+ * PGlite (`./.vexil/data`, relative to `cwd`) keeps them there, so an upgrade loses no history.
  */
-export function defaultEventsUrl(flagStoreUrl: string | undefined): string {
+export function defaultEventsUrl(flagStoreUrl: string | undefined, cwd: string = process.cwd()): string {
   const url = flagStoreUrl?.trim() ?? '';
   if (url.startsWith('pglite:') || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const query = url.indexOf('?');
@@ -16,5 +22,6 @@ export function defaultEventsUrl(flagStoreUrl: string | undefined): string {
     const rest = params.toString();
     return url.slice(0, query) + (rest ? `?${rest}` : '');
   }
-  return `pglite:${DEFAULT_PGLITE_LOCATION}`;
+  if (existsSync(join(resolve(cwd, DEFAULT_PGLITE_LOCATION), 'PG_VERSION'))) return `pglite:${DEFAULT_PGLITE_LOCATION}`;
+  return `sqlite:${DEFAULT_SQLITE_EVENTS}`;
 }

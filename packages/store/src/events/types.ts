@@ -169,7 +169,7 @@ export interface PruneResult {
 }
 
 export interface EventsStore {
-  readonly kind: 'pglite' | 'postgres';
+  readonly kind: 'pglite' | 'postgres' | 'sqlite';
   readonly schema: string;
   /** Writes batches in one transaction: all or nothing. Batches whose id is already recorded are skipped. */
   write(batches: EventBatch[]): Promise<EventsWriteResult>;
