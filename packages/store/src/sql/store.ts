@@ -24,7 +24,6 @@ import {
   assertWritableFlag,
   assertWritableSegments,
   readStoredSegments,
-  storedFlagChecker,
 } from '../validation.js';
 import { createHash } from 'node:crypto';
 import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
@@ -38,6 +37,8 @@ import type { AssignmentStore, LeaseStore } from '../types.js';
 import { SqlAssignmentStore } from './assignments.js';
 import { openPostgresDriver, type PostgresDriverOptions } from './postgres-driver.js';
 import { parseSqlUrl, redact } from './url.js';
+import { StoredFlagReader } from './stored-flags.js';
+import { checkApiKeyRecord, checkTime, checkWriteOptions, decodeCursor, encodeCursor, int, iso, parseJson, type StoredFlagCheck } from './records.js';
 
 export interface SqlStoreOptions extends PostgresDriverOptions {
   /** Schema holding the tables (default `vexil`, or `?schema=` in the URL). Lower-case letters, digits and `_`. */
@@ -102,9 +103,6 @@ interface ApiKeyRow extends Row {
   grants: string | null;
 }
 
-const API_KEY_KINDS: readonly string[] = ['sdk', 'admin'] satisfies ApiKeyRecord['kind'][];
-const API_KEY_ROLES: readonly string[] = ['reader', 'editor', 'admin'] satisfies ApiKeyRecord['role'][];
-const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 /** Environment ids as the catalog makes them (a schema-name suffix). */
 const SCOPE_ID_PATTERN = /^[a-z0-9]{1,12}$/;
 
@@ -115,71 +113,6 @@ const SCOPE_ID_PATTERN = /^[a-z0-9]{1,12}$/;
 function changeChannel(schema: string): string {
   const plain = `${schema}_changes`;
   return plain.length <= 63 ? plain : `vexil_${createHash('sha256').update(schema).digest('hex').slice(0, 32)}_changes`;
-}
-
-/** Rejects a record the table could not hold (TypeError), before it reaches the database. */
-function checkApiKeyRecord(record: ApiKeyRecord): void {
-  const problem = (message: string): never => {
-    throw new TypeError(`invalid API key record: ${message}`);
-  };
-  if (!record || typeof record !== 'object') problem('not an object');
-  if (typeof record.id !== 'string' || record.id.length === 0) problem('id must be a non-empty string');
-  for (const field of ['name', 'prefix', 'createdBy'] as const)
-    if (typeof record[field] !== 'string') problem(`${field} must be a string`);
-  if (!API_KEY_KINDS.includes(record.kind)) problem(`kind must be sdk or admin, not ${String(record.kind)}`);
-  if (!API_KEY_ROLES.includes(record.role)) problem(`role must be reader, editor or admin, not ${String(record.role)}`);
-  if (typeof record.hash !== 'string' || !HEX_SHA256.test(record.hash)) problem('hash must be a hex SHA-256 (64 hex digits)');
-  if (typeof record.createdAt !== 'string' || Number.isNaN(Date.parse(record.createdAt)))
-    problem('createdAt must be an ISO 8601 date');
-  if (record.revokedAt !== undefined && (typeof record.revokedAt !== 'string' || Number.isNaN(Date.parse(record.revokedAt))))
-    problem('revokedAt must be an ISO 8601 date when present');
-  for (const field of ['project', 'environment'] as const)
-    if (record[field] !== undefined && typeof record[field] !== 'string') problem(`${field} must be a string when present`);
-  if (record.grants !== undefined) {
-    if (!Array.isArray(record.grants)) problem('grants must be a list when present');
-    for (const grant of record.grants as RoleGrant[])
-      if (
-        !grant ||
-        typeof grant.project !== 'string' ||
-        typeof grant.environment !== 'string' ||
-        !API_KEY_ROLES.includes(grant.role)
-      )
-        problem(`every grant needs project, environment and a role (reader, editor or admin), not ${JSON.stringify(grant)}`);
-  }
-}
-
-type StoredFlagCheck = (key: string, raw: unknown, text: string) => ReturnType<ReturnType<typeof storedFlagChecker>>;
-
-const iso = (value: Date | string): string => new Date(value).toISOString();
-const int = (value: number | string | bigint): number => Number(value);
-
-function parseJson(text: string | null): unknown {
-  return text === null ? null : JSON.parse(text);
-}
-
-function checkWriteOptions(options: WriteOptions): void {
-  if (!options || typeof options.actor !== 'string' || options.actor.length === 0)
-    throw new TypeError('a write needs options.actor: who makes the change');
-  const expected = options.expectedVersion;
-  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0))
-    throw new TypeError(`expectedVersion must be a non-negative integer, not ${String(expected)}`);
-}
-
-function encodeCursor(revision: number): string {
-  return Buffer.from(`r${revision}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const revision = /^r(\d{1,15})$/.exec(text)?.[1];
-  if (revision === undefined) throw new TypeError('invalid audit cursor');
-  return Number(revision);
-}
-
-function checkTime(value: string | undefined, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (Number.isNaN(Date.parse(value))) throw new TypeError(`audit query: ${name} is not an ISO 8601 date: ${value}`);
-  return new Date(value).toISOString();
 }
 
 /**
@@ -262,9 +195,7 @@ export class SqlFlagStore implements FlagStore {
   readonly #keyListeners = new Set<(change: ApiKeyChange) => void>();
   #keyListening: Promise<void> | undefined;
   #keyUnlisten: (() => Promise<void>) | undefined;
-  /** Stored definitions (by key, as text) known to pass validation with the segments of `#validSignature`. */
-  readonly #valid = new Map<string, string>();
-  #validSignature = '';
+  readonly #reader: StoredFlagReader;
 
   private constructor(driver: SqlDriver, schema: string, instanceId: string, options: SqlStoreOptions, root?: SqlFlagStore) {
     this.#driver = driver;
@@ -276,6 +207,7 @@ export class SqlFlagStore implements FlagStore {
     this.#s = `"${schema}"`;
     this.#channel = changeChannel(schema);
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+    this.#reader = new StoredFlagReader((key) => this.#source(key), `${driver.kind} ${schema}.segments`);
     this.leases = root?.leases ?? new SqlLeaseStore(driver, this.#s);
     this.assignments = new SqlAssignmentStore(driver, this.#s);
     if (root) return;
@@ -360,18 +292,15 @@ export class SqlFlagStore implements FlagStore {
         ],
         { readOnly: true },
       );
-      const { segments, problems } = this.#readSegments(segmentRows);
-      const check = this.#checker(segments, segmentRows);
+      const { segments, problems } = this.#reader.segments(segmentRows);
+      const check = this.#reader.checker(segments, segmentRows);
       const flags: StoredFlag[] = [];
       for (const row of rows) {
-        const result = this.#readFlag(row, check);
+        const result = this.#reader.flag(row, check);
         if (Array.isArray(result)) problems.push(...result);
         else flags.push(result);
       }
-      if (this.#valid.size > rows.length) {
-        const present = new Set(rows.map((row) => row.key));
-        for (const key of this.#valid.keys()) if (!present.has(key)) this.#valid.delete(key);
-      }
+      this.#reader.keepOnly(rows);
       return { flags, segments, revision: int(state[0]?.revision ?? 0), problems };
     });
   }
@@ -388,67 +317,11 @@ export class SqlFlagStore implements FlagStore {
         ),
       ]);
       if (!rows[0]) return undefined;
-      const { segments } = this.#readSegments(segmentRows);
-      const result = this.#readFlag(rows[0], this.#checker(segments, segmentRows));
+      const { segments } = this.#reader.segments(segmentRows);
+      const result = this.#reader.flag(rows[0], this.#reader.checker(segments, segmentRows));
       // A malformed stored flag is skipped here as in list(), where its problems are reported.
       return Array.isArray(result) ? undefined : result;
     });
-  }
-
-  /**
-   * A checker for stored flags that remembers the definitions (as stored text) that passed with the current segments,
-   * so listing an unchanged store again skips validation (it dominates the cost of list()).
-   */
-  #checker(segments: Record<string, SegmentDefinition>, segmentRows: { name: string; definition: string }[]): StoredFlagCheck {
-    const signature = JSON.stringify(segmentRows);
-    if (signature !== this.#validSignature) {
-      this.#valid.clear();
-      this.#validSignature = signature;
-    }
-    const check = storedFlagChecker(segments, (key) => this.#source(key));
-    return (key, raw, text) => {
-      if (this.#valid.get(key) === text) return { ok: true, flag: raw as FlagDefinition };
-      const result = check(key, raw);
-      if (result.ok) this.#valid.set(key, text);
-      else this.#valid.delete(key);
-      return result;
-    };
-  }
-
-  #readFlag(row: FlagRow, check: StoredFlagCheck): StoredFlag | Problem[] {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(row.definition);
-    } catch (error) {
-      return [{ severity: 'error', source: this.#source(row.key), flagKey: row.key, message: `stored definition is not JSON: ${(error as Error).message}` }];
-    }
-    const result = check(row.key, raw, row.definition);
-    if (!result.ok) return result.problems;
-    return {
-      key: row.key,
-      flag: result.flag,
-      version: int(row.version),
-      revision: int(row.revision),
-      updatedAt: iso(row.updated_at),
-      updatedBy: row.updated_by,
-    };
-  }
-
-  #readSegments(rows: { name: string; definition: string }[]): {
-    segments: Record<string, SegmentDefinition>;
-    problems: Problem[];
-  } {
-    const raw: Record<string, unknown> = {};
-    const problems: Problem[] = [];
-    for (const row of rows) {
-      try {
-        raw[row.name] = JSON.parse(row.definition);
-      } catch {
-        problems.push({ severity: 'error', source: `${this.kind} ${this.schema}.segments`, path: `${SEGMENTS_KEY}.${row.name}`, message: 'stored segment is not JSON' });
-      }
-    }
-    const read = readStoredSegments(raw, `${this.kind} ${this.schema}.segments`);
-    return { segments: read.segments, problems: [...problems, ...read.problems] };
   }
 
   // ---- writing ---------------------------------------------------------------------------------------------------
