@@ -16,7 +16,8 @@ interface Opener {
 
 /**
  * Opens a store from one URL:
- * - `pglite:./.vexil/data` (the default), `pglite:memory:`, `pglite:memory:<name>` — embedded PostgreSQL;
+ * - `sqlite:./.vexil/vexil.db`, `sqlite:memory:`, `sqlite:memory:<name>` — embedded SQLite;
+ * - `pglite:./.vexil/data`, `pglite:memory:`, `pglite:memory:<name>` — embedded PostgreSQL;
  * - `postgres://…` / `postgresql://…` — a PostgreSQL server;
  * - `redis://…` / `rediss://…` — Redis;
  * - `dynamodb://TABLE?region=…&endpoint=…&poll=ms&feed=auto|streams|poll` — DynamoDB (credentials from the AWS chain);
@@ -32,6 +33,10 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
     case 'postgres':
     case 'postgresql':
       return SqlFlagStore.open(target, options);
+    case 'sqlite': {
+      const { SqliteFlagStore } = await load<{ SqliteFlagStore: Opener }>('./sqlite/store.js', 'sqlite');
+      return SqliteFlagStore.open(target as never, options);
+    }
     case 'redis':
     case 'rediss': {
       const { RedisFlagStore } = await load<{ RedisFlagStore: Opener }>('./redis/index.js', 'redis');
@@ -48,7 +53,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
     }
     default:
       throw new TypeError(
-        `unknown store URL "${target}": use pglite:<dir>, pglite:memory:, postgres://…, redis://…, dynamodb://TABLE or file:<path>[,<path>…]`,
+        `unknown store URL "${target}": use sqlite:<file>, sqlite:memory:, pglite:<dir>, pglite:memory:, postgres://…, redis://…, dynamodb://TABLE or file:<path>[,<path>…]`,
       );
   }
 }

@@ -98,6 +98,15 @@ const backends: Backend[] = [
       return { open: () => openStore(`dynamodb://${table}?endpoint=${encodeURIComponent(endpoint)}&poll=100`) };
     },
   },
+  {
+    name: 'sqlite',
+    async fresh() {
+      const dir = await mkdtemp(join(tmpdir(), 'vexil-keys-sqlite-'));
+      tempDirs.push(dir);
+      const url = `sqlite:${join(dir, 'vexil.db')}`;
+      return { open: () => openStore(url) };
+    },
+  },
 ];
 
 // ---- helpers ------------------------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
-// The SQL and Redis stores on this machine as test backends, each test in a namespace of its own (a schema or a key
+// The SQL (SQLite, PGlite, PostgreSQL) and Redis stores on this machine as test backends, each test in a namespace of its own (a schema or a key
 // prefix, named after the test file's run id), all removed by `removeBackendData` at the end of the file.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { openPGliteDriver } from '../src/sql/pglite-driver.js';
@@ -26,7 +29,15 @@ export function storeBackends(label: string): { run: string; backends: StoreBack
   const pgliteMemory = `memory:${run}`;
   let pgliteHolder: Promise<SqlDriver> | undefined;
   let counter = 0;
+  const sqliteFolder = join(tmpdir(), `vexil-${run}`);
   const backends: StoreBackend[] = [
+    {
+      name: 'sqlite',
+      async url() {
+        // A file per namespace (a second store on the same URL shares its connection).
+        return `sqlite:${join(sqliteFolder, `t${++counter}`, 'vexil.db')}`;
+      },
+    },
     {
       name: 'pglite',
       async url() {
@@ -68,6 +79,7 @@ export function storeBackends(label: string): { run: string; backends: StoreBack
     }
     redisAdmin.disconnect();
     if (pgliteHolder) await (await pgliteHolder).close();
+    await rm(sqliteFolder, { recursive: true, force: true });
   }
   return { run, backends, removeBackendData };
 }
