@@ -184,7 +184,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
     const backing = store.apiKeys ?? options.keyStore ?? new MemoryKeyStore();
     const backingLabel = store.apiKeys
-      ? `the ${store.kind} store (shared by every server on it)`
+      ? store.kind === 'sqlite' || store.kind === 'pglite'
+        ? `the embedded ${store.kind} store`
+        : `the ${store.kind} store (shared by every server on it)`
       : options.keyStore
         ? (options.keyStoreLabel ?? 'a key file')
         : 'this process only (the store cannot keep keys): keys created through the API are lost on restart';

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { formatProblem } from '@vexil/core';
-import { openStore, parseSqlUrl, type FlagStore } from '@vexil/store';
+import { defaultStoreUrl, openStore, parseSqlUrl, type FlagStore } from '@vexil/store';
 import { buildServer } from './app.js';
 import { MIN_KEY_LENGTH, type ServerOptions } from './options.js';
 import { FileKeyStore } from './auth/key-stores.js';
 import { findExampleFlags, importFlagFiles } from './config/import.js';
 import { describeEnvironmentSeeds, seedFlagSpecs } from './config/seed.js';
-import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, type ServeConfig } from './config/config.js';
+import { DEFAULT_HOST, DEFAULT_PORT, type ServeConfig } from './config/config.js';
 import { redact } from './util/redact.js';
 import { explainListenError } from './http/listen-error.js';
 
@@ -39,8 +39,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The key file beside an on-disk embedded store (`pglite:./.vexil/data` → `./.vexil/api-keys.json`). */
+/** The key file beside an on-disk embedded store (`sqlite:./.vexil/vexil.db`, `pglite:./.vexil/data` → `./.vexil/api-keys.json`). */
 function defaultKeysFile(storeUrl: string | undefined): string | undefined {
+  if (storeUrl?.startsWith('sqlite:')) {
+    const location = storeUrl.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (location.startsWith('memory:') || location === '') return undefined;
+    const path = resolve(location);
+    return path.endsWith('/.vexil/vexil.db') ? resolve(path, '..', 'api-keys.json') : `${path}.api-keys.json`;
+  }
   if (!storeUrl?.startsWith('pglite:')) return undefined;
   const location = parseSqlUrl(storeUrl);
   if (location.driver !== 'pglite' || location.location.startsWith('memory:')) return undefined;
@@ -56,7 +62,7 @@ function defaultKeysFile(storeUrl: string | undefined): string | undefined {
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   assertKeyLengths(options);
   const print = options.print ?? ((text: string) => process.stdout.write(text + '\n'));
-  const storeUrl = options.store ? undefined : (options.storeUrl ?? DEFAULT_STORE);
+  const storeUrl = options.store ? undefined : (options.storeUrl ?? defaultStoreUrl());
   const store: FlagStore = options.store ?? (await openStore(storeUrl, options.storeOptions ?? {}));
   const ownsStore = options.closeStore ?? !options.store;
   let app: FastifyInstance | undefined;
@@ -68,7 +74,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       const reports = await seedFlagSpecs(store, options.flags);
       for (const problem of reports.flatMap((seed) => seed.report.problems)) print(formatProblem(problem));
       print(describeEnvironmentSeeds(reports).join('\n'));
-    } else if ((options.examples ?? true) && store.writable && store.kind === 'pglite') {
+    } else if ((options.examples ?? true) && store.writable && (store.kind === 'sqlite' || store.kind === 'pglite')) {
       const list = await store.list();
       if (list.revision === 0 && list.flags.length === 0) {
         const examples = findExampleFlags();

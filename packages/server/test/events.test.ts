@@ -327,8 +327,9 @@ describe('three servers on one PostgreSQL events store', () => {
 describe('vexil serve --events', () => {
   it('defaults to the flag store\'s database when it is SQL, a SQLite file in .vexil otherwise; off disables', async () => {
     const { resolveServeConfig, ConfigError } = await import('@vexil/server');
-    // The default store (embedded PGlite) keeps events in its own database.
-    assert.equal((await resolveServeConfig({}, {})).events, 'pglite:./.vexil/data');
+    // An embedded store keeps events in its own database.
+    assert.equal((await resolveServeConfig({ store: 'pglite:./data' }, {})).events, 'pglite:./data');
+    assert.equal((await resolveServeConfig({ store: 'sqlite:./flags.db' }, {})).events, 'sqlite:./flags.db');
     assert.equal((await resolveServeConfig({ store: 'postgres://db/x?schema=flags' }, {})).events, 'postgres://db/x?schema=flags_events');
     assert.equal((await resolveServeConfig({ store: 'postgres://db/x' }, {})).events, 'postgres://db/x');
     const cwd = process.cwd();

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluate, type FlagDefinition } from '@vexil/core';
@@ -275,9 +275,24 @@ describe('API keys', () => {
 });
 
 describe('vexil serve configuration', () => {
-  test('defaults: embedded store, port 1031, loopback', async () => {
-    const config = await resolveServeConfig({}, {});
-    assert.equal(config.store, 'pglite:./.vexil/data');
+  test('defaults: embedded store (SQLite; PGlite where an earlier release made its folder), port 1031, loopback', async () => {
+    const cwd = process.cwd();
+    const dir = await mkdtemp(join(tmpdir(), 'vexil-default-store-'));
+    process.chdir(dir);
+    let config: Awaited<ReturnType<typeof resolveServeConfig>>;
+    try {
+      config = await resolveServeConfig({}, {});
+      assert.equal(config.store, 'sqlite:./.vexil/vexil.db');
+      assert.equal(config.events, 'sqlite:./.vexil/vexil.db', 'events in the same file');
+      await mkdir(join(dir, '.vexil', 'data'), { recursive: true });
+      await writeFile(join(dir, '.vexil', 'data', 'PG_VERSION'), '17\n');
+      const upgraded = await resolveServeConfig({}, {});
+      assert.equal(upgraded.store, 'pglite:./.vexil/data');
+      assert.equal(upgraded.events, 'pglite:./.vexil/data');
+    } finally {
+      process.chdir(cwd);
+      await rm(dir, { recursive: true, force: true });
+    }
     assert.equal(config.storeSource, 'default');
     assert.equal(config.port, 1031);
     assert.equal(config.host, '127.0.0.1');

@@ -1,9 +1,23 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { FlagStore } from './types.js';
 import { SqlFlagStore, type SqlStoreOptions } from './sql/store.js';
 import { DEFAULT_PGLITE_LOCATION } from './sql/url.js';
 
-/** The default store: embedded PostgreSQL (PGlite) under `./.vexil/data`. */
-export const DEFAULT_STORE_URL = `pglite:${DEFAULT_PGLITE_LOCATION}`;
+/** Where the embedded default keeps its data: one SQLite file (flags, audit, keys, environments and events). */
+export const DEFAULT_SQLITE_LOCATION = './.vexil/vexil.db';
+/** The default store: embedded SQLite, `./.vexil/vexil.db`. */
+export const DEFAULT_STORE_URL = `sqlite:${DEFAULT_SQLITE_LOCATION}`;
+
+/**
+ * The store to open when none is named: the embedded SQLite file, except in a folder where an earlier release made
+ * its embedded PGlite store (`./.vexil/data`, relative to `cwd`), which stays in use so an upgrade loses nothing (copy
+ * it over with `vexil export` and `vexil import` to move).
+ */
+export function defaultStoreUrl(cwd: string = process.cwd()): string {
+  if (existsSync(join(resolve(cwd, DEFAULT_PGLITE_LOCATION), 'PG_VERSION'))) return `pglite:${DEFAULT_PGLITE_LOCATION}`;
+  return DEFAULT_STORE_URL;
+}
 
 /** Options for any store; each store reads the ones it knows (SQL: `schema`, …; Redis: `prefix`, …). */
 export interface OpenStoreOptions extends SqlStoreOptions {
@@ -16,7 +30,7 @@ interface Opener {
 
 /**
  * Opens a store from one URL:
- * - `sqlite:./.vexil/vexil.db`, `sqlite:memory:`, `sqlite:memory:<name>` — embedded SQLite;
+ * - `sqlite:./.vexil/vexil.db` (the default, see `defaultStoreUrl`), `sqlite:memory:`, `sqlite:memory:<name>` — embedded SQLite;
  * - `pglite:./.vexil/data`, `pglite:memory:`, `pglite:memory:<name>` — embedded PostgreSQL;
  * - `postgres://…` / `postgresql://…` — a PostgreSQL server;
  * - `redis://…` / `rediss://…` — Redis;
@@ -25,8 +39,8 @@ interface Opener {
  *   environment (`file:production=./prod.yaml,checkout/staging=./staging.yaml`): the store's `catalog` serves them.
  * SQL stores take `?schema=name` (default `vexil`).
  */
-export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<FlagStore> {
-  const target = url.trim() || DEFAULT_STORE_URL;
+export async function openStore(url?: string, options: OpenStoreOptions = {}): Promise<FlagStore> {
+  const target = url?.trim() || defaultStoreUrl(typeof options.cwd === 'string' ? options.cwd : undefined);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(target)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'pglite':

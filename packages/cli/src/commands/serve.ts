@@ -7,7 +7,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('Serve flags over OFREP, the GO Feature Flag relay API, the SSE stream and the admin API, with the admin page at /')
-    .option('--store <url>', 'pglite:<dir> | pglite:memory: | postgres://… | redis://… | dynamodb://TABLE?region=… | file:<path>[,<path>…] (env VEXIL_STORE; default pglite:./.vexil/data)')
+    .option('--store <url>', 'sqlite:<file> | sqlite:memory: | pglite:<dir> | pglite:memory: | postgres://… | redis://… | dynamodb://TABLE?region=… | file:<path>[,<path>…] (env VEXIL_STORE; default sqlite:./.vexil/vexil.db, or pglite:./.vexil/data where an earlier release made it)')
     .option('--flags <files...>', 'flag files: served read-only when no --store is given (GitOps), imported at start into a writable store (env VEXIL_FLAGS)')
     .option('--port <port>', 'port (env VEXIL_PORT; default 1031; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (env VEXIL_HOST; default 127.0.0.1)')

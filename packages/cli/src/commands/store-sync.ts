@@ -40,7 +40,7 @@ export function registerStoreCommands(program: Command): void {
     .command('import')
     .description('Write the flags of files into a store (only flags whose content differs), audited as actor "cli"')
     .argument('<files...>', 'flag files (YAML, JSON or TOML); later files override earlier ones; ENV=FILE or PROJECT/ENV=FILE writes into that environment')
-    .option('--store <url>', 'store URL (env VEXIL_STORE; default pglite:./.vexil/data)')
+    .option('--store <url>', 'store URL (env VEXIL_STORE; default sqlite:./.vexil/vexil.db, or pglite:./.vexil/data where an earlier release made it)')
     .option('--server <url>', "write through a running vexil serve's admin API instead (env VEXIL_SERVER): needed for an embedded store another process owns")
     .option('--admin-key <key>', 'admin key (editor role) of that server (env VEXIL_ADMIN_KEY)')
     .option('--reason <text>', 'why, for the audit log', 'vexil import')
@@ -120,7 +120,7 @@ Examples:
     .description(
       'Print (or write) the whole flag set of a store: as one snapshot document (JSON with revision and hash, the default), or as a GO Feature Flag file (--format yaml|json|toml). Both read back with import, lint, eval and serve --flags',
     )
-    .option('--store <url>', 'store URL (env VEXIL_STORE; default pglite:./.vexil/data)')
+    .option('--store <url>', 'store URL (env VEXIL_STORE; default sqlite:./.vexil/vexil.db, or pglite:./.vexil/data where an earlier release made it)')
     .option('--server <url>', "read through a running vexil serve's admin API instead (env VEXIL_SERVER)")
     .option('--admin-key <key>', 'admin key of that server (env VEXIL_ADMIN_KEY)')
     .option('--output <file>', 'write to this file instead of standard output')

@@ -4,10 +4,11 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../options.js';
 import type { NotifierTarget } from '../notify/notifier.js';
 import { parseOidcRoles, type OidcOptions } from '../auth/oidc.js';
-import { defaultEventsUrl, mapFlagFileSpecPath, parseFlagFileSpecs } from '@vexil/store';
+import { DEFAULT_STORE_URL, defaultEventsUrl, defaultStoreUrl, mapFlagFileSpecPath, parseFlagFileSpecs } from '@vexil/store';
 
 /** The embedded store `vexil serve` uses when given no store and no flag files. */
-export const DEFAULT_STORE = 'pglite:./.vexil/data';
+/** The embedded default (see `defaultStoreUrl`: a PGlite folder made by an earlier release stays in use). */
+export const DEFAULT_STORE = DEFAULT_STORE_URL;
 export const DEFAULT_PORT = 1031;
 export const DEFAULT_HOST = '127.0.0.1';
 
@@ -304,7 +305,7 @@ function storeRelativeTo(base: string, url: string): string {
  * (`--config` / `VEXIL_CONFIG`) over defaults.
  *
  * The store: `--store` when given; otherwise `--flags` alone means a read-only file store over those files (GitOps);
- * otherwise the embedded store `pglite:./.vexil/data`. With a writable store, `--flags` files are imported at start.
+ * otherwise the embedded store `sqlite:./.vexil/vexil.db` (or `pglite:./.vexil/data` where an earlier release made one). With a writable store, `--flags` files are imported at start.
  */
 export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<ServeConfig> {
   const configPath = cli.config ?? text(env.VEXIL_CONFIG, 'VEXIL_CONFIG');
@@ -345,7 +346,7 @@ export async function resolveServeConfig(cli: ServeCliOptions, env: NodeJS.Proce
     storeSource = 'flags';
     importFlags = [];
   } else {
-    store = DEFAULT_STORE;
+    store = defaultStoreUrl();
     storeSource = 'default';
   }
 

@@ -59,6 +59,20 @@ export function storeLocation(store: FlagStore, storeUrl: string): string | unde
         }
         return `pglite|${path}|${folder}|${typeof schema === 'string' ? schema : (parsed.schema ?? 'vexil')}`;
       }
+      case 'sqlite': {
+        const location = url.slice('sqlite:'.length).replace(/^\/\//, '');
+        if (location.startsWith('memory:')) return undefined;
+        const path = resolve(location);
+        // The file's inode and birth time: a file deleted and made again (a reset store) is another store.
+        let file = '';
+        try {
+          const stat = statSync(path);
+          file = `${stat.ino}|${stat.birthtimeMs}`;
+        } catch {
+          // not created yet: the path alone
+        }
+        return `sqlite|${path}|${file}`;
+      }
       case 'postgres':
       case 'postgresql': {
         const parsed = new URL(url);

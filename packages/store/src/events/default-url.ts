@@ -6,13 +6,15 @@ import { DEFAULT_PGLITE_LOCATION } from '../sql/url.js';
 export const DEFAULT_SQLITE_EVENTS = './.vexil/events.db';
 
 /**
- * Where events go when `--events` is not given: the flag store's own database when it is SQL (PGlite or
- * PostgreSQL), in a schema of their own named after the flag store's (`vexil` → `vexil_events`, `?schema=flags` →
+ * Where events go when `--events` is not given: the flag store's own database when it is SQL (SQLite: the same file;
+ * PGlite or PostgreSQL), in a schema of their own named after the flag store's (`vexil` → `vexil_events`, `?schema=flags` →
  * `flags_events`); otherwise a SQLite file, `./.vexil/events.db`. A folder where an earlier release kept events in
  * PGlite (`./.vexil/data`, relative to `cwd`) keeps them there, so an upgrade loses no history.
  */
 export function defaultEventsUrl(flagStoreUrl: string | undefined, cwd: string = process.cwd()): string {
   const url = flagStoreUrl?.trim() ?? '';
+  // SQLite: the same file (its tables are prefixed apart).
+  if (url.startsWith('sqlite:')) return url;
   if (url.startsWith('pglite:') || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const query = url.indexOf('?');
     if (query === -1) return url;
