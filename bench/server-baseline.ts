@@ -119,9 +119,13 @@ export async function storeMemory(root: string, dir: string): Promise<MemoryRow[
       rows.push({ store, rssMb: undefined, note: `failed: ${(error as Error).message.split('\n')[0]}` });
     }
   };
-  await attempt('pglite (embedded default)', 'in this process, on disk (pglite:<dir>, like the default ./.vexil/data)', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
+  await attempt('sqlite (embedded default)', 'in this process, on disk (sqlite:<file>, like the default ./.vexil/vexil.db); events in the same file', async () => ({
+    url: `sqlite:${join(dir, 'sqlite', 'vexil.db')}`,
+  }));
+  await attempt('sqlite (embedded default), restarted', 'the same file again', async () => ({ url: `sqlite:${join(dir, 'sqlite', 'vexil.db')}` }));
+  await attempt('pglite (the embedded default before SQLite)', 'in this process, on disk (pglite:<dir>, like ./.vexil/data)', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
   // The usual case: a server restarted on its folder (no initdb step, which costs memory once, at creation).
-  await attempt('pglite (embedded default), restarted', 'the same folder again', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
+  await attempt('pglite, restarted', 'the same folder again', async () => ({ url: `pglite:${join(dir, 'pglite-data')}` }));
   await attempt('pglite:memory:', 'in this process, in memory', async () => ({ url: 'pglite:memory:' }));
   await attempt('file', 'the flag file itself; events in SQLite (the default for stores that are not SQL)', async () => ({
     url: `file:${flagsFile}`,

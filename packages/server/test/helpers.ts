@@ -327,19 +327,20 @@ export async function freePort(): Promise<number> {
  * Spawns `vexil serve …` as a separate process and waits for its "listening on" line. Unless `defaults` is false, it
  * listens on a free loopback port and logs warnings only (`--host 127.0.0.1 --port 0 --log-level warn`).
  */
-export async function spawnServe(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, defaults = true): Promise<ServeProcess> {
+export async function spawnServe(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, defaults = true, cwd = REPO_ROOT): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
     [
       '--conditions=source',
       '--import',
-      'tsx',
+      // Resolved here: the server may run in a folder with no node_modules.
+      import.meta.resolve('tsx'),
       resolve(REPO_ROOT, 'packages/cli/src/bin/vexil.ts'),
       'serve',
       ...(defaults ? ['--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'] : []),
       ...args,
     ],
-    { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

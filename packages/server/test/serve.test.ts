@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '@vexil/store';
@@ -31,7 +32,7 @@ describe('vexil serve', { timeout: 180_000 }, () => {
       assert.match(output, /loaded \d+ example flag\(s\)/);
       sdkKey = /SDK key\s+(vxl_sdk_\S+)/.exec(output)![1]!;
       adminKey = /admin key\s+(vxl_admin_\S+)/.exec(output)![1]!;
-      assert.match(output, /in the pglite store/, 'the embedded store keeps the keys');
+      assert.match(output, /in the embedded pglite store/, 'the embedded store keeps the keys');
       assert.match(output, /admin page +(http:\/\/\S+\/|not built)/);
 
       // The admin page (or, when it is not built, a page saying how to build it) at /, without a key.
@@ -70,6 +71,37 @@ describe('vexil serve', { timeout: 180_000 }, () => {
       assert.equal(evaluated.status, 200, 'the key printed on first start still works');
     } finally {
       await second.stop();
+    }
+  });
+
+  test('with no store named, the embedded default is one SQLite file in ./.vexil, events included, kept across a restart', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'vexil-serve-default-'));
+    try {
+      const first = await spawnServe([], {}, 60_000, true, cwd);
+      let sdkKey: string;
+      try {
+        const output = first.output();
+        assert.match(output, /store +sqlite:\.\/\.vexil\/vexil\.db: \d+ flag\(s\)/);
+        assert.match(output, /events +sqlite:\.\/\.vexil\/vexil\.db/);
+        assert.match(output, /loaded \d+ example flag\(s\)/);
+        assert.match(output, /in the embedded sqlite store/);
+        sdkKey = /SDK key\s+(vxl_sdk_\S+)/.exec(output)![1]!;
+        const evaluated = await fetch(`${first.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: json(sdkKey), body: '{"context":{"targetingKey":"u"}}' });
+        assert.equal(evaluated.status, 200);
+      } finally {
+        await first.stop();
+      }
+      assert.ok(existsSync(join(cwd, '.vexil', 'vexil.db')));
+      const second = await spawnServe([], {}, 60_000, true, cwd);
+      try {
+        assert.doesNotMatch(second.output(), /generated|example flag/);
+        const evaluated = await fetch(`${second.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: json(sdkKey), body: '{}' });
+        assert.equal(evaluated.status, 200, 'the key printed on first start still works');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
     }
   });
 
