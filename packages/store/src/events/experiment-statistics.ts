@@ -96,30 +96,7 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
       params,
     );
     const byVariation = new Map(rows.map((row) => [row.first_variation!, row]));
-    query.metrics.forEach((metric, k) => {
-      const variations: ExperimentVariationStatistics[] = [...units.entries()]
-        .filter(([, n]) => n > 0)
-        .map(([variation, n]) => {
-          const row = byVariation.get(variation);
-          return {
-            variation,
-            units: n,
-            sum: num(row?.[`sum_${k}`]),
-            sumSquares: num(row?.[`sum_squares_${k}`]),
-            denominatorSum: num(row?.[`denominator_sum_${k}`]),
-            denominatorSumSquares: num(row?.[`denominator_sum_squares_${k}`]),
-            sumProductWithDenominator: num(row?.[`sum_product_${k}`]),
-            ...(lookbackDays > 0 && metric.type !== 'ratio'
-              ? {
-                  covariateSum: num(row?.[`covariate_sum_${k}`]),
-                  covariateSumSquares: num(row?.[`covariate_sum_squares_${k}`]),
-                  sumProductWithCovariate: num(row?.[`sum_product_covariate_${k}`]),
-                }
-              : {}),
-          };
-        });
-      metrics.push({ name: metric.name ?? metric.event, variations });
-    });
+    metrics.push(...metricStatistics(query, units, byVariation, lookbackDays));
   }
   return {
     environment,
@@ -130,4 +107,41 @@ export async function experimentStatistics(driver: SqlQueryable, schema: string,
     exposuresByHour,
     metrics,
   };
+}
+
+/**
+ * Per metric of the query and per variation with units: the sums of the per-unit query's row of that variation
+ * (columns `sum_<k>`, `sum_squares_<k>`… for metric k). Units without events in their window add 0, so the units
+ * counted alone complete the figures.
+ */
+export function metricStatistics(
+  query: ExperimentStatisticsQuery,
+  units: Map<string, number>,
+  byVariation: Map<string, Record<string, unknown>>,
+  lookbackDays: number,
+): ExperimentStatistics['metrics'] {
+  return query.metrics.map((metric, k) => {
+    const variations: ExperimentVariationStatistics[] = [...units.entries()]
+      .filter(([, n]) => n > 0)
+      .map(([variation, n]) => {
+        const row = byVariation.get(variation);
+        return {
+          variation,
+          units: n,
+          sum: num(row?.[`sum_${k}`]),
+          sumSquares: num(row?.[`sum_squares_${k}`]),
+          denominatorSum: num(row?.[`denominator_sum_${k}`]),
+          denominatorSumSquares: num(row?.[`denominator_sum_squares_${k}`]),
+          sumProductWithDenominator: num(row?.[`sum_product_${k}`]),
+          ...(lookbackDays > 0 && metric.type !== 'ratio'
+            ? {
+                covariateSum: num(row?.[`covariate_sum_${k}`]),
+                covariateSumSquares: num(row?.[`covariate_sum_squares_${k}`]),
+                sumProductWithCovariate: num(row?.[`sum_product_covariate_${k}`]),
+              }
+            : {}),
+        };
+      });
+    return { name: metric.name ?? metric.event, variations };
+  });
 }

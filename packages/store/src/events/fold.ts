@@ -12,6 +12,7 @@ import {
   type MetricQuery,
   type MetricSummary,
   type MetricSummaryRow,
+  type RetentionOptions,
   type TimeRange,
 } from './types.js';
 
@@ -434,4 +435,20 @@ export function summariseMetric(
         p99: quantile(p.sketch, 0.99),
       })),
   };
+}
+
+/** The retention settings with their defaults (90 days of unit rows, 400 of minute series, 7 of batch ids), checked. */
+export function retentionOf(options: RetentionOptions): Required<RetentionOptions> {
+  const retention = { unitDays: options.unitDays ?? 90, minuteDays: options.minuteDays ?? 400, batchDays: options.batchDays ?? 7 };
+  for (const [name, days] of Object.entries(retention))
+    if (!(typeof days === 'number' && days > 0)) throw new TypeError(`events retention ${name} must be a positive number of days`);
+  return retention;
+}
+
+/** Prunes in the background every `intervalMs` (default hourly; 0: never), not keeping the process alive. */
+export function prunePeriodically(prune: () => Promise<unknown>, intervalMs = 3_600_000): NodeJS.Timeout | undefined {
+  if (!(intervalMs > 0)) return undefined;
+  const timer = setInterval(() => void prune().catch(() => undefined), intervalMs);
+  timer.unref();
+  return timer;
 }

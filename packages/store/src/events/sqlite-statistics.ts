@@ -4,7 +4,8 @@
 // days before the first one.
 import type BetterSqlite3 from 'better-sqlite3';
 import { DAY } from './fold.js';
-import { DEFAULT_ENVIRONMENT, type ExperimentStatistics, type ExperimentStatisticsQuery, type ExperimentVariationStatistics } from './types.js';
+import { DEFAULT_ENVIRONMENT, type ExperimentStatistics, type ExperimentStatisticsQuery } from './types.js';
+import { metricStatistics } from './experiment-statistics.js';
 
 const num = (value: unknown) => Number(value ?? 0);
 /** Beyond any date JavaScript can hold: an open end of the range. */
@@ -86,30 +87,7 @@ export function sqliteExperimentStatistics(db: BetterSqlite3.Database, query: Ex
       )
       .all(params);
     const byVariation = new Map(rows.map((row) => [String(row.first_variation), row]));
-    query.metrics.forEach((metric, k) => {
-      const variations: ExperimentVariationStatistics[] = [...units.entries()]
-        .filter(([, n]) => n > 0)
-        .map(([variation, n]) => {
-          const row = byVariation.get(variation);
-          return {
-            variation,
-            units: n,
-            sum: num(row?.[`sum_${k}`]),
-            sumSquares: num(row?.[`sum_squares_${k}`]),
-            denominatorSum: num(row?.[`denominator_sum_${k}`]),
-            denominatorSumSquares: num(row?.[`denominator_sum_squares_${k}`]),
-            sumProductWithDenominator: num(row?.[`sum_product_${k}`]),
-            ...(lookbackDays > 0 && metric.type !== 'ratio'
-              ? {
-                  covariateSum: num(row?.[`covariate_sum_${k}`]),
-                  covariateSumSquares: num(row?.[`covariate_sum_squares_${k}`]),
-                  sumProductWithCovariate: num(row?.[`sum_product_covariate_${k}`]),
-                }
-              : {}),
-          };
-        });
-      metrics.push({ name: metric.name ?? metric.event, variations });
-    });
+    metrics.push(...metricStatistics(query, units, byVariation, lookbackDays));
   }
   return {
     environment,

@@ -4,6 +4,8 @@ import { SqliteDatabase } from '../sqlite/database.js';
 import { migrateSqlite, type SqliteMigration } from '../sqlite/migrations.js';
 import {
   attribute,
+  prunePeriodically,
+  retentionOf,
   attributionKeys,
   autoStep,
   batchesById,
@@ -130,15 +132,9 @@ export class SqliteEventsStore implements EventsStore {
 
   private constructor(database: SqliteDatabase, options: SqliteEventsStoreOptions) {
     this.#database = database;
-    this.#retention = { unitDays: options.unitDays ?? 90, minuteDays: options.minuteDays ?? 400, batchDays: options.batchDays ?? 7 };
-    for (const [name, days] of Object.entries(this.#retention))
-      if (!(typeof days === 'number' && days > 0)) throw new TypeError(`events retention ${name} must be a positive number of days`);
+    this.#retention = retentionOf(options);
     this.#pruneChunk = options.pruneChunk ?? 5_000;
-    const interval = options.pruneIntervalMs ?? 3_600_000;
-    if (interval > 0) {
-      this.#pruneTimer = setInterval(() => void this.prune().catch(() => undefined), interval);
-      this.#pruneTimer.unref();
-    }
+    this.#pruneTimer = prunePeriodically(() => this.prune(), options.pruneIntervalMs);
   }
 
   /** Opens `sqlite:<file>` or `sqlite:memory:`, creating or migrating the events tables. */

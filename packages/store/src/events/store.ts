@@ -9,6 +9,8 @@ import { lockEventsFolder } from './folder-lock.js';
 import { experimentStatistics } from './experiment-statistics.js';
 import {
   attribute,
+  prunePeriodically,
+  retentionOf,
   attributionKeys,
   batchesById,
   checkMetricQuery,
@@ -97,15 +99,9 @@ export class SqlEventsStore implements EventsStore {
     this.kind = driver.kind;
     this.schema = schema;
     this.#s = `"${schema}"`;
-    this.#retention = { unitDays: options.unitDays ?? 90, minuteDays: options.minuteDays ?? 400, batchDays: options.batchDays ?? 7 };
-    for (const [name, days] of Object.entries(this.#retention))
-      if (!(typeof days === 'number' && days > 0)) throw new TypeError(`events retention ${name} must be a positive number of days`);
+    this.#retention = retentionOf(options);
     this.#pruneChunk = options.pruneChunk ?? 5_000;
-    const interval = options.pruneIntervalMs ?? 3_600_000;
-    if (interval > 0) {
-      this.#pruneTimer = setInterval(() => void this.prune().catch(() => undefined), interval);
-      this.#pruneTimer.unref();
-    }
+    this.#pruneTimer = prunePeriodically(() => this.prune(), options.pruneIntervalMs);
   }
 
   /** Opens `pglite:…` or `postgres://…`, creating or migrating the events schema. */

@@ -5,7 +5,6 @@ import type {
   ApiKeyChange,
   ApiKeyRecord,
   ApiKeyStore,
-  AuditEntry,
   AuditPage,
   AuditQuery,
   ChangeEvent,
@@ -19,7 +18,7 @@ import type {
   WriteResult,
 } from '../types.js';
 import { canonicalJson } from '../snapshot/canonical.js';
-import { checkSnapshot, createSnapshot } from '../snapshot/snapshot.js';
+import { createSnapshot } from '../snapshot/snapshot.js';
 import {
   assertWritableFlag,
   assertWritableSegments,
@@ -27,7 +26,7 @@ import {
 } from '../validation.js';
 import { createHash } from 'node:crypto';
 import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
-import type { CatalogBackend, RoleGrant } from '../catalog/types.js';
+import type { CatalogBackend } from '../catalog/types.js';
 import type { Row, SqlDriver, SqlQueryable } from './driver.js';
 import { SqlDocumentStore } from './documents.js';
 import { migrate, SCOPE_MIGRATIONS } from './migrations.js';
@@ -38,7 +37,24 @@ import { SqlAssignmentStore } from './assignments.js';
 import { openPostgresDriver, type PostgresDriverOptions } from './postgres-driver.js';
 import { parseSqlUrl, redact } from './url.js';
 import { StoredFlagReader } from './stored-flags.js';
-import { checkApiKeyRecord, checkTime, checkWriteOptions, decodeCursor, encodeCursor, int, iso, parseJson, type StoredFlagCheck } from './records.js';
+import {
+  apiKeyRecordOf,
+  auditEntryOf,
+  changeEventOf,
+  checkApiKeyRecord,
+  checkImport,
+  checkTime,
+  checkWriteOptions,
+  decodeCursor,
+  encodeCursor,
+  int,
+  isStoreAnswer,
+  planImport,
+  type ApiKeyRowText,
+  type AuditRowText,
+  type PendingChange,
+} from './records.js';
+import { Wakers } from '../util/wakers.js';
 
 export interface SqlStoreOptions extends PostgresDriverOptions {
   /** Schema holding the tables (default `vexil`, or `?schema=` in the URL). Lower-case letters, digits and `_`. */
@@ -64,43 +80,6 @@ interface FlagRow extends Row {
   revision: number | string;
   updated_at: Date | string;
   updated_by: string;
-}
-
-interface AuditRow extends Row {
-  revision: number | string;
-  key: string;
-  action: 'create' | 'update' | 'delete' | 'segments';
-  actor: string;
-  reason: string | null;
-  at: Date | string;
-  before: string | null;
-  after: string | null;
-  version: number | string;
-}
-
-/** A change computed by a write, before it is applied. */
-interface PendingChange {
-  key: string;
-  action: 'create' | 'update' | 'delete';
-  definition: FlagDefinition | null;
-  before: string | null;
-  version: number;
-  revision: number;
-}
-
-interface ApiKeyRow extends Row {
-  id: string;
-  name: string;
-  kind: ApiKeyRecord['kind'];
-  role: ApiKeyRecord['role'];
-  hash: string;
-  prefix: string;
-  created_at: Date | string;
-  created_by: string;
-  revoked_at: Date | string | null;
-  project: string | null;
-  environment: string | null;
-  grants: string | null;
 }
 
 /** Environment ids as the catalog makes them (a schema-name suffix). */
@@ -191,7 +170,7 @@ export class SqlFlagStore implements FlagStore {
   #notified = 0;
   /** Bumped whenever the notification channel is (re)established: changes may have been missed before it. */
   #subscriptions = 0;
-  readonly #wakers = new Set<() => void>();
+  readonly #wakers = new Wakers(() => this.#closed);
   readonly #keyListeners = new Set<(change: ApiKeyChange) => void>();
   #keyListening: Promise<void> | undefined;
   #keyUnlisten: (() => Promise<void>) | undefined;
@@ -533,14 +512,14 @@ export class SqlFlagStore implements FlagStore {
         last = int(row?.revision ?? 0);
       } catch {
         if (!alive()) return;
-        await this.#wait(() => false, signal, Math.min(50 * 2 ** failures++, 2000));
+        await this.#wakers.wait(() => false, signal, Math.min(50 * 2 ** failures++, 2000));
       }
     }
     while (alive()) {
       const subscriptions = this.#subscriptions;
-      let rows: AuditRow[];
+      let rows: AuditRowText[];
       try {
-        rows = await this.#driver.query<AuditRow>(
+        rows = await this.#driver.query<AuditRowText & Row>(
           `SELECT revision, key, action, actor, at, after::text AS after, version
            FROM ${this.#s}.audit WHERE revision > $1::bigint ORDER BY revision LIMIT ${CHANGE_BATCH}`,
           [last],
@@ -549,29 +528,17 @@ export class SqlFlagStore implements FlagStore {
       } catch {
         // The backend is unreachable: keep trying (the iterator only ends on close or abort).
         if (!alive()) return;
-        await this.#wait(() => false, signal, Math.min(50 * 2 ** failures++, 2000));
+        await this.#wakers.wait(() => false, signal, Math.min(50 * 2 ** failures++, 2000));
         continue;
       }
       for (const row of rows) {
         if (!alive()) return;
-        yield this.#toEvent(row);
+        yield changeEventOf(row);
         last = int(row.revision);
       }
       if (rows.length === CHANGE_BATCH) continue;
       const seen = last;
-      await this.#wait(() => this.#notified > seen || this.#subscriptions !== subscriptions, signal, this.#pollIntervalMs);
-    }
-  }
-
-  #toEvent(row: AuditRow): ChangeEvent {
-    const base = { revision: int(row.revision), actor: row.actor, at: iso(row.at) };
-    switch (row.action) {
-      case 'delete':
-        return { type: 'delete', key: row.key, version: int(row.version), ...base };
-      case 'segments':
-        return { type: 'segments', segments: parseJson(row.after) as Record<string, SegmentDefinition>, ...base };
-      default:
-        return { type: 'put', key: row.key, flag: parseJson(row.after) as FlagDefinition, version: int(row.version), ...base };
+      await this.#wakers.wait(() => this.#notified > seen || this.#subscriptions !== subscriptions, signal, this.#pollIntervalMs);
     }
   }
 
@@ -581,11 +548,11 @@ export class SqlFlagStore implements FlagStore {
         onNotify: (payload) => {
           const revision = Number(payload);
           if (revision > this.#notified) this.#notified = revision;
-          this.#wake();
+          this.#wakers.wake();
         },
         onReady: () => {
           this.#subscriptions++;
-          this.#wake();
+          this.#wakers.wake();
         },
       })
       .then(
@@ -601,56 +568,17 @@ export class SqlFlagStore implements FlagStore {
     return this.#listening;
   }
 
-  #wake(): void {
-    for (const wake of [...this.#wakers]) wake();
-  }
-
-  /** Resolves when `ready()` holds after a wake-up, after `timeoutMs`, on abort, or on close. */
-  #wait(ready: () => boolean, signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
-    if (ready() || this.#closed || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(check);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const check = () => {
-        if (ready() || this.#closed) done();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.#wakers.add(check);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
-
   // ---- API keys --------------------------------------------------------------------------------------------------
 
   /** Every key, revoked ones included, oldest first. */
   async #listApiKeys(): Promise<ApiKeyRecord[]> {
     const rows = await this.#run(() =>
-      this.#driver.query<ApiKeyRow>(
+      this.#driver.query<ApiKeyRowText & Row>(
         `SELECT id, name, kind, role, hash, prefix, created_at, created_by, revoked_at, project, environment, grants::text AS grants
          FROM ${this.#s}.api_keys ORDER BY created_at, id COLLATE "C"`,
       ),
     );
-    return rows.map((row) => {
-      const record: ApiKeyRecord = {
-        id: row.id,
-        name: row.name,
-        kind: row.kind,
-        role: row.role,
-        hash: row.hash,
-        prefix: row.prefix,
-        createdAt: iso(row.created_at),
-        createdBy: row.created_by,
-      };
-      if (row.revoked_at !== null) record.revokedAt = iso(row.revoked_at);
-      if (row.project !== null) record.project = row.project;
-      if (row.environment !== null) record.environment = row.environment;
-      if (row.grants !== null) record.grants = JSON.parse(row.grants) as RoleGrant[];
-      return record;
-    });
+    return rows.map(apiKeyRecordOf);
   }
 
   /** Adds a key. Rejects (and changes nothing) when a key with the same id or the same hash exists. */
@@ -772,28 +700,13 @@ export class SqlFlagStore implements FlagStore {
     if (until) add('at <= ?::timestamptz', until);
     if (query.cursor) add('revision < ?::bigint', decodeCursor(query.cursor));
     return this.#run(async () => {
-      const rows = await this.#driver.query<AuditRow>(
+      const rows = await this.#driver.query<AuditRowText & Row>(
         `SELECT revision, key, action, actor, reason, at, before::text AS before, after::text AS after, version
          FROM ${this.#s}.audit ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
          ORDER BY revision DESC LIMIT ${limit + 1}`,
         params,
       );
-      const entries = rows.slice(0, limit).map((row): AuditEntry => {
-        const entry: AuditEntry = {
-          id: String(int(row.revision)),
-          revision: int(row.revision),
-          key: row.key,
-          // A segment-set change is recorded under the key `$segments`, as an update.
-          action: row.action === 'segments' ? 'update' : row.action,
-          actor: row.actor,
-          at: iso(row.at),
-          before: parseJson(row.before) as FlagDefinition | null,
-          after: parseJson(row.after) as FlagDefinition | null,
-          version: int(row.version),
-        };
-        if (row.reason !== null) entry.reason = row.reason;
-        return entry;
-      });
+      const entries = rows.slice(0, limit).map(auditEntryOf);
       const last = entries[entries.length - 1];
       return rows.length > limit && last ? { entries, next: encodeCursor(last.revision) } : { entries };
     });
@@ -811,22 +724,7 @@ export class SqlFlagStore implements FlagStore {
    * The document's hash is checked and every flag validated first; `expectedVersion` is not used.
    */
   async importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }> {
-    checkWriteOptions(options);
-    const docProblems = checkSnapshot(doc);
-    if (docProblems.length > 0) throw new StoreValidationError(docProblems);
-    const source = `${this.kind} store import`;
-    const segments = assertWritableSegments(doc.segments, source);
-    const problems: Problem[] = [];
-    for (const [key, { flag }] of Object.entries(doc.flags)) {
-      try {
-        assertWritableFlag(key, flag, segments, source);
-      } catch (error) {
-        if (error instanceof StoreValidationError) problems.push(...error.problems);
-        else throw error;
-      }
-    }
-    if (problems.length > 0) throw new StoreValidationError(problems);
-    const writeOptions: WriteOptions = { ...options, reason: options.reason ?? `import of snapshot ${doc.hash.slice(0, 12)}` };
+    const { segments, writeOptions } = checkImport(doc, options, `${this.kind} store import`);
     return this.#run(() =>
       this.#driver.transaction(async (tx) => {
         // Take the write lock first; the revisions are assigned once the changes are known.
@@ -843,19 +741,10 @@ export class SqlFlagStore implements FlagStore {
           canonicalJson(state?.segments ? JSON.parse(state.segments) : {}) !== canonicalJson(segments);
         const segmentsRevision = segmentsChanged ? ++revision : 0;
         const current = new Map(rows.map((row) => [row.key, row]));
-        const changes: PendingChange[] = [];
         const created = await this.#lastVersions(tx, Object.keys(doc.flags).filter((key) => !current.has(key)));
-        for (const key of Object.keys(doc.flags).sort()) {
-          const flag = doc.flags[key]!.flag;
-          const existing = current.get(key);
-          if (existing && canonicalJson(JSON.parse(existing.definition)) === canonicalJson(flag)) continue;
-          const version = existing ? int(existing.version) + 1 : (created.get(key) ?? 0) + 1;
-          changes.push({ key, action: existing ? 'update' : 'create', definition: flag, before: existing?.definition ?? null, version, revision: ++revision });
-        }
-        for (const [key, existing] of [...current].sort(([a], [b]) => (a < b ? -1 : 1))) {
-          if (Object.prototype.hasOwnProperty.call(doc.flags, key)) continue;
-          changes.push({ key, action: 'delete', definition: null, before: existing.definition, version: int(existing.version) + 1, revision: ++revision });
-        }
+        const planned = planImport(doc, current, created, revision);
+        const changes = planned.changes;
+        revision = planned.revision;
         if (revision < first) return { revision: first - 1 }; // nothing to do
         await tx.query(`UPDATE ${this.#s}.state SET revision = $1::bigint WHERE id = 1`, [revision]);
         if (segmentsChanged)
@@ -888,7 +777,7 @@ export class SqlFlagStore implements FlagStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wake();
+    this.#wakers.wake();
     await this.#listening;
     await this.#unlisten?.().catch(() => undefined);
     await this.#keyListening;
@@ -905,14 +794,7 @@ export class SqlFlagStore implements FlagStore {
     try {
       return await operation();
     } catch (error) {
-      if (
-        error instanceof StoreConflictError ||
-        error instanceof StoreValidationError ||
-        error instanceof FlagNotFoundError ||
-        error instanceof StoreUnavailableError ||
-        error instanceof TypeError
-      )
-        throw error;
+      if (isStoreAnswer(error)) throw error;
       if (this.#closed || this.#driver.isUnavailable(error)) throw new StoreUnavailableError(this.kind, error);
       throw error;
     }

@@ -9,7 +9,6 @@ import type {
   ApiKeyRecord,
   ApiKeyStore,
   AssignmentStore,
-  AuditEntry,
   AuditPage,
   AuditQuery,
   ChangeEvent,
@@ -24,11 +23,27 @@ import type {
   WriteResult,
 } from '../types.js';
 import { canonicalJson } from '../snapshot/canonical.js';
-import { checkSnapshot, createSnapshot } from '../snapshot/snapshot.js';
+import { createSnapshot } from '../snapshot/snapshot.js';
 import { assertWritableFlag, assertWritableSegments, readStoredSegments } from '../validation.js';
 import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
-import type { CatalogBackend, RoleGrant } from '../catalog/types.js';
-import { checkApiKeyRecord, checkTime, checkWriteOptions, decodeCursor, encodeCursor, parseJson } from '../sql/records.js';
+import type { CatalogBackend } from '../catalog/types.js';
+import {
+  apiKeyRecordOf,
+  auditEntryOf,
+  changeEventOf,
+  checkApiKeyRecord,
+  checkImport,
+  checkTime,
+  checkWriteOptions,
+  decodeCursor,
+  encodeCursor,
+  isStoreAnswer,
+  planImport,
+  type ApiKeyRowText,
+  type AuditRowText,
+  type PendingChange,
+} from '../sql/records.js';
+import { Wakers } from '../util/wakers.js';
 import { StoredFlagReader, type FlagRowText } from '../sql/stored-flags.js';
 import { EmbeddedStoreLock } from '../sql/embedded-lock.js';
 import { SqliteDatabase } from './database.js';
@@ -47,41 +62,7 @@ export interface SqliteStoreOptions {
 /** Changes read per catch-up query. */
 const CHANGE_BATCH = 500;
 
-interface AuditRow {
-  revision: number;
-  key: string;
-  action: 'create' | 'update' | 'delete' | 'segments';
-  actor: string;
-  reason: string | null;
-  at: string;
-  before: string | null;
-  after: string | null;
-  version: number;
-}
-
-interface PendingChange {
-  key: string;
-  action: 'create' | 'update' | 'delete';
-  definition: FlagDefinition | null;
-  before: string | null;
-  version: number;
-  revision: number;
-}
-
-interface ApiKeyRow {
-  id: string;
-  name: string;
-  kind: ApiKeyRecord['kind'];
-  role: ApiKeyRecord['role'];
-  hash: string;
-  prefix: string;
-  created_at: string;
-  created_by: string;
-  revoked_at: string | null;
-  project: string | null;
-  environment: string | null;
-  grants: string | null;
-}
+type AuditRow = AuditRowText & { revision: number; version: number; at: string };
 
 /**
  * Wakes the watchers and key listeners of one database's tables in this process. One process owns an embedded store
@@ -165,7 +146,7 @@ export class SqliteFlagStore implements FlagStore {
   readonly #root: SqliteFlagStore | undefined;
   #instanceId: string;
   #closed = false;
-  readonly #wakers = new Set<() => void>();
+  readonly #wakers = new Wakers(() => this.#closed);
   #notified = 0;
   readonly #unsubscribe: () => void;
   #unsubscribeKeys: (() => void) | undefined;
@@ -191,7 +172,7 @@ export class SqliteFlagStore implements FlagStore {
     this.#unsubscribe = subscribe(this.#changes, (payload) => {
       const revision = Number(payload);
       if (revision > this.#notified) this.#notified = revision;
-      this.#wake();
+      this.#wakers.wake();
     });
     this.leases = root?.leases ?? new SqliteLeaseStore(database, `${ROOT_PREFIX}leases`);
     this.assignments = new SqliteAssignmentStore(database, `${prefix}assignments`);
@@ -460,52 +441,18 @@ export class SqliteFlagStore implements FlagStore {
         );
       } catch {
         if (!alive()) return;
-        await this.#wait(() => false, signal, 1000);
+        await this.#wakers.wait(() => false, signal, 1000);
         continue;
       }
       for (const row of rows) {
         if (!alive()) return;
-        yield this.#toEvent(row);
+        yield changeEventOf(row);
         last = row.revision;
       }
       if (rows.length === CHANGE_BATCH) continue;
       const seen = last;
-      await this.#wait(() => this.#notified > seen, signal, this.#options.pollIntervalMs ?? 10_000);
+      await this.#wakers.wait(() => this.#notified > seen, signal, this.#options.pollIntervalMs ?? 10_000);
     }
-  }
-
-  #toEvent(row: AuditRow): ChangeEvent {
-    const base = { revision: row.revision, actor: row.actor, at: row.at };
-    switch (row.action) {
-      case 'delete':
-        return { type: 'delete', key: row.key, version: row.version, ...base };
-      case 'segments':
-        return { type: 'segments', segments: parseJson(row.after) as Record<string, SegmentDefinition>, ...base };
-      default:
-        return { type: 'put', key: row.key, flag: parseJson(row.after) as FlagDefinition, version: row.version, ...base };
-    }
-  }
-
-  #wake(): void {
-    for (const wake of [...this.#wakers]) wake();
-  }
-
-  #wait(ready: () => boolean, signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
-    if (ready() || this.#closed || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(check);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const check = () => {
-        if (ready() || this.#closed) done();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.#wakers.add(check);
-      signal?.addEventListener('abort', done, { once: true });
-    });
   }
 
   // ---- API keys --------------------------------------------------------------------------------------------------
@@ -514,29 +461,13 @@ export class SqliteFlagStore implements FlagStore {
     const rows = await this.#run(() =>
       this.#database.exclusive((db) =>
         db
-          .prepare<[], ApiKeyRow>(
+          .prepare<[], ApiKeyRowText>(
             `SELECT id, name, kind, role, hash, prefix, created_at, created_by, revoked_at, project, environment, grants FROM ${this.#prefix}api_keys ORDER BY created_at, id`,
           )
           .all(),
       ),
     );
-    return rows.map((row) => {
-      const record: ApiKeyRecord = {
-        id: row.id,
-        name: row.name,
-        kind: row.kind,
-        role: row.role,
-        hash: row.hash,
-        prefix: row.prefix,
-        createdAt: new Date(row.created_at).toISOString(),
-        createdBy: row.created_by,
-      };
-      if (row.revoked_at !== null) record.revokedAt = new Date(row.revoked_at).toISOString();
-      if (row.project !== null) record.project = row.project;
-      if (row.environment !== null) record.environment = row.environment;
-      if (row.grants !== null) record.grants = JSON.parse(row.grants) as RoleGrant[];
-      return record;
-    });
+    return rows.map(apiKeyRecordOf);
   }
 
   async #createApiKey(record: ApiKeyRecord): Promise<void> {
@@ -629,21 +560,7 @@ export class SqliteFlagStore implements FlagStore {
           .all(...params),
       ),
     );
-    const entries = rows.slice(0, limit).map((row): AuditEntry => {
-      const entry: AuditEntry = {
-        id: String(row.revision),
-        revision: row.revision,
-        key: row.key,
-        action: row.action === 'segments' ? 'update' : row.action,
-        actor: row.actor,
-        at: row.at,
-        before: parseJson(row.before) as FlagDefinition | null,
-        after: parseJson(row.after) as FlagDefinition | null,
-        version: row.version,
-      };
-      if (row.reason !== null) entry.reason = row.reason;
-      return entry;
-    });
+    const entries = rows.slice(0, limit).map(auditEntryOf);
     const last = entries[entries.length - 1];
     return rows.length > limit && last ? { entries, next: encodeCursor(last.revision) } : { entries };
   }
@@ -658,22 +575,7 @@ export class SqliteFlagStore implements FlagStore {
    * alone (importing the same document twice changes nothing). Each change gets its own revision and audit entry.
    */
   async importSnapshot(doc: FlagSnapshotDocument, options: WriteOptions): Promise<{ revision: number }> {
-    checkWriteOptions(options);
-    const docProblems = checkSnapshot(doc);
-    if (docProblems.length > 0) throw new StoreValidationError(docProblems);
-    const source = 'sqlite store import';
-    const segments = assertWritableSegments(doc.segments, source);
-    const problems: Problem[] = [];
-    for (const [key, { flag }] of Object.entries(doc.flags)) {
-      try {
-        assertWritableFlag(key, flag, segments, source);
-      } catch (error) {
-        if (error instanceof StoreValidationError) problems.push(...error.problems);
-        else throw error;
-      }
-    }
-    if (problems.length > 0) throw new StoreValidationError(problems);
-    const writeOptions: WriteOptions = { ...options, reason: options.reason ?? `import of snapshot ${doc.hash.slice(0, 12)}` };
+    const { segments, writeOptions } = checkImport(doc, options, 'sqlite store import');
     return this.#write((db) => {
       const first = this.#bump(db, 0);
       let revision = first - 1;
@@ -682,18 +584,10 @@ export class SqliteFlagStore implements FlagStore {
       const current = new Map(
         db.prepare<[], { key: string; definition: string; version: number }>(`SELECT key, definition, version FROM ${this.#prefix}flags`).all().map((row) => [row.key, row]),
       );
-      const changes: PendingChange[] = [];
-      for (const key of Object.keys(doc.flags).sort()) {
-        const flag = doc.flags[key]!.flag;
-        const existing = current.get(key);
-        if (existing && canonicalJson(JSON.parse(existing.definition)) === canonicalJson(flag)) continue;
-        const version = existing ? existing.version + 1 : this.#lastVersion(db, key) + 1;
-        changes.push({ key, action: existing ? 'update' : 'create', definition: flag, before: existing?.definition ?? null, version, revision: ++revision });
-      }
-      for (const [key, existing] of [...current].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (Object.prototype.hasOwnProperty.call(doc.flags, key)) continue;
-        changes.push({ key, action: 'delete', definition: null, before: existing.definition, version: existing.version + 1, revision: ++revision });
-      }
+      const lastVersions = new Map(Object.keys(doc.flags).filter((key) => !current.has(key)).map((key) => [key, this.#lastVersion(db, key)]));
+      const planned = planImport(doc, current, lastVersions, revision);
+      const changes = planned.changes;
+      revision = planned.revision;
       if (revision < first) return { revision: first - 1 };
       db.prepare(`UPDATE ${this.#prefix}state SET revision = ? WHERE id = 1`).run(revision);
       if (segmentsChanged) this.#replaceSegments(db, segments, this.#segmentsVersion(db) + 1, segmentsRevision, writeOptions);
@@ -728,7 +622,7 @@ export class SqliteFlagStore implements FlagStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wake();
+    this.#wakers.wake();
     this.#unsubscribe();
     this.#unsubscribeKeys?.();
     await this.catalog?.close();
@@ -743,14 +637,7 @@ export class SqliteFlagStore implements FlagStore {
     try {
       return await operation();
     } catch (error) {
-      if (
-        error instanceof StoreConflictError ||
-        error instanceof StoreValidationError ||
-        error instanceof FlagNotFoundError ||
-        error instanceof StoreUnavailableError ||
-        error instanceof TypeError
-      )
-        throw error;
+      if (isStoreAnswer(error)) throw error;
       if (this.#closed || this.#database.closed) throw new StoreUnavailableError(this.kind, error);
       throw error;
     }
