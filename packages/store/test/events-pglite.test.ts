@@ -56,11 +56,13 @@ describe('default events URL', () => {
       assert.equal(defaultEventsUrl('pglite:./data', cwd), 'pglite:./data');
       assert.equal(defaultEventsUrl('redis://localhost:6379', cwd), 'sqlite:./.vexil/events.db');
       assert.equal(defaultEventsUrl('file:./flags.yaml', cwd), 'sqlite:./.vexil/events.db');
-      assert.equal(defaultEventsUrl(undefined, cwd), 'sqlite:./.vexil/events.db');
+      // No flag store named: the default store's file (what `vexil events` reads beside a default `vexil serve`).
+      assert.equal(defaultEventsUrl(undefined, cwd), 'sqlite:./.vexil/vexil.db');
       // A PGlite database left by an earlier release: its events stay where they are.
       await mkdir(join(cwd, '.vexil', 'data'), { recursive: true });
       await writeFile(join(cwd, '.vexil', 'data', 'PG_VERSION'), '17\n');
       assert.equal(defaultEventsUrl('file:./flags.yaml', cwd), 'pglite:./.vexil/data');
+      assert.equal(defaultEventsUrl(undefined, cwd), 'pglite:./.vexil/data');
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }

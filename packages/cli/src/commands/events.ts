@@ -107,7 +107,7 @@ export function printMetricSummary(summary: MetricSummary): string {
 
 function sourceOptions(command: Command): Command {
   return command
-    .option('--events <url>', 'the events store: sqlite:<file> | pglite:<dir> | postgres://…?schema=… (env VEXIL_EVENTS; default as vexil serve: from VEXIL_STORE, else sqlite:./.vexil/events.db)')
+    .option('--events <url>', 'the events store: sqlite:<file> | pglite:<dir> | postgres://…?schema=… (env VEXIL_EVENTS; default as vexil serve: from VEXIL_STORE, else the default store\'s file, sqlite:./.vexil/vexil.db)')
     .option('--server <url>', 'ask a running server instead (its admin API)')
     .option('--admin-key <key>', 'admin (reader) key for --server (env VEXIL_ADMIN_KEY)')
     .option('--environment <name>', 'the environment (default "default")')

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_PGLITE_LOCATION } from '../sql/url.js';
+import { defaultStoreUrl } from '../open-store.js';
 
 /** Where events go by default when the flag store is not SQL: SQLite, in the embedded store's folder. */
 export const DEFAULT_SQLITE_EVENTS = './.vexil/events.db';
@@ -8,11 +9,12 @@ export const DEFAULT_SQLITE_EVENTS = './.vexil/events.db';
 /**
  * Where events go when `--events` is not given: the flag store's own database when it is SQL (SQLite: the same file;
  * PGlite or PostgreSQL), in a schema of their own named after the flag store's (`vexil` → `vexil_events`, `?schema=flags` →
- * `flags_events`); otherwise a SQLite file, `./.vexil/events.db`. A folder where an earlier release kept events in
+ * `flags_events`); otherwise a SQLite file, `./.vexil/events.db`. With no flag store named, the default store's. A folder where an earlier release kept events in
  * PGlite (`./.vexil/data`, relative to `cwd`) keeps them there, so an upgrade loses no history.
  */
 export function defaultEventsUrl(flagStoreUrl: string | undefined, cwd: string = process.cwd()): string {
-  const url = flagStoreUrl?.trim() ?? '';
+  // No flag store named: the default one's (`vexil events` beside a `vexil serve` that was given none).
+  const url = flagStoreUrl?.trim() || defaultStoreUrl(cwd);
   // SQLite: the same file (its tables are prefixed apart).
   if (url.startsWith('sqlite:')) return url;
   if (url.startsWith('pglite:') || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
