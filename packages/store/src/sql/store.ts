@@ -36,7 +36,7 @@ import type { AssignmentStore, LeaseStore } from '../types.js';
 import { SqlAssignmentStore } from './assignments.js';
 import { openPostgresDriver, type PostgresDriverOptions } from './postgres-driver.js';
 import { parseSqlUrl, redact } from './url.js';
-import { StoredFlagReader } from './stored-flags.js';
+import { StoredFlagReader, type FlagRowText } from './stored-flags.js';
 import {
   apiKeyRecordOf,
   auditEntryOf,
@@ -72,15 +72,6 @@ const DEFAULT_SCHEMA = 'vexil';
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,47}$/;
 /** Changes read per catch-up query. */
 const CHANGE_BATCH = 500;
-
-interface FlagRow extends Row {
-  key: string;
-  definition: string;
-  version: number | string;
-  revision: number | string;
-  updated_at: Date | string;
-  updated_by: string;
-}
 
 /** Environment ids as the catalog makes them (a schema-name suffix). */
 const SCOPE_ID_PATTERN = /^[a-z0-9]{1,12}$/;
@@ -262,7 +253,7 @@ export class SqlFlagStore implements FlagStore {
       const [state, rows, segmentRows] = await this.#driver.transaction(
         async (tx) => [
           await tx.query<{ revision: string }>(`SELECT revision FROM ${this.#s}.state WHERE id = 1`),
-          await tx.query<FlagRow>(
+          await tx.query<FlagRowText & Row>(
             `SELECT key, definition::text AS definition, version, revision, updated_at, updated_by FROM ${this.#s}.flags ORDER BY key COLLATE "C"`,
           ),
           await tx.query<{ name: string; definition: string }>(
@@ -287,7 +278,7 @@ export class SqlFlagStore implements FlagStore {
   async get(key: string): Promise<StoredFlag | undefined> {
     return this.#run(async () => {
       const [rows, segmentRows] = await Promise.all([
-        this.#driver.query<FlagRow>(
+        this.#driver.query<FlagRowText & Row>(
           `SELECT key, definition::text AS definition, version, revision, updated_at, updated_by FROM ${this.#s}.flags WHERE key = $1::text`,
           [key],
         ),
