@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { formatProblem } from '@vexil/core';
-import { defaultStoreUrl, openStore, parseSqlUrl, type FlagStore } from '@vexil/store';
+import { defaultStoreUrl, openStore, parseSqliteUrl, parseSqlUrl, type FlagStore } from '@vexil/store';
 import { buildServer } from './app.js';
 import { MIN_KEY_LENGTH, type ServerOptions } from './options.js';
 import { FileKeyStore } from './auth/key-stores.js';
@@ -42,8 +42,8 @@ export interface RunningServer {
 /** The key file beside an on-disk embedded store (`sqlite:./.vexil/vexil.db`, `pglite:./.vexil/data` → `./.vexil/api-keys.json`). */
 function defaultKeysFile(storeUrl: string | undefined): string | undefined {
   if (storeUrl?.startsWith('sqlite:')) {
-    const location = storeUrl.slice('sqlite:'.length).replace(/^\/\//, '');
-    if (location.startsWith('memory:') || location === '') return undefined;
+    const location = parseSqliteUrl(storeUrl);
+    if (location.startsWith('memory:')) return undefined;
     const path = resolve(location);
     return path.endsWith('/.vexil/vexil.db') ? resolve(path, '..', 'api-keys.json') : `${path}.api-keys.json`;
   }

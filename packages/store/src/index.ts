@@ -5,6 +5,7 @@ export { createCatalog, ROOT_ENVIRONMENT_ID, type StoreCatalog } from './catalog
 export * from './errors.js';
 export { openStore, defaultStoreUrl, DEFAULT_STORE_URL, DEFAULT_SQLITE_LOCATION, type OpenStoreOptions } from './open-store.js';
 export type { SqliteFlagStore, SqliteStoreOptions } from './sqlite/store.js';
+export { parseSqliteUrl } from './sqlite/url.js';
 export { SqlFlagStore, type SqlStoreOptions, MIGRATIONS, parseSqlUrl, DEFAULT_PGLITE_LOCATION } from './sql/index.js';
 export { canonicalJson, snapshotHash, createSnapshot, checkSnapshot, writeSnapshotFile, readSnapshotFile, SNAPSHOT_FORMAT, type SnapshotInput } from './snapshot/index.js';
 export { keyProblems, assertWritableFlag, assertWritableSegments, storedFlagChecker } from './validation.js';

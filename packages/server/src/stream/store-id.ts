@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseSqlUrl, type FlagStore } from '@vexil/store';
+import { parseSqlUrl, parseSqliteUrl, type FlagStore } from '@vexil/store';
 
 /** What a store id may look like: no `:` (the separator in event ids), short, printable. */
 const STORE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -60,7 +60,7 @@ export function storeLocation(store: FlagStore, storeUrl: string): string | unde
         return `pglite|${path}|${folder}|${typeof schema === 'string' ? schema : (parsed.schema ?? 'vexil')}`;
       }
       case 'sqlite': {
-        const location = url.slice('sqlite:'.length).replace(/^\/\//, '');
+        const location = parseSqliteUrl(url);
         if (location.startsWith('memory:')) return undefined;
         const path = resolve(location);
         // The file's inode and birth time: a file deleted and made again (a reset store) is another store.

@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
 import { SqliteDatabase } from '../sqlite/database.js';
 import { migrateSqlite, type SqliteMigration } from '../sqlite/migrations.js';
+import { parseSqliteUrl } from '../sqlite/url.js';
 import {
   attribute,
   prunePeriodically,
@@ -430,11 +431,4 @@ export class SqliteEventsStore implements EventsStore {
     }
     return result;
   }
-}
-
-/** `sqlite:<file>` (relative to the working directory) or `sqlite:memory:`. */
-export function parseSqliteUrl(url: string): string {
-  const match = /^sqlite:(.+)$/i.exec(url.trim());
-  if (!match || match[1]!.trim() === '') throw new Error(`not a SQLite URL (expected sqlite:<file> or sqlite:memory:): ${JSON.stringify(url)}`);
-  return match[1]!.startsWith('//') ? match[1]!.slice(2) : match[1]!;
 }

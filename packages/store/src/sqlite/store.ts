@@ -50,7 +50,7 @@ import { SqliteDatabase } from './database.js';
 import { migrateSqlite } from './migrations.js';
 import { flagStoreMigrations, ROOT_PREFIX, scopePrefix } from './schema.js';
 import { SqliteAssignmentStore, SqliteDocumentStore, SqliteLeaseStore } from './side-tables.js';
-import { parseSqliteUrl } from '../events/sqlite-store.js';
+import { parseSqliteUrl } from './url.js';
 
 export interface SqliteStoreOptions {
   /** Base directory for a relative database path (default: the process's working directory). */
@@ -356,18 +356,16 @@ export class SqliteFlagStore implements FlagStore {
     return db.prepare<[string], { version: number; definition: string }>(`SELECT version, definition FROM ${this.#prefix}flags WHERE key = ?`).get(key);
   }
 
-  #segments(db: BetterSqlite3.Database): Record<string, SegmentDefinition> {
-    const raw: Record<string, unknown> = {};
-    for (const row of db.prepare<[], { name: string; definition: string }>(`SELECT name, definition FROM ${this.#prefix}segments`).all())
-      raw[row.name] = JSON.parse(row.definition);
-    return readStoredSegments(raw, `sqlite ${this.#prefix}segments`).segments;
-  }
-
-  #segmentsText(db: BetterSqlite3.Database): string {
+  /** The stored segments as one JSON object, by name. */
+  #segmentsRaw(db: BetterSqlite3.Database): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     for (const row of db.prepare<[], { name: string; definition: string }>(`SELECT name, definition FROM ${this.#prefix}segments ORDER BY name`).all())
       raw[row.name] = JSON.parse(row.definition);
-    return JSON.stringify(raw);
+    return raw;
+  }
+
+  #segments(db: BetterSqlite3.Database): Record<string, SegmentDefinition> {
+    return readStoredSegments(this.#segmentsRaw(db), `sqlite ${this.#prefix}segments`).segments;
   }
 
   #segmentsVersion(db: BetterSqlite3.Database): number {
@@ -405,7 +403,7 @@ export class SqliteFlagStore implements FlagStore {
   }
 
   #replaceSegments(db: BetterSqlite3.Database, segments: Record<string, SegmentDefinition>, version: number, revision: number, options: WriteOptions): void {
-    const before = this.#segmentsText(db);
+    const before = JSON.stringify(this.#segmentsRaw(db));
     db.prepare(`DELETE FROM ${this.#prefix}segments`).run();
     const insert = db.prepare(`INSERT INTO ${this.#prefix}segments (name, definition, revision) VALUES (?, ?, ?)`);
     for (const [name, definition] of Object.entries(segments)) insert.run(name, JSON.stringify(definition), revision);
@@ -579,7 +577,7 @@ export class SqliteFlagStore implements FlagStore {
     return this.#write((db) => {
       const first = this.#bump(db, 0);
       let revision = first - 1;
-      const segmentsChanged = canonicalJson(JSON.parse(this.#segmentsText(db))) !== canonicalJson(segments);
+      const segmentsChanged = canonicalJson(this.#segmentsRaw(db)) !== canonicalJson(segments);
       const segmentsRevision = segmentsChanged ? ++revision : 0;
       const current = new Map(
         db.prepare<[], { key: string; definition: string; version: number }>(`SELECT key, definition, version FROM ${this.#prefix}flags`).all().map((row) => [row.key, row]),
