@@ -456,7 +456,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         trustProxy: options.trustProxy !== undefined && options.trustProxy !== false,
         clientAddress: clientAddressOf(options.trustProxy),
         log: app.log,
-        logsEvaluations: () => LEVELS.debug! >= (LEVELS[app.log.level] ?? 30),
+        // pino's numeric level when there is one: cheaper than its level name (read on every request).
+        logsEvaluations: () => LEVELS.debug! >= ((app.log as { levelVal?: number }).levelVal ?? LEVELS[app.log.level] ?? 30),
         closing: () => closing,
         recordContext: (environment, flag, text) => contextSample(environment, 'ofrep', flag, text),
       });

@@ -169,12 +169,21 @@ export function prefixOf(secret: string): string {
  * Every API key the server accepts: configured ones (options, environment) and those kept by the backing store.
  * Only SHA-256 hashes are held; a presented secret is hashed and compared with `timingSafeEqual`.
  */
+/** Secrets remembered as accepted (KeyRing.authenticate): far more than the keys a server sees in practice. */
+const MAX_ACCEPTED_SECRETS = 1024;
+
 export class KeyRing {
   readonly backingLabel: string;
   readonly #backing: ApiKeyStore;
   readonly #refreshMs: number;
   readonly #byHash = new Map<string, Entry>();
   readonly #byId = new Map<string, Entry>();
+  /**
+   * Secrets accepted lately, with what they authenticate as: the hot path (every OFREP request) then skips SHA-256 and
+   * the comparison. Emptied whenever the keys change, so a revoked key is refused at once; bounded, so guesses (which
+   * are never added) and many clients cannot grow it.
+   */
+  readonly #accepted = new Map<string, Principal>();
   readonly #config: Entry[] = [];
   #stored: Entry[] = [];
   #lastMissRefresh = 0;
@@ -257,13 +266,18 @@ export class KeyRing {
   /** The key for a presented secret, or undefined. Sync: reads the in-memory index only. */
   authenticate(secret: string): Principal | undefined {
     if (!secret) return undefined;
+    const accepted = this.#accepted.get(secret);
+    if (accepted !== undefined) return accepted;
     const hex = hashSecret(secret);
     const entry = this.#byHash.get(hex);
     if (!entry) return undefined;
     // The index is keyed by the hash; confirm in constant time all the same.
     const presented = Buffer.from(hex, 'hex');
     if (presented.length !== entry.hash.length || !timingSafeEqual(presented, entry.hash)) return undefined;
-    return principalOf(entry.record);
+    const principal = principalOf(entry.record);
+    if (this.#accepted.size >= MAX_ACCEPTED_SECRETS) this.#accepted.clear();
+    this.#accepted.set(secret, principal);
+    return principal;
   }
 
   /**
@@ -379,6 +393,7 @@ export class KeyRing {
   }
 
   #rebuild(): void {
+    this.#accepted.clear();
     this.#byHash.clear();
     this.#byId.clear();
     for (const entry of [...this.#config, ...this.#stored]) {

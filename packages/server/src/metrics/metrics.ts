@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { DurationHistogram } from './duration-histogram.js';
 import type { SnapshotHolder } from '../snapshot/holder.js';
 import type { SourceProblems } from '../snapshot/source-problems.js';
 
@@ -18,7 +19,7 @@ export class ServerMetrics {
   /** Evaluations by flag, variant ('' for none) and reason: counted without building a key per evaluation. */
   readonly #evaluations = new Map<string, Map<string, Map<string, number>>>();
   readonly #exposures = new Map<string, number>();
-  readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly #httpDuration: DurationHistogram;
   /** Observers by route, method and status: found without building a key per request. */
   readonly #observers = new Map<string, Map<string, Map<number, Observer>>>();
   readonly sseClients: Gauge<'stream'>;
@@ -85,13 +86,13 @@ export class ServerMetrics {
       labelNames: ['stream', 'reason'] as const,
       registers: [registry],
     });
-    this.#httpDuration = new Histogram({
-      name: 'vexil_http_request_duration_seconds',
-      help: 'HTTP request latency, by method, route and status.',
-      labelNames: ['method', 'route', 'status'] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    });
+    this.#httpDuration = new DurationHistogram(
+      'vexil_http_request_duration_seconds',
+      'HTTP request latency, by method, route and status.',
+      ['method', 'route', 'status'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registry,
+    );
     this.sseClients = new Gauge({
       name: 'vexil_sse_clients',
       help: 'Connected server-sent-event clients, by stream (sdk: /v1/stream, ofrep: OFREP change events).',
@@ -187,7 +188,7 @@ export class ServerMetrics {
     if (!byStatus) byMethod.set(method, (byStatus = new Map()));
     let observer = byStatus.get(status);
     if (!observer) {
-      observer = this.#httpDuration.labels({ method, route, status: String(status) });
+      observer = this.#httpDuration.series(method, route, String(status));
       byStatus.set(status, observer);
     }
     observer.observe(seconds);

@@ -54,25 +54,40 @@ export interface FastLaneOptions {
   recordContext: (environment: string, flag: string, text: string) => void;
 }
 
+/** A successful answer's JSON text and what it was made from. */
+interface AnswerText {
+  key: string;
+  variant: string | undefined;
+  reason: string;
+  cacheable: boolean | undefined;
+  value: unknown;
+  text: string;
+}
+
+/** Answers kept per metadata object: a flag's variants and reasons, a few in practice. */
+const ANSWERS_PER_METADATA = 32;
+
 /**
  * The JSON text of successful answers, kept per flag metadata object (the core shares one frozen object per flag and
  * per named rule) and per key, variant, reason and value: most requests get a text already made. Checked against the
  * detail each time (the value by identity), so a changed flag never gets an old text.
  */
 class AnswerTexts {
-  readonly #byMetadata = new WeakMap<object, Map<string, { value: unknown; text: string }>>();
+  readonly #byMetadata = new WeakMap<object, AnswerText[]>();
 
   text(detail: EvaluationDetail): string {
     let texts = this.#byMetadata.get(detail.flagMetadata);
-    if (texts === undefined) this.#byMetadata.set(detail.flagMetadata, (texts = new Map()));
-    const id = `${detail.key}\u0000${detail.variant ?? ''}\u0000${detail.reason}\u0000${detail.cacheable ? 1 : 0}`;
-    const kept = texts.get(id);
-    if (kept !== undefined && kept.value === detail.value) return kept.text;
+    if (texts === undefined) this.#byMetadata.set(detail.flagMetadata, (texts = []));
+    // A scan of a few entries: cheaper than building a string key per request.
+    for (const kept of texts) {
+      if (kept.value === detail.value && kept.variant === detail.variant && kept.reason === detail.reason && kept.key === detail.key && kept.cacheable === detail.cacheable)
+        return kept.text;
+    }
     // The route's answer, byte for byte (`toOfrep` lists the fields in the order the route's serialiser writes them).
     const text = JSON.stringify(toOfrep(detail, true));
-    // Flags without metadata may share one object: bounded all the same.
-    if (texts.size >= 10_000) texts.clear();
-    texts.set(id, { value: detail.value, text });
+    // Flags without metadata may share one object, and object values are new each evaluation: bounded all the same.
+    if (texts.length >= ANSWERS_PER_METADATA) texts.shift();
+    texts.push({ key: detail.key, variant: detail.variant, reason: detail.reason, cacheable: detail.cacheable, value: detail.value, text });
     return text;
   }
 }
@@ -148,9 +163,10 @@ export class OfrepFastLane {
   /** An address that failed too often is refused by the auth hook: Fastify's to answer. */
   #mayBeLimited(req: IncomingMessage): boolean {
     const failures = this.options.failures;
-    if (failures === undefined) return false;
+    // The usual case, decided without reading the socket's address.
+    if (failures === undefined || failures.idle) return false;
     // Behind a trusted proxy the address is in its headers: any address held back sends everyone through Fastify.
-    if (this.options.trustProxy) return !failures.idle;
+    if (this.options.trustProxy) return true;
     return failures.retryAfter(req.socket.remoteAddress ?? '') !== undefined;
   }
 
