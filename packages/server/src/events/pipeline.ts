@@ -39,13 +39,20 @@ const MAX_FOLDED_KEYS = 50_000;
  * dropped, never silently lost. Evaluations the server answers itself are folded in memory (one row per flag ×
  * variation × unit × minute) before they join the buffer.
  */
+type FoldedExposure = ExposureRecord & { environment: string };
+
 export class EventsPipeline {
   readonly store: EventsStore;
   readonly #options: Required<Omit<EventsPipelineOptions, 'log' | 'onWritten' | 'onDropped' | 'onBuffered'>> & EventsPipelineOptions;
   readonly #queue: Pending[] = [];
   #bufferedEvents = 0;
   #bufferedBytes = 0;
-  readonly #folded = new Map<string, ExposureRecord & { environment: string }>();
+  /**
+   * Exposures being folded, by flag and unit, then a short list (variation, minute, environment, error: one entry in
+   * practice). Nested maps rather than one string key: no key is built per evaluation, on the OFREP hot path.
+   */
+  readonly #folded = new Map<string, Map<string, FoldedExposure[]>>();
+  #foldedCount = 0;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #retryAt = 0;
@@ -78,7 +85,7 @@ export class EventsPipeline {
   get health(): { status: EventsStatus; buffered: number; dropped: number; written: number; lastError?: string; lastErrorAt?: string } {
     return {
       status: this.#status,
-      buffered: this.#bufferedEvents + this.#folded.size,
+      buffered: this.#bufferedEvents + this.#foldedCount,
       dropped: this.#dropped,
       written: this.#written,
       ...(this.#lastError && this.#status !== 'ok' ? { lastError: this.#lastError.message, lastErrorAt: this.#lastError.at } : {}),
@@ -105,22 +112,28 @@ export class EventsPipeline {
   recordEvaluation(flag: string, variation: string, unit: string | undefined, errorCode: string | undefined, environment = DEFAULT_ENVIRONMENT): void {
     if (this.#closed) return;
     const at = Math.floor(Date.now() / 60_000) * 60_000;
-    const key = `${environment}\u0000${flag}\u0000${variation}\u0000${unit ?? ''}\u0000${errorCode ?? ''}\u0000${at}`;
-    const folded = this.#folded.get(key);
-    if (folded) {
-      folded.count = (folded.count ?? 1) + 1;
-      return;
+    const error = errorCode || undefined;
+    let byUnit = this.#folded.get(flag);
+    if (byUnit === undefined) this.#folded.set(flag, (byUnit = new Map()));
+    let list = byUnit.get(unit ?? '');
+    if (list === undefined) byUnit.set(unit ?? '', (list = []));
+    for (const folded of list) {
+      if (folded.variation === variation && folded.at === at && folded.environment === environment && folded.errorCode === error) {
+        folded.count = (folded.count ?? 1) + 1;
+        return;
+      }
     }
-    this.#folded.set(key, {
+    list.push({
       environment,
       flag,
       variation,
       ...(unit !== undefined ? { unit } : {}),
       at,
       count: 1,
-      ...(errorCode ? { errorCode } : {}),
+      ...(error ? { errorCode: error } : {}),
     });
-    if (this.#folded.size >= MAX_FOLDED_KEYS) this.#moveFolded();
+    this.#foldedCount += 1;
+    if (this.#foldedCount >= MAX_FOLDED_KEYS) this.#moveFolded();
   }
 
   /** Writes what is buffered now (one write at a time; a call during a write waits for it). */
@@ -153,14 +166,17 @@ export class EventsPipeline {
   }
 
   #moveFolded(): void {
-    if (this.#folded.size === 0) return;
+    if (this.#foldedCount === 0) return;
     const byEnvironment = new Map<string, ExposureRecord[]>();
-    for (const { environment, ...exposure } of this.#folded.values()) {
-      const list = byEnvironment.get(environment) ?? [];
-      list.push(exposure);
-      byEnvironment.set(environment, list);
-    }
+    for (const byUnit of this.#folded.values())
+      for (const folded of byUnit.values())
+        for (const { environment, ...exposure } of folded) {
+          const list = byEnvironment.get(environment) ?? [];
+          list.push(exposure);
+          byEnvironment.set(environment, list);
+        }
     this.#folded.clear();
+    this.#foldedCount = 0;
     for (const [environment, exposures] of byEnvironment) {
       const events = exposures.length;
       const bytes = events * FOLDED_BYTES;

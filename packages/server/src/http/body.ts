@@ -59,7 +59,9 @@ export function jsonTextDepth(text: string, limit: number): number {
  */
 export function parseJsonBody(text: string, dropped: string[] = []): unknown {
   if (text.trim() === '') return undefined;
-  if (jsonTextDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+  // JSON nested deeper than the limit has more than the limit's opening and closing brackets: shorter text (most
+  // evaluation requests) needs no scan, and text that is not JSON is refused by the parser below.
+  if (text.length > 2 * MAX_BODY_DEPTH && jsonTextDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
     throw new HttpError(400, 'too_deep', `the request body nests deeper than ${MAX_BODY_DEPTH} levels (the limit on the depth of bodies and evaluation contexts)`);
   }
   let value: unknown;
