@@ -17,7 +17,7 @@ const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 50);
 const SSE_CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 1000);
 const SSE_ROUNDS = Number(process.env.BENCH_SSE_ROUNDS ?? 8);
 /** Turns of Vexil's OFREP route and of the bare routes, taken in alternation. */
-const ROUNDS = Number(process.env.BENCH_SERVER_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_SERVER_ROUNDS ?? 5);
 const SDK = 'bench-sdk-key-00001';
 const ADMIN = 'bench-admin-key-0001';
 
@@ -244,35 +244,20 @@ export async function run(): Promise<void> {
   const flagsFile = join(dir, 'flags.yaml');
   await writeFile(flagsFile, FLAGS);
   let vexil: Child | undefined;
+  let vexilPglite: Child | undefined;
   let unleash: Child | undefined;
   let bare: Child | undefined;
   let bareWithHeaders: Child | undefined;
   try {
-    vexil = await startChild(
-      [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        join(ROOT, 'packages/cli/src/bin/vexil.ts'),
-        'serve',
-        '--store',
-        'pglite:memory:',
-        '--flags',
-        flagsFile,
-        '--port',
-        '0',
-        '--sdk-key',
-        SDK,
-        '--admin-key',
-        ADMIN,
-        '--rate-limit',
-        '0',
-        '--log-level',
-        'warn',
-        '--no-examples',
-      ],
-      /listening on (http:\/\/\S+)[\s\S]*\/metrics\n/,
-    );
+    // The built CLI, as users run it, on the embedded default store (SQLite, events in the same file); and on PGlite,
+    // the embedded default before it.
+    const serve = (store: string) =>
+      startChild(
+        [join(ROOT, 'packages/cli/dist/bin/vexil.js'), 'serve', '--store', store, '--flags', flagsFile, '--port', '0', '--sdk-key', SDK, '--admin-key', ADMIN, '--rate-limit', '0', '--log-level', 'warn', '--no-examples'],
+        /listening on (http:\/\/\S+)[\s\S]*\/metrics\n/,
+      );
+    vexil = await serve(`sqlite:${join(dir, 'vexil.db')}`);
+    vexilPglite = await serve('pglite:memory:');
     unleash = await startChild(['-e', UNLEASH_PROXY], /listening on (http:\/\/\S+)/);
     bare = await startChild(['-e', BARE_FASTIFY], /listening on (http:\/\/\S+)/);
     bareWithHeaders = await startChild(['-e', BARE_FASTIFY_WITH_HEADERS], /listening on (http:\/\/\S+)/);
@@ -284,23 +269,33 @@ export async function run(): Promise<void> {
     // Vexil and its two ceilings, in turns (ROUNDS each), medians kept: on a shared 2-core machine one run of each can
     // differ by a third from the next, and taking turns spreads that over all three.
     const contenders: Array<[string, Child]> = [
-      ['vexil OFREP  POST /ofrep/v1/evaluate/flags/{key}', vexil],
+      ['vexil OFREP  POST /ofrep/v1/evaluate/flags/{key} (embedded default: SQLite)', vexil],
       // The ceiling: a bare Fastify route answering the same request with a constant.
       ['bare Fastify route (constant answer)', bare],
       // The same, with the response headers Vexil sends (CORS, request id; no rate limit here): the client reads them too.
       ["bare Fastify route + Vexil's response headers", bareWithHeaders],
+      // The same server on PGlite: a larger process (WASM PostgreSQL, events written to it) answers more slowly.
+      ['vexil OFREP, store pglite:memory:', vexilPglite],
     ];
     const rounds: LoadResult[][] = contenders.map(() => []);
     for (let round = 0; round < ROUNDS; round++)
       for (const [index, [name, child]] of contenders.entries())
         rounds[index]!.push(await load(name, `${child.url}/ofrep/v1/evaluate/flags/bench-flag`, vexilHeaders, body, isOn, child.process.pid));
     const results: LoadResult[] = rounds.map(medianOf);
-    const short = ['vexil', 'bare', 'bare + headers'];
+    const short = ['vexil', 'bare', 'bare + headers', 'vexil on pglite'];
     console.log(`\nOFREP and its ceilings, req/s of each of ${ROUNDS} turns: ${rounds.map((turns, index) => `${short[index]} ${turns.map((turn) => Math.round(turn.rps)).join(' / ')}`).join('; ')}`);
+    // Each round's Vexil turn against the bare route's turn that followed it: the machine's speed drifts (other guests
+    // on the host), and neighbouring turns share the drift that medians over the whole run do not cancel.
+    const ratios = rounds[0]!.map((turn, round) => turn.rps / rounds[1]![round]!.rps).sort((a, b) => a - b);
+    console.log(
+      `Vexil (SQLite) / bare Fastify, per round: ${ratios.map((ratio) => `${Math.round(100 * ratio)}%`).join(', ')}; median ${Math.round(100 * ratios[ratios.length >> 1]!)}%`,
+    );
     await bare.stop();
     bare = undefined;
     await bareWithHeaders.stop();
     bareWithHeaders = undefined;
+    await vexilPglite.stop();
+    vexilPglite = undefined;
     results.push(
       await load(
         'vexil relay  POST /v1/feature/{key}/eval',
@@ -334,7 +329,7 @@ export async function run(): Promise<void> {
       if (!response.ok) throw new Error(`write failed: ${response.status} ${await response.text()}`);
     });
 
-    const unleashRps = results[4]!.rps;
+    const unleashRps = results.find((result) => result.name.startsWith('@unleash/proxy'))!.rps;
     const ceilingRps = results[1]!.rps;
     console.log(`\nSingle-flag evaluations over loopback: ${CONNECTIONS} connections, ${DURATION_S} s each after a 2 s warm-up; one server process each`);
     console.log('| endpoint | req/s | p50 ms | p99 ms | errors | server CPU µs/request | vs @unleash/proxy | vs bare Fastify |');
@@ -362,6 +357,7 @@ export async function run(): Promise<void> {
     await bareWithHeaders?.stop();
     await unleash?.stop();
     await vexil?.stop();
+    await vexilPglite?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
