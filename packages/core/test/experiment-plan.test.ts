@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileFlagSet, evaluate, formatProblem, normalizeExperiment, parseFlagFile, toGoFeatureFlagForm } from '../src/index.js';
+import { compileFlagSet, evaluate, formatProblem, normalizeExperiment, parseFlagFile, stickyRequestFor, toGoFeatureFlagForm } from '../src/index.js';
 
 const EXAMPLE = `checkout-button:
   variations: { blue: "#00f", green: "#0f0" }
@@ -126,5 +126,32 @@ describe('experiment block in the flag file', () => {
     const goff = toGoFeatureFlagForm(withExperiment['checkout-button']!, {});
     assert.equal('experiment' in goff, false);
     assert.deepEqual(goff.experimentation, withExperiment['checkout-button']!.experimentation, "GO Feature Flag's window stays");
+  });
+
+  it('stickyVersion: a whole number that keeps assignments under another key, so raising it starts them over', () => {
+    const flag = (extra: string) => `f:
+  variations: { a: 1, b: 2 }
+  defaultRule: { percentage: { a: 50, b: 50 } }
+  experiment:
+    metrics: [{ event: buy, type: binomial }]
+${extra}`;
+    assert.deepEqual(lint(flag('    sticky: true\n    stickyVersion: 2\n')), []);
+    const noColumn = (problems: string[]) => problems.map((problem) => problem.replace(/^(flags\.yaml:\d+):\d+/, '$1'));
+    assert.deepEqual(noColumn(lint(flag('    sticky: true\n    stickyVersion: -1\n'))), ['flags.yaml:7 f experiment.stickyVersion: stickyVersion is a whole number ≥ 0 (raise it to start the sticky assignments over), not -1']);
+    assert.deepEqual(noColumn(lint(flag('    sticky: true\n    stickyVersion: "2"\n'))), ['flags.yaml:7 f experiment.stickyVersion: stickyVersion is a whole number ≥ 0 (raise it to start the sticky assignments over), not a string']);
+    assert.match(lint(flag('    stickyVersion: 1\n')).join('\n'), /experiment\.stickyVersion: warning: stickyVersion has no effect: the experiment is not sticky/);
+
+    const requestOf = (extra: string) => {
+      const snapshot = compileFlagSet(parseFlagFile(flag(extra), { format: 'yaml' }).flags);
+      const context = { targetingKey: 'user-7' };
+      return stickyRequestFor(snapshot.flags.get('f')!, evaluate(snapshot, 'f', context), context, Date.now());
+    };
+    const first = requestOf('    sticky: true\n')!;
+    assert.equal(first.unit, 'user-7');
+    assert.deepEqual(requestOf('    sticky: true\n    stickyVersion: 0\n'), first, 'version 0 is the set kept before versions existed');
+    const second = requestOf('    sticky: true\n    stickyVersion: 1\n')!;
+    const third = requestOf('    sticky: true\n    stickyVersion: 2\n')!;
+    assert.deepEqual({ ...second, unit: first.unit }, first, 'the same flag, variation and expiry');
+    assert.equal(new Set([first.unit, second.unit, third.unit]).size, 3, 'each version keeps its assignments apart');
   });
 });

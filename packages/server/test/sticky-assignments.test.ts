@@ -144,5 +144,52 @@ describe('sticky assignment on the server', () => {
         await b.close();
       }
     });
+
+    it('raising stickyVersion starts the assignments over on every server at once; going back serves the earlier set', async () => {
+      const url = `${REDIS_URL}?prefix=${encodeURIComponent(`${prefix}version:`)}`;
+      const storeA = await openStore(url);
+      const storeB = await openStore(url);
+      stores.push(storeA, storeB);
+      const a = await fixtureServer({ store: storeA });
+      const b = await fixtureServer({ store: storeB });
+      try {
+        const baseA = await listen(a);
+        const baseB = await listen(b);
+        const group = users.slice(0, 60);
+        await putFlag(baseA, 'restarted', STICKY);
+        await until(async () => (await call(baseB, 'POST', '/ofrep/v1/evaluate/flags/restarted', { context: { targetingKey: 'x' } }, SDK)).status === 200, 'server B to see the flag');
+        const first = new Map<string, string>();
+        for (const user of group) first.set(user, (await ofrep(baseA, 'restarted', user)).variant);
+        // Server B reads (and caches) the same assignments.
+        for (const user of group) assert.equal((await ofrep(baseB, 'restarted', user)).variant, first.get(user));
+        const onTreatment = group.filter((user) => first.get(user) === 'treatment');
+        assert.ok(onTreatment.length > 0);
+
+        // Everyone to control, and the assignments started over: the kept treatment is no longer served, on either server.
+        const restarted = { ...STICKY, defaultRule: { variation: 'control' }, experiment: { ...STICKY.experiment, stickyVersion: 1 } };
+        await putFlag(baseA, 'restarted', restarted);
+        await until(async () => (await ofrep(baseB, 'restarted', onTreatment[0]!)).variant === 'control', 'server B to start over');
+        for (const user of group) {
+          assert.equal((await ofrep(baseA, 'restarted', user)).variant, 'control', `${user} on server A`);
+          const onB = await ofrep(baseB, 'restarted', user);
+          assert.equal(onB.variant, 'control', `${user} on server B`);
+          assert.equal(onB.metadata?.sticky, true, 'the new assignment is sticky too');
+        }
+
+        // The new set is kept in turn: a 50/50 split again leaves every unit on control.
+        await putFlag(baseA, 'restarted', { ...restarted, defaultRule: { percentage: { control: 50, treatment: 50 } } });
+        let fresh = 0;
+        await until(async () => (await ofrep(baseB, 'restarted', `a-new-unit-${fresh++}`)).variant === 'treatment', 'server B to serve the 50/50 split to new units');
+        for (const user of group) assert.equal((await ofrep(baseB, 'restarted', user)).variant, 'control', `${user} keeps its new assignment`);
+
+        // Back to version 0: the first set is still there until it expires.
+        await putFlag(baseA, 'restarted', { ...restarted, defaultRule: { percentage: { control: 50, treatment: 50 } }, experiment: { ...STICKY.experiment, stickyVersion: 0 } });
+        await until(async () => (await ofrep(baseB, 'restarted', onTreatment[0]!)).variant === 'treatment', 'server B back on the first set');
+        for (const user of group) assert.equal((await ofrep(baseA, 'restarted', user)).variant, first.get(user), `${user}: its first assignment`);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
   });
 });

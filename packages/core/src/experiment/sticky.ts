@@ -18,7 +18,16 @@ export interface StickyPolicy {
   start?: number;
   /** Epoch ms; after it the experiment is over and the flag's own result is served again. */
   end?: number;
+  /** `experiment.stickyVersion` when above 0: which set of assignments is read and written. */
+  version?: number;
 }
+
+/**
+ * Between a unit and the set of assignments it is kept in (`stickyVersion` above 0). The unit's text is part of the
+ * store's key, so another version is another key: no store needs to know about versions, and the earlier set, no
+ * longer read, expires by itself. A control character: no targeting key of an application carries one.
+ */
+export const STICKY_VERSION_SEPARATOR = '\u001f';
 
 const policies = new WeakMap<CompiledFlag, StickyPolicy | null>();
 
@@ -46,6 +55,8 @@ function readPolicy(flag: CompiledFlag): StickyPolicy | null {
   const policy: StickyPolicy = { ttlMs };
   const start = date(experiment?.start ?? flag.definition.experimentation?.start);
   const end = date(experiment?.end ?? flag.definition.experimentation?.end);
+  const version = experiment?.stickyVersion;
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > 0) policy.version = version;
   if (start !== undefined) policy.start = start;
   if (end !== undefined) policy.end = end;
   return policy;
@@ -54,6 +65,7 @@ function readPolicy(flag: CompiledFlag): StickyPolicy | null {
 /** Where one evaluation's assignment is kept: the flag and the unit it splits on. */
 export interface StickyRequest {
   flag: string;
+  /** The unit the flag splits on, followed by the assignments' version when above 0 (STICKY_VERSION_SEPARATOR). */
   unit: string;
   /** The variation the flag's rules gave: kept when the unit has no assignment yet. */
   variation: string;
@@ -72,7 +84,8 @@ export function stickyRequestFor(flag: CompiledFlag, detail: EvaluationDetail<un
   if ((policy.start !== undefined && now < policy.start) || (policy.end !== undefined && now >= policy.end)) return undefined;
   const unit = bucketingUnitOf(flag, context);
   if (unit === undefined) return undefined;
-  return { flag: flag.key, unit, variation: detail.variant, ttlMs: policy.ttlMs };
+  const kept = policy.version === undefined ? unit : `${unit}${STICKY_VERSION_SEPARATOR}${policy.version}`;
+  return { flag: flag.key, unit: kept, variation: detail.variant, ttlMs: policy.ttlMs };
 }
 
 /**

@@ -41,6 +41,12 @@ export interface ExperimentDefinition {
    * mode (`experiment/sticky.ts`).
    */
   sticky?: boolean | string;
+  /**
+   * Which set of sticky assignments is served (default 0). Raising it starts the assignments over: every unit is
+   * assigned afresh by the current split, as on the experiment's first day, and the earlier set is no longer read (it
+   * expires by itself). The admin page's "start assignments over" raises it by one, in an audited flag write.
+   */
+  stickyVersion?: number;
   /** Default bayesian (as gbstats). */
   engine?: 'frequentist' | 'bayesian';
   /** Default 0.05. */
@@ -59,7 +65,7 @@ export interface ExperimentDefinition {
   cuped?: boolean | string;
 }
 
-export const EXPERIMENT_FIELDS = ['control', 'start', 'end', 'metrics', 'attributionWindow', 'sticky', 'engine', 'alpha', 'sequential', 'correction', 'minUnits', 'cuped'] as const;
+export const EXPERIMENT_FIELDS = ['control', 'start', 'end', 'metrics', 'attributionWindow', 'sticky', 'stickyVersion', 'engine', 'alpha', 'sequential', 'correction', 'minUnits', 'cuped'] as const;
 /** How far CUPED looks back before a unit's first exposure when `cuped: true` (GrowthBook's default). */
 export const DEFAULT_CUPED_LOOKBACK = '14d';
 export const EXPERIMENT_METRIC_FIELDS = ['event', 'type', 'value', 'denominator', 'name', 'goal', 'guardrail', 'inverse'] as const;

@@ -49,6 +49,13 @@ export function checkExperimentFields(flag: FlagDefinition, variationNames: Read
   if (raw.sticky !== undefined && typeof raw.sticky !== 'boolean' && Number.isNaN(parseDuration(raw.sticky))) {
     sink.error([...path, 'sticky'], `sticky is true, false or how long an assignment is kept (e.g. 30d), not ${typeof raw.sticky === 'string' ? JSON.stringify(raw.sticky) : describeType(raw.sticky)}`);
   }
+  if (raw.stickyVersion !== undefined) {
+    if (!(typeof raw.stickyVersion === 'number' && Number.isSafeInteger(raw.stickyVersion) && raw.stickyVersion >= 0)) {
+      sink.error([...path, 'stickyVersion'], `stickyVersion is a whole number ≥ 0 (raise it to start the sticky assignments over), not ${typeof raw.stickyVersion === 'number' ? raw.stickyVersion : describeType(raw.stickyVersion)}`);
+    } else if (raw.sticky === undefined || raw.sticky === false) {
+      sink.warning([...path, 'stickyVersion'], 'stickyVersion has no effect: the experiment is not sticky (sticky: true)');
+    }
+  }
   if (raw.engine !== undefined && !ENGINES.includes(raw.engine as string)) sink.error([...path, 'engine'], `engine is frequentist or bayesian, not ${JSON.stringify(raw.engine)}`);
   if (raw.correction !== undefined && !CORRECTIONS.includes(raw.correction as string)) {
     sink.error([...path, 'correction'], `correction is one of ${CORRECTIONS.join(', ')}, not ${JSON.stringify(raw.correction)}`);

@@ -1,6 +1,7 @@
 // A flag's experiment results (GET /admin/v1/flags/{key}/experiment): exposures per variation, per metric a table and
 // a forest plot of the relative uplifts with their intervals, the warnings, and "stop and ship": the defaultRule
-// set to the chosen variation through the normal audited flag write.
+// set to the chosen variation through the normal audited flag write. For a sticky experiment, "start assignments
+// over" raises `experiment.stickyVersion` the same way: every unit is then assigned afresh by the current split.
 import { useEffect, useState } from 'preact/hooks';
 import { api, call, isSentForReview } from '../lib/api.js';
 import { useRights } from '../lib/rights.js';
@@ -78,11 +79,33 @@ export function ExperimentPage(props: { flagKey: string }) {
   const [error, setError] = useState<unknown>();
   const [ship, setShip] = useState<string>();
   const [shipped, setShipped] = useState<string>();
+  /** The sticky assignments' version when the experiment is sticky (0 before any restart); undefined otherwise. */
+  const [stickyVersion, setStickyVersion] = useState<number>();
+  const [confirmRestart, setConfirmRestart] = useState(false);
+  const [restarted, setRestarted] = useState<number>();
   const rights = useRights();
 
   const load = () => {
     setError(undefined);
     call<ExperimentResults>('GET', `/admin/v1/flags/${encodeURIComponent(props.flagKey)}/experiment`).then((answer) => setResults(answer.data), setError);
+    api.getFlag(props.flagKey).then((record) => {
+      const experiment = record.flag.experiment;
+      setStickyVersion(experiment?.sticky !== undefined && experiment.sticky !== false ? (experiment.stickyVersion ?? 0) : undefined);
+    }, setError);
+  };
+
+  const startAssignmentsOver = async () => {
+    const record = await api.getFlag(props.flagKey);
+    const experiment = record.flag.experiment;
+    if (!experiment) return;
+    const version = (experiment.stickyVersion ?? 0) + 1;
+    const flag = { ...record.flag, experiment: { ...experiment, stickyVersion: version } };
+    const saved = await api.putFlag(props.flagKey, flag, record.version, `sticky assignments started over (stickyVersion ${version})`);
+    if (isSentForReview(saved)) announceSentForReview(`start the sticky assignments of ${props.flagKey} over`, saved.changeRequest);
+    else {
+      setStickyVersion(version);
+      setRestarted(version);
+    }
   };
   useEffect(load, [props.flagKey]);
 
@@ -189,6 +212,34 @@ export function ExperimentPage(props: { flagKey: string }) {
           ))}
         </p>
       )}
+      {rights.canEdit && stickyVersion !== undefined && (
+        <>
+          <h2>Sticky assignments</h2>
+          {restarted !== undefined ? (
+            <p role="status">Started over: every unit is assigned afresh by the current split (stickyVersion {restarted}), recorded in the audit log.</p>
+          ) : (
+            <p>
+              Each unit keeps the variation it was first served (stickyVersion {stickyVersion}).{' '}
+              <button type="button" onClick={() => setConfirmRestart(true)}>
+                Start assignments over
+              </button>
+            </p>
+          )}
+        </>
+      )}
+      <Confirm
+        open={confirmRestart}
+        title="Start the sticky assignments over?"
+        confirmLabel="Start over"
+        onConfirm={() => {
+          setConfirmRestart(false);
+          startAssignmentsOver().catch(setError);
+        }}
+        onCancel={() => setConfirmRestart(false)}
+      >
+        Every unit will be assigned afresh by the flag's current split, on every server, as on the experiment's first day. The
+        current assignments are no longer served (they expire by themselves); the results keep every exposure so far.
+      </Confirm>
       <Confirm
         open={ship !== undefined}
         title={`Stop the experiment and ship "${ship}"?`}
