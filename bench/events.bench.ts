@@ -369,6 +369,10 @@ export async function run(): Promise<void> {
   }
   const text = lines.join('\n');
   console.log(text);
+  // Only a run of every part replaces the kept results: a partial run would otherwise erase the other parts' figures.
+  const partial = ['ingest', 'cluster', 'query'].some((part) => !only.includes(part));
+  const file = join(ROOT, partial ? `bench/results/events-${only.join('-')}.md` : 'bench/results/events.md');
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/events.md'), text + '\n');
+  writeFileSync(file, text + '\n');
+  console.log(`(written to ${file})`);
 }
