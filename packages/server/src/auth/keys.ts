@@ -167,7 +167,9 @@ export function prefixOf(secret: string): string {
 
 /**
  * Every API key the server accepts: configured ones (options, environment) and those kept by the backing store.
- * Only SHA-256 hashes are held; a presented secret is hashed and compared with `timingSafeEqual`.
+ * Keys are known by their SHA-256 hashes; a presented secret is hashed and compared with `timingSafeEqual`, and then
+ * remembered as accepted in this process's memory (as the requests carrying it are), so that the next request with
+ * it skips the hash.
  */
 /** Secrets remembered as accepted (KeyRing.authenticate): far more than the keys a server sees in practice. */
 const MAX_ACCEPTED_SECRETS = 1024;
