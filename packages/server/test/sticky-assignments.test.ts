@@ -121,16 +121,20 @@ describe('sticky assignment on the server', () => {
       redis.disconnect();
     });
 
-    it('a unit assigned by one server keeps its variation on the other after the split changes', async () => {
-      const url = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
+    /** Two servers, each with its own store object on the same Redis prefix, listening. */
+    async function twoServers(keyPrefix: string) {
+      const url = `${REDIS_URL}?prefix=${encodeURIComponent(keyPrefix)}`;
       const storeA = await openStore(url);
       const storeB = await openStore(url);
       stores.push(storeA, storeB);
       const a = await fixtureServer({ store: storeA });
       const b = await fixtureServer({ store: storeB });
+      return { a, b, baseA: await listen(a), baseB: await listen(b) };
+    }
+
+    it('a unit assigned by one server keeps its variation on the other after the split changes', async () => {
+      const { a, b, baseA, baseB } = await twoServers(prefix);
       try {
-        const baseA = await listen(a);
-        const baseB = await listen(b);
         await putFlag(baseA, 'sticky-button', STICKY);
         await until(async () => (await call(baseB, 'POST', '/ofrep/v1/evaluate/flags/sticky-button', { context: { targetingKey: 'x' } }, SDK)).status === 200, 'server B to see the flag');
         const first = new Map<string, string>();
@@ -146,15 +150,8 @@ describe('sticky assignment on the server', () => {
     });
 
     it('raising stickyVersion starts the assignments over on every server at once; going back serves the earlier set', async () => {
-      const url = `${REDIS_URL}?prefix=${encodeURIComponent(`${prefix}version:`)}`;
-      const storeA = await openStore(url);
-      const storeB = await openStore(url);
-      stores.push(storeA, storeB);
-      const a = await fixtureServer({ store: storeA });
-      const b = await fixtureServer({ store: storeB });
+      const { a, b, baseA, baseB } = await twoServers(`${prefix}version:`);
       try {
-        const baseA = await listen(a);
-        const baseB = await listen(b);
         const group = users.slice(0, 60);
         await putFlag(baseA, 'restarted', STICKY);
         await until(async () => (await call(baseB, 'POST', '/ofrep/v1/evaluate/flags/restarted', { context: { targetingKey: 'x' } }, SDK)).status === 200, 'server B to see the flag');
