@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StoreConflictError, StoreValidationError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
-import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
+import { checkDocumentName, checkExpectedVersion, documentText } from '../catalog/document-checks.js';
 
 /** DynamoDB's item limit, less room for the key and the version. */
 const MAX_DOCUMENT_BYTES = 400 * 1024 - 1024;
@@ -60,10 +60,7 @@ export class DynamoDocumentStore implements DocumentStore {
   }
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
-    checkDocumentName('id', id);
-    checkExpectedVersion(expectedVersion);
-    const body = JSON.stringify(doc);
-    if (body === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
+    const body = documentText(collection, id, doc, expectedVersion);
     const bytes = Buffer.byteLength(body);
     if (bytes > MAX_DOCUMENT_BYTES)
       throw new StoreValidationError([

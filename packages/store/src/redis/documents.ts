@@ -1,6 +1,6 @@
 import { StoreConflictError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
-import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
+import { checkDocumentName, checkExpectedVersion, documentText } from '../catalog/document-checks.js';
 
 /**
  * Writes a document when its version is the expected one, in one script (two writers racing on one document cannot
@@ -63,10 +63,7 @@ export class RedisDocumentStore implements DocumentStore {
   }
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
-    checkDocumentName('id', id);
-    checkExpectedVersion(expectedVersion);
-    const text = JSON.stringify(doc);
-    if (text === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
+    const text = documentText(collection, id, doc, expectedVersion);
     const reply = (await this.evalScript(PUT_DOCUMENT, [this.#key(collection)], [id, text, expectedVersion ?? ''])) as number[];
     if (reply[0] === -1) throw new StoreConflictError(`${collection}/${id}`, expectedVersion, Number(reply[1]));
     return Number(reply[0]);

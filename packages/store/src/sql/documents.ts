@@ -1,7 +1,7 @@
 import { StoreConflictError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
 import type { Row, SqlDriver } from './driver.js';
-import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
+import { checkDocumentName, checkExpectedVersion, documentText } from '../catalog/document-checks.js';
 
 interface DocumentRow extends Row {
   id: string;
@@ -51,10 +51,7 @@ export class SqlDocumentStore implements DocumentStore {
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
     checkDocumentName('collection', collection);
-    checkDocumentName('id', id);
-    checkExpectedVersion(expectedVersion);
-    const text = JSON.stringify(doc);
-    if (text === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
+    const text = documentText(collection, id, doc, expectedVersion);
     return this.run(async () => {
       const params = [collection, id, text];
       const rows =

@@ -2,7 +2,7 @@
 // one transaction of the database's queue: a read-then-write here cannot race another writer.
 import { StoreConflictError } from '../errors.js';
 import type { DocumentStore, StoredDocument } from '../catalog/types.js';
-import { checkDocumentName, checkExpectedVersion } from '../catalog/document-checks.js';
+import { checkDocumentName, checkExpectedVersion, documentText } from '../catalog/document-checks.js';
 import type { AssignmentRequest, AssignmentStore, Lease, LeaseStore } from '../types.js';
 import { assignmentKey, uniqueRequests } from '../util/assignments.js';
 import type { SqliteDatabase } from './database.js';
@@ -37,10 +37,7 @@ export class SqliteDocumentStore implements DocumentStore {
 
   async put(collection: string, id: string, doc: unknown, expectedVersion?: number): Promise<number> {
     checkDocumentName('collection', collection);
-    checkDocumentName('id', id);
-    checkExpectedVersion(expectedVersion);
-    const text = JSON.stringify(doc);
-    if (text === undefined) throw new TypeError(`document ${collection}/${id} is not JSON`);
+    const text = documentText(collection, id, doc, expectedVersion);
     return this.run(() =>
       this.database.exclusive(
         (db) => {
