@@ -21,6 +21,18 @@ after(async () => {
 const exitOf = (child: import('node:child_process').ChildProcess) =>
   new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
+/** A second start on the same store generates nothing and loads no examples, and the first start's SDK key works. */
+async function restartAcceptsFirstKey(sdkKey: string, ...serve: Parameters<typeof spawnServe>): Promise<void> {
+  const second = await spawnServe(...serve);
+  try {
+    assert.doesNotMatch(second.output(), /generated|example flag/);
+    const evaluated = await fetch(`${second.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: json(sdkKey), body: '{}' });
+    assert.equal(evaluated.status, 200, 'the key printed on first start still works');
+  } finally {
+    await second.stop();
+  }
+}
+
 describe('vexil serve', { timeout: 180_000 }, () => {
   test('first start on a fresh embedded store: examples loaded, keys generated and printed once (stored hashed); restart keeps them; SIGTERM stops gracefully', async () => {
     const store = `pglite:${join(dir, 'data')}`;
@@ -64,14 +76,7 @@ describe('vexil serve', { timeout: 180_000 }, () => {
       await stored.close();
     }
 
-    const second = await spawnServe(['--store', store]);
-    try {
-      assert.doesNotMatch(second.output(), /generated|example flag/);
-      const evaluated = await fetch(`${second.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: json(sdkKey), body: '{}' });
-      assert.equal(evaluated.status, 200, 'the key printed on first start still works');
-    } finally {
-      await second.stop();
-    }
+    await restartAcceptsFirstKey(sdkKey, ['--store', store]);
   });
 
   test('with no store named, the embedded default is one SQLite file in ./.vexil, events included, kept across a restart', async () => {
@@ -92,14 +97,7 @@ describe('vexil serve', { timeout: 180_000 }, () => {
         await first.stop();
       }
       assert.ok(existsSync(join(cwd, '.vexil', 'vexil.db')));
-      const second = await spawnServe([], {}, 60_000, true, cwd);
-      try {
-        assert.doesNotMatch(second.output(), /generated|example flag/);
-        const evaluated = await fetch(`${second.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: json(sdkKey), body: '{}' });
-        assert.equal(evaluated.status, 200, 'the key printed on first start still works');
-      } finally {
-        await second.stop();
-      }
+      await restartAcceptsFirstKey(sdkKey, [], {}, 60_000, true, cwd);
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
