@@ -266,8 +266,8 @@ export async function run(): Promise<void> {
     const vexilHeaders = { 'content-type': 'application/json', 'x-api-key': SDK };
     const body = JSON.stringify({ context });
     const isOn = (text: string) => JSON.parse(text).value === true;
-    // Vexil and its two ceilings, in turns (ROUNDS each), medians kept: on a shared 2-core machine one run of each can
-    // differ by a third from the next, and taking turns spreads that over all three.
+    // Vexil, its two ceilings and Vexil on PGlite, in turns (ROUNDS each), medians kept: on a shared 2-core machine one
+    // run of each can differ by a third from the next, and taking turns spreads that over all of them.
     const contenders: Array<[string, Child]> = [
       ['vexil OFREP  POST /ofrep/v1/evaluate/flags/{key} (embedded default: SQLite)', vexil],
       // The ceiling: a bare Fastify route answering the same request with a constant.

@@ -165,15 +165,15 @@ export function prefixOf(secret: string): string {
   return secret.slice(0, Math.min(4, Math.floor(secret.length / 4)));
 }
 
+/** Secrets remembered as accepted (KeyRing.authenticate): far more than the keys a server sees in practice. */
+const MAX_ACCEPTED_SECRETS = 1024;
+
 /**
  * Every API key the server accepts: configured ones (options, environment) and those kept by the backing store.
  * Keys are known by their SHA-256 hashes; a presented secret is hashed and compared with `timingSafeEqual`, and then
  * remembered as accepted in this process's memory (as the requests carrying it are), so that the next request with
  * it skips the hash.
  */
-/** Secrets remembered as accepted (KeyRing.authenticate): far more than the keys a server sees in practice. */
-const MAX_ACCEPTED_SECRETS = 1024;
-
 export class KeyRing {
   readonly backingLabel: string;
   readonly #backing: ApiKeyStore;

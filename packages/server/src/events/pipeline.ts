@@ -32,6 +32,8 @@ export type EventsStatus = 'ok' | 'degraded';
 const FOLDED_BYTES = 160;
 const MAX_FOLDED_KEYS = 50_000;
 
+type FoldedExposure = ExposureRecord & { environment: string };
+
 /**
  * Between the HTTP routes and the events store: batches wait in a bounded, memory-capped buffer and are written in
  * the background, many per transaction. Evaluations never wait for it. When the store fails, the buffer keeps them
@@ -39,8 +41,6 @@ const MAX_FOLDED_KEYS = 50_000;
  * dropped, never silently lost. Evaluations the server answers itself are folded in memory (one row per flag ×
  * variation × unit × minute) before they join the buffer.
  */
-type FoldedExposure = ExposureRecord & { environment: string };
-
 export class EventsPipeline {
   readonly store: EventsStore;
   readonly #options: Required<Omit<EventsPipelineOptions, 'log' | 'onWritten' | 'onDropped' | 'onBuffered'>> & EventsPipelineOptions;

@@ -88,10 +88,14 @@ export function ExperimentPage(props: { flagKey: string }) {
   const load = () => {
     setError(undefined);
     call<ExperimentResults>('GET', `/admin/v1/flags/${encodeURIComponent(props.flagKey)}/experiment`).then((answer) => setResults(answer.data), setError);
-    api.getFlag(props.flagKey).then((record) => {
-      const experiment = record.flag.experiment;
-      setStickyVersion(experiment?.sticky !== undefined && experiment.sticky !== false ? (experiment.stickyVersion ?? 0) : undefined);
-    }, setError);
+    // Only for the sticky-assignments section: the results page stands without it.
+    api.getFlag(props.flagKey).then(
+      (record) => {
+        const experiment = record.flag.experiment;
+        setStickyVersion(experiment?.sticky !== undefined && experiment.sticky !== false ? (experiment.stickyVersion ?? 0) : undefined);
+      },
+      () => setStickyVersion(undefined),
+    );
   };
 
   const startAssignmentsOver = async () => {
