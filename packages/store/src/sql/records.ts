@@ -1,7 +1,7 @@
 // Checks and conversions every SQL flag store (PostgreSQL/PGlite, SQLite) shares: what a write or an API key record
 // must hold, audit cursors, and the values rows come back as.
 import type { FlagDefinition, Problem, SegmentDefinition } from '@vexil/core';
-import type { ApiKeyRecord, AuditEntry, ChangeEvent, FlagSnapshotDocument, WriteOptions } from '../types.js';
+import type { ApiKeyRecord, AuditEntry, AuditPage, ChangeEvent, FlagSnapshotDocument, WriteOptions } from '../types.js';
 import type { RoleGrant } from '../catalog/types.js';
 import { FlagNotFoundError, StoreConflictError, StoreUnavailableError, StoreValidationError } from '../errors.js';
 import { assertWritableFlag, assertWritableSegments } from '../validation.js';
@@ -106,6 +106,13 @@ export function auditEntryOf(row: AuditRowText): AuditEntry {
   };
   if (row.reason !== null) entry.reason = row.reason;
   return entry;
+}
+
+/** A page of `audit()` from up to `limit + 1` rows, newest first: the extra row, when there is one, says more follow. */
+export function auditPageOf(rows: AuditRowText[], limit: number): AuditPage {
+  const entries = rows.slice(0, limit).map(auditEntryOf);
+  const last = entries[entries.length - 1];
+  return rows.length > limit && last ? { entries, next: encodeCursor(last.revision) } : { entries };
 }
 
 /** An audit row as the change `watch()` delivers. */

@@ -39,14 +39,13 @@ import { parseSqlUrl, redact } from './url.js';
 import { StoredFlagReader, type FlagRowText } from './stored-flags.js';
 import {
   apiKeyRecordOf,
-  auditEntryOf,
+  auditPageOf,
   changeEventOf,
   checkApiKeyRecord,
   checkImport,
   checkTime,
   checkWriteOptions,
   decodeCursor,
-  encodeCursor,
   int,
   isStoreAnswer,
   planImport,
@@ -697,9 +696,7 @@ export class SqlFlagStore implements FlagStore {
          ORDER BY revision DESC LIMIT ${limit + 1}`,
         params,
       );
-      const entries = rows.slice(0, limit).map(auditEntryOf);
-      const last = entries[entries.length - 1];
-      return rows.length > limit && last ? { entries, next: encodeCursor(last.revision) } : { entries };
+      return auditPageOf(rows, limit);
     });
   }
 

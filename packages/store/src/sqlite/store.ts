@@ -29,14 +29,13 @@ import { createCatalog, type StoreCatalog } from '../catalog/catalog.js';
 import type { CatalogBackend } from '../catalog/types.js';
 import {
   apiKeyRecordOf,
-  auditEntryOf,
+  auditPageOf,
   changeEventOf,
   checkApiKeyRecord,
   checkImport,
   checkTime,
   checkWriteOptions,
   decodeCursor,
-  encodeCursor,
   isStoreAnswer,
   planImport,
   type ApiKeyRowText,
@@ -558,9 +557,7 @@ export class SqliteFlagStore implements FlagStore {
           .all(...params),
       ),
     );
-    const entries = rows.slice(0, limit).map(auditEntryOf);
-    const last = entries[entries.length - 1];
-    return rows.length > limit && last ? { entries, next: encodeCursor(last.revision) } : { entries };
+    return auditPageOf(rows, limit);
   }
 
   async exportSnapshot(): Promise<FlagSnapshotDocument> {
